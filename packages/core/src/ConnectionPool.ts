@@ -1,0 +1,350 @@
+/**
+ * A bounded, health-monitored pool of connections.
+ *
+ * A pool opens connections with a {@link Connector}, lends them to borrowers (`get` in a scope, or
+ * `use` in one call), keeps a health record per connection (score, errors, uses, last use), checks idle
+ * connections on a schedule, and retires connections that are stale, unhealthy or have failed too
+ * often, opening replacements up to `minConnections`.
+ *
+ * @since 0.1.0
+ */
+import type * as Config from "effect/Config"
+import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import type * as Layer from "effect/Layer"
+import type { Pipeable } from "effect/Pipeable"
+import { hasProperty } from "effect/Predicate"
+import type * as Scope from "effect/Scope"
+import type * as Connector from "./Connector.js"
+import * as internal from "./internal/connectionPool.js"
+import type { ConnectionError, InvalidPoolOptions, PoolClosedError, PoolTimeoutError } from "./PoolError.js"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = internal.TypeId
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * What borrowing can fail with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type BorrowError = PoolTimeoutError | ConnectionError | PoolClosedError
+
+/**
+ * A pool of connections of type `A`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectionPool<A> extends Pipeable {
+  readonly [TypeId]: TypeId
+  /** The pool's name, used in errors, logs and stats. */
+  readonly name: string
+  /** The most connections open at once. */
+  readonly maxConnections: number
+  /** How long a borrower waits for a connection before failing with `PoolTimeoutError`. */
+  readonly connectionTimeout: Duration.Duration
+  /**
+   * Borrows a connection for the rest of the current scope. Closing the scope returns it; a failure of
+   * the scope (as judged by the connector's `isFault`) counts as one of the connection's errors.
+   */
+  readonly get: Effect.Effect<PooledConnection<A>, BorrowError, Scope.Scope>
+  /**
+   * Borrows a connection, runs `f` with it and returns it, in one call. A failure of `f` (as judged by
+   * the connector's `isFault`) counts as one of the connection's errors.
+   */
+  readonly use: <B, E, R>(
+    f: (connection: A, handle: PooledConnection<A>) => Effect.Effect<B, E, R>
+  ) => Effect.Effect<B, E | BorrowError, R>
+  /** Returns a borrowed connection before its scope closes. Returning twice does nothing. */
+  readonly release: (handle: PooledConnection<A>) => Effect.Effect<void>
+  /** Counts of connections, borrowers and events; see {@link PoolStats}. */
+  readonly stats: Effect.Effect<PoolStats>
+  /** A snapshot of every open connection's health record. */
+  readonly connections: Effect.Effect<ReadonlyArray<ConnectionInfo>>
+  /**
+   * Retires every idle connection that is stale (unused for `staleAfter`), has a health score at or
+   * below `unhealthyScore`, or has `maxErrors` errors; returns how many it retired. The maintenance
+   * fiber runs it on every health tick.
+   */
+  readonly cleanUpStale: Effect.Effect<number>
+  /** How many more connections could be lent now: `maxConnections` less those lent. */
+  readonly availablePermits: Effect.Effect<number>
+  /** How many connections are open, lent or idle. */
+  readonly activeConnections: Effect.Effect<number>
+}
+
+/**
+ * A borrowed connection with its health record.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PooledConnection<A> {
+  /** The connection's id, unique within its pool. */
+  readonly id: number
+  /** The connection itself. */
+  readonly connection: A
+  /** When the connection was opened, in epoch milliseconds of the `Clock`. */
+  readonly createdAt: number
+  /** When the connection was last lent, in epoch milliseconds of the `Clock`. */
+  readonly lastUsedAt: number
+  /** The connection's health score, 0 to 100. */
+  readonly healthScore: number
+  /** How many errors the connection has had. */
+  readonly errorCount: number
+  /** How many times the connection has been lent. */
+  readonly useCount: number
+  /** Returns the connection now instead of when the scope closes. Returning twice does nothing. */
+  readonly release: Effect.Effect<void>
+  /** Marks the connection as broken: it is closed when returned, never lent again. */
+  readonly invalidate: Effect.Effect<void>
+}
+
+/**
+ * A connection's health record at one instant.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectionInfo {
+  readonly id: number
+  /** Epoch milliseconds of the `Clock`. */
+  readonly createdAt: number
+  /** Epoch milliseconds of the `Clock`; equal to `createdAt` until first lent. */
+  readonly lastUsedAt: number
+  readonly healthScore: number
+  readonly errorCount: number
+  readonly useCount: number
+  readonly state: ConnectionState
+}
+
+/**
+ * `idle` connections wait in the pool, `in-use` ones are lent, `checking` ones are being health-checked.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ConnectionState = "idle" | "in-use" | "checking"
+
+/**
+ * Counts of connections, borrowers and events, with a one-line `summary`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PoolStats {
+  /** The pool's name. */
+  readonly name: string
+  /** Open connections, idle and lent. */
+  readonly total: number
+  /** Open connections waiting in the pool. */
+  readonly idle: number
+  /** Connections lent to borrowers. */
+  readonly inUse: number
+  /** Open connections with a score above `unhealthyScore` and fewer than `maxErrors` errors. */
+  readonly healthy: number
+  /** Open connections that are not healthy (retired at the next tick unless lent). */
+  readonly unhealthy: number
+  /** Borrowers waiting for a connection. */
+  readonly waiting: number
+  /** `maxConnections`. */
+  readonly maxConnections: number
+  /** `inUse / maxConnections`, 0 to 1. */
+  readonly utilization: number
+  /** Connections opened since the pool started. */
+  readonly created: number
+  /** Connections closed since the pool started. */
+  readonly closed: number
+  /** Attempts to open a connection that failed. */
+  readonly openFailures: number
+  /** Borrowers that gave up after `connectionTimeout`. */
+  readonly timeouts: number
+  /** Health checks run. */
+  readonly healthChecks: number
+  /** Health checks that failed or timed out. */
+  readonly healthCheckFailures: number
+  /** The mean health score of open connections; 100 when there are none. */
+  readonly averageScore: number
+  /**
+   * The stats in one line for logs, for instance
+   * `pool "ipc": 3/10 open (1 in use, 2 idle), 0 waiting, 3 healthy, 0 unhealthy, avg score 100.0, ...`.
+   */
+  readonly summary: string
+}
+
+/**
+ * Pool options. Every field is optional; the defaults are given with each.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Names the pool in errors, logs and stats. Default `"connection-pool"`. */
+  readonly name?: string | undefined
+  /** The most connections open at once. A positive integer. Default 10. */
+  readonly maxConnections?: number | undefined
+  /** Connections kept open even when idle, replaced when retired. At most `maxConnections`. Default 0. */
+  readonly minConnections?: number | undefined
+  /** How long a borrower waits for a connection. Finite, above zero. Default 30 seconds. */
+  readonly connectionTimeout?: Duration.DurationInput | undefined
+  /** Time between health ticks of the maintenance fiber. Finite, above zero. Default 30 seconds. */
+  readonly healthCheckInterval?: Duration.DurationInput | undefined
+  /** Bound on one health check; one that takes longer has failed. Finite, above zero. Default 5 seconds. */
+  readonly healthCheckTimeout?: Duration.DurationInput | undefined
+  /** An idle connection unused this long is retired at the next tick. Above zero. Default 5 minutes. */
+  readonly staleAfter?: Duration.DurationInput | undefined
+  /** A connection whose score falls to this or below is retired. 0 to 100. Default 50. */
+  readonly unhealthyScore?: number | undefined
+  /** A connection with this many errors is retired. A positive integer. Default 5. */
+  readonly maxErrors?: number | undefined
+  /**
+   * `Pool.makeWithTTL`'s time to live: with the `"usage"` strategy, connections above `minConnections`
+   * idle this long are closed; with `"creation"`, every connection is closed this long after it opened.
+   * Above zero. Default: infinite.
+   */
+  readonly timeToLive?: Duration.DurationInput | undefined
+  /** How `timeToLive` is counted. Default `"usage"`. */
+  readonly timeToLiveStrategy?: "usage" | "creation" | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isConnectionPool = (u: unknown): u is ConnectionPool<unknown> => hasProperty(u, TypeId)
+
+/**
+ * Builds a pool in the current scope; closing the scope stops lending, fails waiting borrowers with
+ * `PoolClosedError`, waits for lent connections to come back and closes every connection.
+ *
+ * Fails with `InvalidPoolOptions` naming every bad option.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionPool, Connector } from "@connection-pool/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const pool = yield* ConnectionPool.make(Connector.make({ open: Effect.succeed({ send: (s: string) => s }) }))
+ *   return yield* pool.use((connection) => Effect.succeed(connection.send("ping")))
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: <A, E, R>(
+  connector: Connector.Connector<A, E, R>,
+  options?: Options | undefined
+) => Effect.Effect<ConnectionPool<A>, InvalidPoolOptions, Scope.Scope | R> = internal.make
+
+/**
+ * A layer that builds a pool for the service `tag`. Define one tag per pool, so a program can hold
+ * several pools of different connection types:
+ *
+ * @example
+ * ```ts
+ * import { ConnectionPool, Connector } from "@connection-pool/core"
+ * import { Context, Effect } from "effect"
+ *
+ * interface Socket { readonly send: (s: string) => string }
+ * class SocketPool extends Context.Tag("app/SocketPool")<SocketPool, ConnectionPool.ConnectionPool<Socket>>() {}
+ *
+ * const SocketPoolLive = ConnectionPool.layer(
+ *   SocketPool,
+ *   Connector.make({ open: Effect.succeed<Socket>({ send: (s) => s }) }),
+ *   { maxConnections: 4 }
+ * )
+ *
+ * const program = Effect.gen(function*() {
+ *   const pool = yield* SocketPool
+ *   const handle = yield* pool.get
+ *   return handle.connection.send("ping")
+ * }).pipe(Effect.scoped, Effect.provide(SocketPoolLive))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: <I, A, E, R>(
+  tag: Context.Tag<I, ConnectionPool<A>>,
+  connector: Connector.Connector<A, E, R>,
+  options?: Options | undefined
+) => Layer.Layer<I, InvalidPoolOptions, Exclude<R, Scope.Scope>> = internal.layer
+
+/**
+ * Like {@link layer}, with options read from `Config` (for instance environment variables). A value that
+ * cannot be read or parsed fails with `InvalidPoolOptions` naming the option.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionPool, Connector } from "@connection-pool/core"
+ * import { Config, Context, Effect } from "effect"
+ *
+ * class Pool extends Context.Tag("app/Pool")<Pool, ConnectionPool.ConnectionPool<string>>() {}
+ *
+ * const PoolLive = ConnectionPool.layerConfig(Pool, Connector.make({ open: Effect.succeed("connection") }), {
+ *   maxConnections: Config.integer("POOL_MAX").pipe(Config.withDefault(10)),
+ *   connectionTimeout: Config.duration("POOL_TIMEOUT").pipe(Config.withDefault("30 seconds"))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig: <I, A, E, R>(
+  tag: Context.Tag<I, ConnectionPool<A>>,
+  connector: Connector.Connector<A, E, R>,
+  config: Config.Config.Wrap<Options>
+) => Layer.Layer<I, InvalidPoolOptions, Exclude<R, Scope.Scope>> = internal.layerConfig
+
+/**
+ * Borrows a connection, runs `f` with it and returns it: `pool.use(f)` in data-first or data-last form.
+ *
+ * @since 0.1.0
+ * @category borrowing
+ */
+export const use: {
+  <A, B, E, R>(
+    f: (connection: A, handle: PooledConnection<A>) => Effect.Effect<B, E, R>
+  ): (self: ConnectionPool<A>) => Effect.Effect<B, E | BorrowError, R>
+  <A, B, E, R>(
+    self: ConnectionPool<A>,
+    f: (connection: A, handle: PooledConnection<A>) => Effect.Effect<B, E, R>
+  ): Effect.Effect<B, E | BorrowError, R>
+} = dual(
+  2,
+  <A, B, E, R>(
+    self: ConnectionPool<A>,
+    f: (connection: A, handle: PooledConnection<A>) => Effect.Effect<B, E, R>
+  ): Effect.Effect<B, E | BorrowError, R> => self.use(f)
+)
+
+/**
+ * Borrows a connection for the rest of the current scope: `pool.get`.
+ *
+ * @since 0.1.0
+ * @category borrowing
+ */
+export const get = <A>(self: ConnectionPool<A>): Effect.Effect<PooledConnection<A>, BorrowError, Scope.Scope> =>
+  self.get
+
+/**
+ * The one-line summary of some stats.
+ *
+ * @since 0.1.0
+ * @category stats
+ */
+export const summary = (stats: PoolStats): string => stats.summary

@@ -1,0 +1,150 @@
+/**
+ * The errors a pool can fail with. Every one is a tagged error with a `reason` that says what happened
+ * and, where there is one, the `cause` that led to it; a program never receives a bare string.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import { hasProperty } from "effect/Predicate"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("@connection-pool/core/PoolError")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isPoolError = (u: unknown): u is PoolError => hasProperty(u, TypeId)
+
+/**
+ * No connection could be lent within `connectionTimeout`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PoolTimeoutError extends Data.TaggedError("PoolTimeoutError")<{
+  readonly reason: "AcquireTimeout"
+  readonly pool: string
+  readonly timeout: Duration.Duration
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `pool "${this.pool}": no connection became available within ${Duration.format(this.timeout)}`
+  }
+}
+
+/**
+ * Opening a connection failed, a health check failed, or a lent connection was found closed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConnectionError extends Data.TaggedError("ConnectionError")<{
+  readonly reason: "OpenFailed" | "CheckFailed" | "CheckTimedOut"
+  readonly pool: string
+  readonly connectionId?: number | undefined
+  readonly cause: unknown
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** @since 0.1.0 */
+  override get message(): string {
+    const subject = this.connectionId === undefined ? "" : ` (connection ${this.connectionId})`
+    return `pool "${this.pool}": ${this.reason}${subject}: ${describeCause(this.cause)}`
+  }
+}
+
+/**
+ * The pool is closed, or closed while the borrower was waiting.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PoolClosedError extends Data.TaggedError("PoolClosedError")<{
+  readonly reason: "PoolClosed" | "ClosedWhileWaiting"
+  readonly pool: string
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** @since 0.1.0 */
+  override get message(): string {
+    return this.reason === "PoolClosed"
+      ? `pool "${this.pool}" is closed`
+      : `pool "${this.pool}" was closed while waiting for a connection`
+  }
+}
+
+/**
+ * One rejected option: the field, the value given and what was wrong with it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OptionIssue {
+  readonly field: string
+  readonly value: unknown
+  readonly message: string
+}
+
+/**
+ * Pool options were rejected. `issues` names every bad field with its value; the pool is never built
+ * from them.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidPoolOptions extends Data.TaggedError("InvalidPoolOptions")<{
+  readonly reason: "InvalidValue" | "UnreadableConfig"
+  readonly issues: ReadonlyArray<OptionIssue>
+  readonly cause?: unknown
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** The names of the rejected fields. @since 0.1.0 */
+  get fields(): ReadonlyArray<string> {
+    return this.issues.map((issue) => issue.field)
+  }
+  /** @since 0.1.0 */
+  override get message(): string {
+    const details = this.issues.map((issue) => `${issue.field} (${formatValue(issue.value)}): ${issue.message}`)
+    return `invalid pool options: ${details.join("; ")}`
+  }
+}
+
+/**
+ * Any error of this module.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PoolError = PoolTimeoutError | ConnectionError | PoolClosedError | InvalidPoolOptions
+
+const describeCause = (cause: unknown): string => {
+  if (cause instanceof Error) return cause.message
+  if (hasProperty(cause, "message") && typeof cause.message === "string") return cause.message
+  return formatValue(cause)
+}
+
+const formatValue = (value: unknown): string => {
+  if (typeof value === "string") return JSON.stringify(value)
+  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") return String(value)
+  if (value === undefined) return "undefined"
+  if (Duration.isDuration(value)) return Duration.format(value)
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return String(value)
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * @since 0.1.0
+ */
+
+/**
+ * A bounded, health-monitored pool of connections.
+ *
+ * @since 0.1.0
+ */
+export * as ConnectionPool from "./ConnectionPool.js"
+
+/**
+ * How a pool opens and checks connections.
+ *
+ * @since 0.1.0
+ */
+export * as Connector from "./Connector.js"
+
+/**
+ * The errors a pool can fail with.
+ *
+ * @since 0.1.0
+ */
+export * as PoolError from "./PoolError.js"

@@ -1,0 +1,192 @@
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import type { Options } from "../ConnectionPool.js"
+import { InvalidPoolOptions, type OptionIssue } from "../PoolError.js"
+
+/** Options with every default filled in and every duration decoded. */
+export interface ResolvedOptions {
+  readonly name: string
+  readonly maxConnections: number
+  readonly minConnections: number
+  readonly connectionTimeout: Duration.Duration
+  readonly healthCheckInterval: Duration.Duration
+  readonly healthCheckTimeout: Duration.Duration
+  readonly staleAfter: Duration.Duration
+  readonly unhealthyScore: number
+  readonly maxErrors: number
+  readonly timeToLive: Duration.Duration
+  readonly timeToLiveStrategy: "usage" | "creation"
+}
+
+export const defaults: ResolvedOptions = {
+  name: "connection-pool",
+  maxConnections: 10,
+  minConnections: 0,
+  connectionTimeout: Duration.seconds(30),
+  healthCheckInterval: Duration.seconds(30),
+  healthCheckTimeout: Duration.seconds(5),
+  staleAfter: Duration.minutes(5),
+  unhealthyScore: 50,
+  maxErrors: 5,
+  timeToLive: Duration.infinity,
+  timeToLiveStrategy: "usage"
+}
+
+/**
+ * A duration given as a `Duration`, a number of milliseconds or a string such as `"30 seconds"`, that
+ * must be above zero (and finite unless `allowInfinite`). Numbers are checked before decoding because
+ * `Duration` quietly turns negative and NaN inputs into zero, which would hide the value given.
+ */
+const positiveDuration = (allowInfinite: boolean) =>
+  Schema.transformOrFail(Schema.Unknown, Schema.DurationFromSelf, {
+    strict: true,
+    decode: (input, _, ast) => {
+      const fail = (message: string) => ParseResult.fail(new ParseResult.Type(ast, input, message))
+      if (typeof input === "number" && !(input > 0)) {
+        return fail("must be a number of milliseconds above zero")
+      }
+      const decoded = Duration.decodeUnknown(input)
+      if (Option.isNone(decoded)) {
+        return fail("must be a Duration, a number of milliseconds or a string such as \"30 seconds\"")
+      }
+      if (!Duration.greaterThan(decoded.value, Duration.zero)) {
+        return fail("must be above zero")
+      }
+      if (!allowInfinite && !Duration.isFinite(decoded.value)) {
+        return fail("must be finite")
+      }
+      return ParseResult.succeed(decoded.value)
+    },
+    encode: ParseResult.succeed
+  })
+
+const positiveInteger = Schema.Number.pipe(
+  Schema.filter((n) => Number.isSafeInteger(n) && n > 0 || "must be a whole number above zero")
+)
+const nonNegativeInteger = Schema.Number.pipe(
+  Schema.filter((n) => Number.isSafeInteger(n) && n >= 0 || "must be a whole number, zero or more")
+)
+const score = Schema.Number.pipe(
+  Schema.filter((n) => Number.isFinite(n) && n >= 0 && n <= 100 || "must be a number from 0 to 100")
+)
+
+const OptionsSchema = Schema.Struct({
+  name: Schema.optional(Schema.String.pipe(Schema.filter((s) => s.length > 0 || "must not be empty"))),
+  maxConnections: Schema.optional(positiveInteger),
+  minConnections: Schema.optional(nonNegativeInteger),
+  connectionTimeout: Schema.optional(positiveDuration(false)),
+  healthCheckInterval: Schema.optional(positiveDuration(false)),
+  healthCheckTimeout: Schema.optional(positiveDuration(false)),
+  staleAfter: Schema.optional(positiveDuration(true)),
+  unhealthyScore: Schema.optional(score),
+  maxErrors: Schema.optional(positiveInteger),
+  timeToLive: Schema.optional(positiveDuration(true)),
+  timeToLiveStrategy: Schema.optional(Schema.Literal("usage", "creation"))
+})
+
+const decodeOptions = Schema.decodeUnknownEither(OptionsSchema, { errors: "all", onExcessProperty: "error" })
+
+const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
+  let value: unknown = input
+  for (const key of path) {
+    value = typeof value === "object" && value !== null ? (value as Record<PropertyKey, unknown>)[key] : undefined
+  }
+  return value
+}
+
+/** Validates options and fills in defaults; every bad field is named in one `InvalidPoolOptions`. */
+export const resolve = (options: Options | undefined): Either.Either<ResolvedOptions, InvalidPoolOptions> => {
+  const input: unknown = options ?? {}
+  if (typeof input !== "object" || input === null) {
+    return Either.left(
+      new InvalidPoolOptions({
+        reason: "InvalidValue",
+        issues: [{ field: "options", value: input, message: "must be an object" }]
+      })
+    )
+  }
+  return decodeOptions(input).pipe(
+    Either.mapLeft((error) =>
+      new InvalidPoolOptions({
+        reason: "InvalidValue",
+        issues: ParseResult.ArrayFormatter.formatErrorSync(error).map((issue): OptionIssue => ({
+          field: issue.path.length === 0 ? "options" : issue.path.map(String).join("."),
+          value: valueAt(input, issue.path),
+          message: issue.message
+        })),
+        cause: error
+      })
+    ),
+    Either.flatMap((decoded) => {
+      const resolved: ResolvedOptions = {
+        name: decoded.name ?? defaults.name,
+        maxConnections: decoded.maxConnections ?? defaults.maxConnections,
+        minConnections: decoded.minConnections ?? defaults.minConnections,
+        connectionTimeout: decoded.connectionTimeout ?? defaults.connectionTimeout,
+        healthCheckInterval: decoded.healthCheckInterval ?? defaults.healthCheckInterval,
+        healthCheckTimeout: decoded.healthCheckTimeout ?? defaults.healthCheckTimeout,
+        staleAfter: decoded.staleAfter ?? defaults.staleAfter,
+        unhealthyScore: decoded.unhealthyScore ?? defaults.unhealthyScore,
+        maxErrors: decoded.maxErrors ?? defaults.maxErrors,
+        timeToLive: decoded.timeToLive ?? defaults.timeToLive,
+        timeToLiveStrategy: decoded.timeToLiveStrategy ?? defaults.timeToLiveStrategy
+      }
+      if (resolved.minConnections > resolved.maxConnections) {
+        return Either.left(
+          new InvalidPoolOptions({
+            reason: "InvalidValue",
+            issues: [{
+              field: "minConnections",
+              value: resolved.minConnections,
+              message: `must not exceed maxConnections (${resolved.maxConnections})`
+            }]
+          })
+        )
+      }
+      return Either.right(resolved)
+    })
+  )
+}
+
+/**
+ * Reads options from `Config`. Each option is read on its own so that an unreadable value is reported
+ * under the option's name (and the config key it came from), all of them at once.
+ */
+export const fromConfig = (
+  config: Config.Config.Wrap<Options>
+): Effect.Effect<ResolvedOptions, InvalidPoolOptions> => {
+  if (Config.isConfig(config)) {
+    return Effect.mapError(config as Config.Config<Options>, (error) => unreadable([["options", error]])).pipe(
+      Effect.flatMap(resolve)
+    )
+  }
+  const fields = Object.entries(config as Record<string, Config.Config<unknown>>)
+  return Effect.forEach(fields, ([field, fieldConfig]) =>
+    Effect.either(fieldConfig).pipe(
+      Effect.map(Either.mapLeft((error) => [field, error] as const))
+    )).pipe(
+      Effect.flatMap((results) => {
+        const failures = results.filter(Either.isLeft).map((result) => result.left)
+        if (failures.length > 0) {
+          return Effect.fail(unreadable(failures))
+        }
+        const values = Object.fromEntries(
+          results.flatMap((result, index) => Either.isRight(result) ? [[fields[index]![0], result.right]] : [])
+        )
+        return resolve(values as Options)
+      })
+    )
+}
+
+const unreadable = (failures: ReadonlyArray<readonly [string, ConfigError.ConfigError]>): InvalidPoolOptions =>
+  new InvalidPoolOptions({
+    reason: "UnreadableConfig",
+    issues: failures.map(([field, error]) => ({ field, value: undefined, message: `cannot be read: ${String(error)}` })),
+    cause: failures.map(([, error]) => error)
+  })
