@@ -92,12 +92,12 @@ export const make = <A, E = never, R = never>(options: {
 }): Connector<A, E, R> => {
   const isFault = options.isFault
   return {
-  [TypeId]: TypeId,
-  open: options.open,
-  check: options.check ?? alwaysHealthy,
-  isOpen: options.isOpen ?? alwaysOpen,
-  isFault: isFault === undefined ? isFailure : (cause) => isFailure(cause) && isFault(cause)
-}
+    [TypeId]: TypeId,
+    open: options.open,
+    check: options.check ?? alwaysHealthy,
+    isOpen: options.isOpen ?? alwaysOpen,
+    isFault: isFault === undefined ? isFailure : (cause) => isFailure(cause) && isFault(cause)
+  }
 }
 
 const alwaysHealthy = (): Effect.Effect<unknown> => Effect.void

@@ -263,19 +263,22 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
 
   /** One try: a lent connection, a failure, or `undefined` when the slot taken could not be lent. */
   lendOnce(scope: Scope.Scope, startedAt: number): Effect.Effect<ConnectionRecord<A> | undefined, ConnectionError> {
-    return Effect.flatMap(Scope.fork(scope, ExecutionStrategy.sequential), (attempt) =>
-      Effect.flatMap(this.engine.take(attempt), (slot) => {
-        if (slot._tag === "Failed") {
-          // Retiring a failed open makes the engine open again for whoever still waits, so every
-          // waiter hears of a failure promptly. An old failure (from before this borrower came) is
-          // not this borrower's: it waits for a fresh attempt instead.
-          return this.engine.retire(slot).pipe(
-            Effect.zipRight(Scope.close(attempt, Exit.void)),
-            Effect.zipRight(slot.failedAt >= startedAt ? Effect.fail(slot.error) : Effect.succeed(undefined))
-          )
-        }
-        return this.reserveAndLend(slot.record, attempt)
-      }))
+    return Effect.flatMap(
+      Scope.fork(scope, ExecutionStrategy.sequential),
+      (attempt) =>
+        Effect.flatMap(this.engine.take(attempt), (slot) => {
+          if (slot._tag === "Failed") {
+            // Retiring a failed open makes the engine open again for whoever still waits, so every
+            // waiter hears of a failure promptly. An old failure (from before this borrower came) is
+            // not this borrower's: it waits for a fresh attempt instead.
+            return this.engine.retire(slot).pipe(
+              Effect.zipRight(Scope.close(attempt, Exit.void)),
+              Effect.zipRight(slot.failedAt >= startedAt ? Effect.fail(slot.error) : Effect.succeed(undefined))
+            )
+          }
+          return this.reserveAndLend(slot.record, attempt)
+        })
+    )
   }
 
   reserveAndLend(
@@ -399,13 +402,13 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
   /** One health tick: retry failed opens, check idle connections, retire stale and unhealthy ones. */
   get tick(): Effect.Effect<void> {
     return this.retryFailedOpens.pipe(
-    Effect.zipRight(this.checkIdle),
-    Effect.zipRight(this.cleanUpStale),
-    Effect.flatMap((retired) =>
-      retired > 0 ? Effect.logDebug(`health tick retired ${retired} connection(s)`) : Effect.void
-    ),
-    Effect.catchAllCause((cause) => Effect.logError("health tick failed", cause)),
-    Effect.annotateLogs({ pool: this.options.name })
+      Effect.zipRight(this.checkIdle),
+      Effect.zipRight(this.cleanUpStale),
+      Effect.flatMap((retired) =>
+        retired > 0 ? Effect.logDebug(`health tick retired ${retired} connection(s)`) : Effect.void
+      ),
+      Effect.catchAllCause((cause) => Effect.logError("health tick failed", cause)),
+      Effect.annotateLogs({ pool: this.options.name })
     )
   }
 

@@ -76,18 +76,22 @@ const score = Schema.Number.pipe(
   Schema.filter((n) => Number.isFinite(n) && n >= 0 && n <= 100 || "must be a number from 0 to 100")
 )
 
+// Exact: `undefined` keys are removed before decoding (an option left undefined takes its default), so
+// a bad value is reported once, against its own schema, rather than also against `undefined`.
+const optional = <S extends Schema.Schema.All>(schema: S) => Schema.optionalWith(schema, { exact: true })
+
 const OptionsSchema = Schema.Struct({
-  name: Schema.optional(Schema.String.pipe(Schema.filter((s) => s.length > 0 || "must not be empty"))),
-  maxConnections: Schema.optional(positiveInteger),
-  minConnections: Schema.optional(nonNegativeInteger),
-  connectionTimeout: Schema.optional(positiveDuration(false)),
-  healthCheckInterval: Schema.optional(positiveDuration(false)),
-  healthCheckTimeout: Schema.optional(positiveDuration(false)),
-  staleAfter: Schema.optional(positiveDuration(true)),
-  unhealthyScore: Schema.optional(score),
-  maxErrors: Schema.optional(positiveInteger),
-  timeToLive: Schema.optional(positiveDuration(true)),
-  timeToLiveStrategy: Schema.optional(Schema.Literal("usage", "creation"))
+  name: optional(Schema.String.pipe(Schema.filter((s) => s.length > 0 || "must not be empty"))),
+  maxConnections: optional(positiveInteger),
+  minConnections: optional(nonNegativeInteger),
+  connectionTimeout: optional(positiveDuration(false)),
+  healthCheckInterval: optional(positiveDuration(false)),
+  healthCheckTimeout: optional(positiveDuration(false)),
+  staleAfter: optional(positiveDuration(true)),
+  unhealthyScore: optional(score),
+  maxErrors: optional(positiveInteger),
+  timeToLive: optional(positiveDuration(true)),
+  timeToLiveStrategy: optional(Schema.Literal("usage", "creation"))
 })
 
 const decodeOptions = Schema.decodeUnknownEither(OptionsSchema, { errors: "all", onExcessProperty: "error" })
@@ -98,6 +102,21 @@ const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
     value = typeof value === "object" && value !== null ? (value as Record<PropertyKey, unknown>)[key] : undefined
   }
   return value
+}
+
+/** One issue per field: a union (such as a set of literals) reports each of its members' complaints. */
+const issuesByField = (
+  input: unknown,
+  issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>
+): Array<OptionIssue> => {
+  const byField = new Map<string, { value: unknown; messages: Array<string> }>()
+  for (const issue of issues) {
+    const field = issue.path.length === 0 ? "options" : issue.path.map(String).join(".")
+    const entry = byField.get(field) ?? { value: valueAt(input, issue.path), messages: [] }
+    if (!entry.messages.includes(issue.message)) entry.messages.push(issue.message)
+    byField.set(field, entry)
+  }
+  return Array.from(byField, ([field, { messages, value }]) => ({ field, value, message: messages.join(" or ") }))
 }
 
 /** Validates options and fills in defaults; every bad field is named in one `InvalidPoolOptions`. */
@@ -111,15 +130,12 @@ export const resolve = (options: Options | undefined): Either.Either<ResolvedOpt
       })
     )
   }
-  return decodeOptions(input).pipe(
+  const defined = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined))
+  return decodeOptions(defined).pipe(
     Either.mapLeft((error) =>
       new InvalidPoolOptions({
         reason: "InvalidValue",
-        issues: ParseResult.ArrayFormatter.formatErrorSync(error).map((issue): OptionIssue => ({
-          field: issue.path.length === 0 ? "options" : issue.path.map(String).join("."),
-          value: valueAt(input, issue.path),
-          message: issue.message
-        })),
+        issues: issuesByField(input, ParseResult.ArrayFormatter.formatErrorSync(error)),
         cause: error
       })
     ),
@@ -187,6 +203,10 @@ export const fromConfig = (
 const unreadable = (failures: ReadonlyArray<readonly [string, ConfigError.ConfigError]>): InvalidPoolOptions =>
   new InvalidPoolOptions({
     reason: "UnreadableConfig",
-    issues: failures.map(([field, error]) => ({ field, value: undefined, message: `cannot be read: ${String(error)}` })),
+    issues: failures.map(([field, error]) => ({
+      field,
+      value: undefined,
+      message: `cannot be read: ${String(error)}`
+    })),
     cause: failures.map(([, error]) => error)
   })

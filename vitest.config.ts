@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config"
+
+export default defineConfig({
+  test: {
+    include: ["packages/*/test/**/*.test.ts", "examples/test/**/*.test.ts"],
+    reporters: ["default", "json"],
+    outputFile: { json: "build/vitest-results.json" },
+    // Live tests bound their own waits; these are backstops so a regression fails instead of hanging.
+    testTimeout: 60_000,
+    hookTimeout: 60_000
+  }
+})
