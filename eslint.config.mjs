@@ -13,6 +13,8 @@ export default tseslint.config(
     plugins: { "@effect": effectPlugin },
     languageOptions: { parser: tseslint.parser, ecmaVersion: 2022, sourceType: "module" },
     rules: {
+      // TypeScript checks names; ESLint's no-undef does not know Node's globals.
+      "no-undef": "off",
       "no-fallthrough": "off",
       "no-irregular-whitespace": "off",
       "object-shorthand": "error",
