@@ -1,4 +1,52 @@
 /**
  * @since 0.1.0
  */
-export {}
+
+/**
+ * The wire format: length-prefixed frames.
+ *
+ * @since 0.1.0
+ */
+export * as Frame from "./Frame.js"
+
+/**
+ * Socket paths, named pipes and TCP addresses.
+ *
+ * @since 0.1.0
+ */
+export * as IpcAddress from "./IpcAddress.js"
+
+/**
+ * One connection with a request/response channel.
+ *
+ * @since 0.1.0
+ */
+export * as IpcConnection from "./IpcConnection.js"
+
+/**
+ * A `Connector` for `@connection-pool/core`.
+ *
+ * @since 0.1.0
+ */
+export * as IpcConnector from "./IpcConnector.js"
+
+/**
+ * The errors of this package.
+ *
+ * @since 0.1.0
+ */
+export * as IpcError from "./IpcError.js"
+
+/**
+ * A pool of IPC connections and pooled requests.
+ *
+ * @since 0.1.0
+ */
+export * as IpcPool from "./IpcPool.js"
+
+/**
+ * An IPC server speaking the same protocol.
+ *
+ * @since 0.1.0
+ */
+export * as IpcServer from "./IpcServer.js"

@@ -1,0 +1,122 @@
+/**
+ * One IPC connection: a socket with a request/response channel of length-prefixed frames on top.
+ *
+ * A pool built with `IpcConnector` or `IpcPool` lends these; `connect` opens one on its own.
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import { hasProperty } from "effect/Predicate"
+import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as internal from "./internal/connection.js"
+import * as internalConnector from "./internal/connector.js"
+import * as internalSchema from "./internal/schema.js"
+import type { Address } from "./IpcAddress.js"
+import type { Options } from "./IpcConnector.js"
+import type { InvalidIpcOptions, RequestError, SocketError } from "./IpcError.js"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = internal.TypeId
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * An open connection.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface IpcConnection {
+  readonly [TypeId]: TypeId
+  /** Where it is connected. */
+  readonly address: Address
+  /** The largest payload it sends or accepts. */
+  readonly maxFrameSize: number
+  /**
+   * False once the connection is broken or closed: the peer closed or reset it, sent something that is not a
+   * frame, or a request on it was interrupted before its reply. A broken connection never recovers; a pool
+   * retires it.
+   */
+  readonly isOpen: boolean
+  /** Requests and pings sent and not yet answered. */
+  readonly pendingRequests: number
+  /**
+   * Sends `payload` as a request frame and waits for the reply's payload. Fails with a `RemoteError` if the server
+   * answers with an error frame, a `ProtocolError` with reason `"FrameTooLarge"` (direction `"send"`, nothing
+   * sent) if the payload is above `maxFrameSize`, and otherwise with the error that broke the connection.
+   *
+   * Requests are matched to replies by id: fibers sharing one connection never receive each other's replies.
+   * Interrupting a request (for instance with `Effect.timeout`) closes the connection.
+   */
+  readonly request: (payload: Uint8Array) => Effect.Effect<Uint8Array, RequestError>
+  /**
+   * Sends a ping frame and waits for the pong, at most the connector's `pingTimeout` (then a `ProtocolError` with
+   * reason `"PingTimeout"`, and the connection is closed). The connector's health check.
+   */
+  readonly ping: Effect.Effect<void, RequestError>
+}
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isIpcConnection = (u: unknown): u is IpcConnection => hasProperty(u, TypeId)
+
+/**
+ * Opens one connection, outside any pool, for the rest of the current scope. Fails with `InvalidIpcOptions`
+ * for bad options and a `SocketError` when the connection cannot be made.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const connect: (
+  options: Options
+) => Effect.Effect<IpcConnection, SocketError | InvalidIpcOptions, Scope.Scope> = internalConnector.connect
+
+/**
+ * `connection.request(payload)`, data-first or data-last.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const request: {
+  (payload: Uint8Array): (self: IpcConnection) => Effect.Effect<Uint8Array, RequestError>
+  (self: IpcConnection, payload: Uint8Array): Effect.Effect<Uint8Array, RequestError>
+} = dual(2, (self: IpcConnection, payload: Uint8Array) => self.request(payload))
+
+/**
+ * A typed request: the value is encoded with `schemas.request` as JSON, the reply decoded from JSON with
+ * `schemas.response`. Encoding and decoding failures are a `ProtocolError` with reason `"EncodeFailed"` or
+ * `"DecodeFailed"`, and leave the connection intact.
+ *
+ * @example
+ * ```ts
+ * import { IpcConnection } from "@connection-pool/platform-node"
+ * import { Schema } from "effect"
+ *
+ * const add = IpcConnection.requestSchema({
+ *   request: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+ *   response: Schema.Struct({ sum: Schema.Number })
+ * })
+ * // add(connection, { a: 1, b: 2 }): Effect<{ readonly sum: number }, RequestError>
+ * ```
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const requestSchema = <A, I, RA, B, J, RB>(schemas: {
+  readonly request: Schema.Schema<A, I, RA>
+  readonly response: Schema.Schema<B, J, RB>
+}): (self: IpcConnection, request: A) => Effect.Effect<B, RequestError, RA | RB> => {
+  const send = internalSchema.typed(schemas)
+  return (self, value) => send(value, (payload) => self.request(payload))
+}

@@ -1,0 +1,76 @@
+/**
+ * A `Connector` for `@connection-pool/core` that opens IPC connections over a Unix domain socket, a Windows named
+ * pipe or TCP, checks idle ones with a ping frame, and retires broken ones.
+ *
+ * @since 0.1.0
+ */
+import type * as Connector from "@connection-pool/core/Connector"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import * as internal from "./internal/connector.js"
+import type { IpcConnection } from "./IpcConnection.js"
+import type { InvalidIpcOptions, SocketError } from "./IpcError.js"
+
+/**
+ * Connection options. Give a `path` (a Unix socket path or a Windows named pipe such as `\\.\pipe\app`), or a
+ * `port` with an optional `host`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** A Unix domain socket path or a Windows named pipe. Not with `host` or `port`. */
+  readonly path?: string | undefined
+  /** The TCP host. Default `"127.0.0.1"`. */
+  readonly host?: string | undefined
+  /** The TCP port, 1 to 65535. */
+  readonly port?: number | undefined
+  /**
+   * How long connecting may take before failing with a `SocketError` of reason `"ConnectTimeout"`. Default
+   * 5 seconds.
+   */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  /** TCP keep-alive probes on idle connections (ignored for paths and pipes). Default `true`. */
+  readonly keepAlive?: boolean | undefined
+  /** Idle time before the first keep-alive probe. Default 60 seconds. */
+  readonly keepAliveInitialDelay?: Duration.DurationInput | undefined
+  /** Disables Nagle's algorithm, so small requests go out at once (ignored for paths and pipes). Default `true`. */
+  readonly noDelay?: boolean | undefined
+  /**
+   * The largest payload, in bytes, a frame may carry, enforced on both sends and receives. From 1 to 2^32 - 1.
+   * Default 16 MiB (16777216).
+   */
+  readonly maxFrameSize?: number | undefined
+  /** How long the health check waits for the pong to its ping. Default 3 seconds. */
+  readonly pingTimeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * Builds a connector, or fails with `InvalidIpcOptions` naming every bad option (for instance `port: 70000`).
+ *
+ * - `open` connects (failing with a `SocketError`: `PathNotFound`, `ConnectionRefused`, `ConnectTimeout`, ...);
+ *   closing its scope destroys the socket and waits until the file descriptor is released.
+ * - `check` pings the server, bounded by `pingTimeout`.
+ * - `isOpen` is false once the connection is broken, so the pool retires it instead of lending it again.
+ * - `isFault` counts only errors that broke the connection (`SocketError`, and `ProtocolError`s found in what was
+ *   received): a borrower's own failures and the server's error replies do not count against it.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionPool } from "@connection-pool/core"
+ * import { IpcConnector } from "@connection-pool/platform-node"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const connector = yield* IpcConnector.make({ path: "/tmp/app.sock" })
+ *   const pool = yield* ConnectionPool.make(connector, { maxConnections: 4 })
+ *   return yield* pool.use((connection) => connection.request(new TextEncoder().encode("hello")))
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: (
+  options: Options
+) => Effect.Effect<Connector.Connector<IpcConnection, SocketError>, InvalidIpcOptions> = internal.make

@@ -1,0 +1,289 @@
+/**
+ * The errors of the IPC connector, channel and server. Each is a tagged error with a `reason` literal that says
+ * what happened and, where there is one, the `cause` that led to it.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Data from "effect/Data"
+import * as Option from "effect/Option"
+import { hasProperty } from "effect/Predicate"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("@connection-pool/platform-node/IpcError")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isIpcError = (u: unknown): u is IpcError => hasProperty(u, TypeId)
+
+/**
+ * Why a socket failed.
+ *
+ * - `PathNotFound`: nothing exists at the socket path (`ENOENT`); the server is not running.
+ * - `ConnectionRefused`: nothing listens at the address (`ECONNREFUSED`); the server is down or restarting.
+ * - `ConnectFailed`: connecting failed for another reason; see `code`.
+ * - `ConnectTimeout`: connecting took longer than `connectTimeout`.
+ * - `Closed`: the peer closed the connection.
+ * - `Reset`: the connection was reset (`ECONNRESET`, `EPIPE`).
+ * - `IoFailed`: another error on an established connection; see `code`.
+ * - `Abandoned`: a request was interrupted before its reply arrived, so the connection was closed (a late
+ *   reply would have left the stream in an unknown state).
+ * - `ClosedLocally`: the connection was closed by its owner (its pool or scope).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SocketErrorReason =
+  | "PathNotFound"
+  | "ConnectionRefused"
+  | "ConnectFailed"
+  | "ConnectTimeout"
+  | "Closed"
+  | "Reset"
+  | "IoFailed"
+  | "Abandoned"
+  | "ClosedLocally"
+
+/**
+ * A socket could not be opened, or an open one failed or closed. The connection it happened on is closed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SocketError extends Data.TaggedError("SocketError")<{
+  readonly reason: SocketErrorReason
+  /** The address, as `unix:<path>`, `pipe:<path>` or `tcp:<host>:<port>`. */
+  readonly address: string
+  /** The errno code (`ENOENT`, `ECONNREFUSED`, `ECONNRESET`, ...) where the system gave one. */
+  readonly code?: string | undefined
+  readonly cause?: unknown
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** @since 0.1.0 */
+  override get message(): string {
+    const code = this.code === undefined ? "" : ` (${this.code})`
+    return `${this.address}: ${socketMessages[this.reason]}${code}`
+  }
+}
+
+const socketMessages: Record<SocketErrorReason, string> = {
+  PathNotFound: "no socket at this path",
+  ConnectionRefused: "connection refused",
+  ConnectFailed: "could not connect",
+  ConnectTimeout: "timed out connecting",
+  Closed: "the peer closed the connection",
+  Reset: "the connection was reset",
+  IoFailed: "socket error",
+  Abandoned: "a request was interrupted before its reply; the connection was closed",
+  ClosedLocally: "the connection is closed"
+}
+
+/**
+ * Why the byte stream could not be read or written as frames, or a payload could not be encoded or decoded.
+ *
+ * - `MalformedFrame`: a header with a bad magic byte or an unknown frame type (garbage on the wire).
+ * - `TruncatedFrame`: the stream ended in the middle of a frame.
+ * - `FrameTooLarge`: a payload above `maxFrameSize`; with `direction: "send"` nothing was sent and the
+ *   connection is intact, with `direction: "receive"` the connection is closed.
+ * - `UnexpectedFrame`: a well-formed frame that does not answer anything pending (a wrong id or type).
+ * - `PingTimeout`: the server did not answer a health ping within `pingTimeout`.
+ * - `EncodeFailed` / `DecodeFailed`: a typed request or reply did not match its schema, or was not JSON. The
+ *   connection is intact.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ProtocolErrorReason =
+  | "MalformedFrame"
+  | "TruncatedFrame"
+  | "FrameTooLarge"
+  | "UnexpectedFrame"
+  | "PingTimeout"
+  | "EncodeFailed"
+  | "DecodeFailed"
+
+/**
+ * The peer broke the protocol, or a payload did not fit it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ProtocolError extends Data.TaggedError("ProtocolError")<{
+  readonly reason: ProtocolErrorReason
+  /** Whether the problem was found in what this side sends or what it receives. */
+  readonly direction: "send" | "receive"
+  readonly detail: string
+  /** For `FrameTooLarge`: the payload size. */
+  readonly size?: number | undefined
+  /** For `FrameTooLarge`: the limit it broke. */
+  readonly limit?: number | undefined
+  readonly cause?: unknown
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `${this.reason}: ${this.detail}`
+  }
+}
+
+/**
+ * What the server said went wrong, carried by an error frame.
+ *
+ * - `HandlerFailed`: the server's handler failed with an error.
+ * - `HandlerDefect`: the server's handler died (a defect).
+ * - `ReplyTooLarge`: the handler's reply was above the server's `maxFrameSize`.
+ * - `ProtocolViolation`: the server rejected what this side sent (for instance a request above the server's
+ *   `maxFrameSize`) and closed the connection.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RemoteErrorReason = "HandlerFailed" | "HandlerDefect" | "ReplyTooLarge" | "ProtocolViolation"
+
+/**
+ * The server answered a request with an error frame. Except for `ProtocolViolation`, the connection is intact.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RemoteError extends Data.TaggedError("RemoteError")<{
+  readonly reason: RemoteErrorReason
+  /** The server's message. */
+  readonly detail: string
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `server: ${this.reason}: ${this.detail}`
+  }
+}
+
+/**
+ * One rejected option: the field, the value given and what was wrong with it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OptionIssue {
+  readonly field: string
+  readonly value: unknown
+  readonly message: string
+}
+
+/**
+ * Connector or server options were rejected; `issues` names every bad field with its value.
+ *
+ * - `InvalidAddress`: the path, host or port is missing, malformed or out of range.
+ * - `InvalidValue`: another option is out of range.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidIpcOptions extends Data.TaggedError("InvalidIpcOptions")<{
+  readonly reason: "InvalidAddress" | "InvalidValue"
+  readonly issues: ReadonlyArray<OptionIssue>
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** The names of the rejected fields. @since 0.1.0 */
+  get fields(): ReadonlyArray<string> {
+    return this.issues.map((issue) => issue.field)
+  }
+  /** @since 0.1.0 */
+  override get message(): string {
+    const details = this.issues.map((issue) => `${issue.field} (${formatValue(issue.value)}): ${issue.message}`)
+    return `invalid IPC options: ${details.join("; ")}`
+  }
+}
+
+/**
+ * The server could not start listening.
+ *
+ * - `AddressInUse`: another live server holds the address (`EADDRINUSE`).
+ * - `ListenFailed`: listening failed for another reason; see `code`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ServerError extends Data.TaggedError("ServerError")<{
+  readonly reason: "AddressInUse" | "ListenFailed"
+  readonly address: string
+  readonly code?: string | undefined
+  readonly cause?: unknown
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** @since 0.1.0 */
+  override get message(): string {
+    const code = this.code === undefined ? "" : ` (${this.code})`
+    return `${this.address}: ${this.reason === "AddressInUse" ? "address in use" : "could not listen"}${code}`
+  }
+}
+
+/**
+ * What a request can fail with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RequestError = SocketError | ProtocolError | RemoteError
+
+/**
+ * Any error of this package.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type IpcError = SocketError | ProtocolError | RemoteError | InvalidIpcOptions | ServerError
+
+/**
+ * Whether an error means the connection it happened on is broken: every `SocketError`, and every
+ * `ProtocolError` found in what was received. A `RemoteError`, an encoding failure or a payload refused before
+ * sending leaves the connection intact and is not its fault.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isConnectionFault = (u: unknown): boolean => {
+  if (u instanceof SocketError) return true
+  if (u instanceof ProtocolError) return u.direction === "receive" && u.reason !== "DecodeFailed"
+  return false
+}
+
+/**
+ * Whether a cause holds a failure that {@link isConnectionFault} says broke the connection. Used as the
+ * connector's `isFault`, so that a borrower's own errors do not count against a healthy connection.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const causeIsConnectionFault = (cause: Cause.Cause<unknown>): boolean =>
+  Option.isSome(
+    Cause.find(cause, (reason) =>
+      reason._tag === "Fail" && isConnectionFault(reason.error) ? Option.some(reason.error) : Option.none())
+  )
+
+const formatValue = (value: unknown): string => {
+  if (typeof value === "string") return JSON.stringify(value)
+  if (value === undefined) return "undefined"
+  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") return String(value)
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return String(value)
+  }
+}

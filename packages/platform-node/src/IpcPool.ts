@@ -1,0 +1,86 @@
+/**
+ * A `ConnectionPool` of IPC connections in one call, and requests that borrow, send and return.
+ *
+ * @since 0.1.0
+ */
+import type * as ConnectionPool from "@connection-pool/core/ConnectionPool"
+import type { InvalidPoolOptions } from "@connection-pool/core/PoolError"
+import type * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import type * as Layer from "effect/Layer"
+import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as internal from "./internal/pool.js"
+import type { IpcConnection } from "./IpcConnection.js"
+import type { Options } from "./IpcConnector.js"
+import type { InvalidIpcOptions, RequestError } from "./IpcError.js"
+
+/**
+ * A pool of IPC connections.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type IpcPool = ConnectionPool.ConnectionPool<IpcConnection>
+
+/**
+ * Builds an `IpcConnector` and a pool on it in the current scope. The pool is named after the address unless
+ * `poolOptions.name` says otherwise. Fails with `InvalidIpcOptions` or `InvalidPoolOptions` naming every bad
+ * option.
+ *
+ * @example
+ * ```ts
+ * import { IpcPool } from "@connection-pool/platform-node"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const pool = yield* IpcPool.make({ path: "/tmp/app.sock" }, { maxConnections: 10 })
+ *   const reply = yield* IpcPool.request(pool, new TextEncoder().encode("hello")).pipe(Effect.timeout("1 second"))
+ *   return new TextDecoder().decode(reply)
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: (
+  options: Options,
+  poolOptions?: ConnectionPool.Options | undefined
+) => Effect.Effect<IpcPool, InvalidIpcOptions | InvalidPoolOptions, Scope.Scope> = internal.make
+
+/**
+ * A layer that builds an IPC pool for the service `tag`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: <I>(
+  tag: Context.Tag<I, IpcPool>,
+  options: Options,
+  poolOptions?: ConnectionPool.Options | undefined
+) => Layer.Layer<I, InvalidIpcOptions | InvalidPoolOptions> = internal.layer
+
+/**
+ * Borrows a connection, sends `payload` and returns the reply, giving the connection back. A connection broken by
+ * the request (or by its interruption) is retired rather than given back.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const request: {
+  (payload: Uint8Array): (self: IpcPool) => Effect.Effect<Uint8Array, RequestError | ConnectionPool.BorrowError>
+  (self: IpcPool, payload: Uint8Array): Effect.Effect<Uint8Array, RequestError | ConnectionPool.BorrowError>
+} = dual(2, internal.request)
+
+/**
+ * A typed request on a pool: see `IpcConnection.requestSchema`.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const requestSchema: <A, I, RA, B, J, RB>(schemas: {
+  readonly request: Schema.Schema<A, I, RA>
+  readonly response: Schema.Schema<B, J, RB>
+}) => (self: IpcPool, request: A) => Effect.Effect<B, RequestError | ConnectionPool.BorrowError, RA | RB> =
+  internal.requestSchema

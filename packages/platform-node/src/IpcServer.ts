@@ -1,0 +1,294 @@
+/**
+ * An IPC server speaking the same frames as `IpcConnection`: it runs a handler per request, answers pings, and
+ * reports its connections. It runs in-process as a scoped effect or layer, or as its own process
+ * (`serveProcess`, and the entry script `src/bin/server.ts`).
+ *
+ * For tests it can be told to misbehave: a handler may reply with `garbage()`, `truncated()`, `oversized(size)`,
+ * `noReply`, `closeConnection` or `resetConnection` instead of bytes.
+ *
+ * @since 0.1.0
+ */
+import type * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import { hasProperty } from "effect/Predicate"
+import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as internalSchema from "./internal/schema.js"
+import * as internal from "./internal/server.js"
+import type { Address } from "./IpcAddress.js"
+import type { InvalidIpcOptions, ProtocolError, ServerError } from "./IpcError.js"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = internal.TypeId
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * A running server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface IpcServer {
+  readonly [TypeId]: TypeId
+  /** The address it listens on; with `port: 0`, the port actually bound. Spreads into connector options. */
+  readonly address: Address
+  /** Connections open now, accepted in all, the most open at once, requests received. */
+  readonly stats: Effect.Effect<ServerStats>
+  /** Connections open now. */
+  readonly openConnections: Effect.Effect<number>
+  /** Connections accepted since the server started. */
+  readonly totalAccepted: Effect.Effect<number>
+  /**
+   * Waits until the number of open connections satisfies `predicate` (checked at once, then on every accept and
+   * close) and returns it. Bound it with `Effect.timeout`.
+   */
+  readonly awaitOpenConnections: (predicate: (open: number) => boolean) => Effect.Effect<number>
+  /** Closes every open connection (a FIN to the client); returns how many. */
+  readonly closeConnections: Effect.Effect<number>
+  /**
+   * Resets every open connection: an RST over TCP (the client sees `ECONNRESET`), an abrupt close over a path or
+   * pipe. Returns how many.
+   */
+  readonly resetConnections: Effect.Effect<number>
+  /** Starts `peakOpen` again from the connections open now. */
+  readonly resetPeak: Effect.Effect<void>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServerStats {
+  /** Connections open now. */
+  readonly open: number
+  /** Connections accepted since the server started. */
+  readonly accepted: number
+  /** The most connections open at once (since the start or the last `resetPeak`). */
+  readonly peakOpen: number
+  /** Request frames received. */
+  readonly requests: number
+}
+
+/**
+ * The service tag of a server built by {@link layer}.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export const IpcServer: Context.Tag<IpcServer, IpcServer> = internal.tag
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isIpcServer = (u: unknown): u is IpcServer => hasProperty(u, TypeId)
+
+/**
+ * What a handler learns about the request besides its payload.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RequestInfo {
+  /** The server's number for the connection, from 1 in order of acceptance. */
+  readonly connectionId: number
+  /** The request's id on its connection. */
+  readonly requestId: number
+}
+
+/**
+ * Instead of bytes, a handler may reply with a misbehaviour, to test clients against a broken server:
+ *
+ * - `Garbage`: writes `bytes` as they are (not a frame).
+ * - `Truncated`: writes the first half of a reply frame carrying `payload`, then closes the connection.
+ * - `Oversized`: writes a reply header declaring `size` bytes, and no body.
+ * - `NoReply`: writes nothing; the request is never answered.
+ * - `Close`: closes the connection without replying.
+ * - `Reset`: resets the connection (TCP) or closes it abruptly (path, pipe) without replying.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Misbehavior =
+  | { readonly _tag: "Garbage"; readonly bytes: Uint8Array }
+  | { readonly _tag: "Truncated"; readonly payload: Uint8Array }
+  | { readonly _tag: "Oversized"; readonly size: number }
+  | { readonly _tag: "NoReply" }
+  | { readonly _tag: "Close" }
+  | { readonly _tag: "Reset" }
+
+/**
+ * A handler's reply: the payload of the reply frame, or a misbehaviour.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Reply = Uint8Array | Misbehavior
+
+/**
+ * Handles one request. Its failure is sent back as an error frame (`RemoteError` of reason `"HandlerFailed"` with
+ * the error's message, or `"HandlerDefect"` for a defect); a reply above `maxFrameSize` as `"ReplyTooLarge"`.
+ * Requests on one connection are handled concurrently and answered as they finish. A handler still running when
+ * its connection closes is interrupted.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Handler<E = never, R = never> = (payload: Uint8Array, request: RequestInfo) => Effect.Effect<Reply, E, R>
+
+/**
+ * Server options. Give a `path` (a Unix socket path or a Windows named pipe), or a `port` (0 for any free port)
+ * with an optional `host`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<E = never, R = never> {
+  /** A Unix domain socket path or a Windows named pipe. Not with `host` or `port`. */
+  readonly path?: string | undefined
+  /** The TCP host. Default `"127.0.0.1"`. */
+  readonly host?: string | undefined
+  /** The TCP port, 0 to 65535; 0 binds any free port (see `address`). */
+  readonly port?: number | undefined
+  /** Handles each request. */
+  readonly handler: Handler<E, R>
+  /**
+   * The largest payload, in bytes, a frame may carry, in both directions. A client frame above it is a protocol
+   * violation (an error frame, then the connection is closed). Default 16 MiB (16777216).
+   */
+  readonly maxFrameSize?: number | undefined
+  /** Whether to answer pings. `false` makes every health check time out (for tests). Default `true`. */
+  readonly answerPings?: boolean | undefined
+  /** Disables Nagle's algorithm on accepted TCP connections. Default `true`. */
+  readonly noDelay?: boolean | undefined
+  /**
+   * Whether a Unix socket file left by a server that died without closing may be removed, if it is a socket
+   * and nothing answers on it. Default `true`.
+   */
+  readonly removeStaleSocket?: boolean | undefined
+}
+
+/**
+ * Starts a server in the current scope; closing the scope closes every connection, interrupts running handlers
+ * and stops listening (removing the socket file). Fails with `InvalidIpcOptions` naming every bad option, or a
+ * `ServerError` when it cannot listen.
+ *
+ * @example
+ * ```ts
+ * import { IpcServer } from "@connection-pool/platform-node"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const server = yield* IpcServer.make({ port: 0, handler: IpcServer.echoHandler })
+ *   yield* Effect.log(`listening on port ${"port" in server.address ? server.address.port : "?"}`)
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: <E, R>(
+  options: Options<E, R>
+) => Effect.Effect<IpcServer, ServerError | InvalidIpcOptions, Scope.Scope | R> = internal.make
+
+/**
+ * A layer running a server as the {@link IpcServer} service.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: <E, R>(options: Options<E, R>) => Layer.Layer<IpcServer, ServerError | InvalidIpcOptions, R> =
+  internal.layer
+
+/**
+ * Runs a server as the main program of its own process: prints one line of JSON when listening
+ * (`{"event":"ready","pid":...,"address":{...}}`) and serves until interrupted (run it with `NodeRuntime.runMain`
+ * so that SIGINT and SIGTERM close it cleanly) or, when forked, until the parent disconnects.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const serveProcess: <E, R>(
+  options: Options<E, R>
+) => Effect.Effect<void, ServerError | InvalidIpcOptions, R> = internal.serveProcess
+
+/**
+ * Replies with the request's payload.
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const echoHandler: Handler = internal.echoHandler
+
+/**
+ * A typed handler: the request is decoded from JSON with `schemas.request`, the reply encoded as JSON with
+ * `schemas.response`. A request that does not decode is answered with an error frame (`HandlerFailed`, the
+ * `ProtocolError` of reason `"DecodeFailed"` as message).
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const schemaHandler = <A, I, RA, B, J, RB, E, R>(
+  schemas: {
+    readonly request: Schema.Schema<A, I, RA>
+    readonly response: Schema.Schema<B, J, RB>
+  },
+  f: (request: A) => Effect.Effect<B, E, R>
+): Handler<E | ProtocolError, R | RA | RB> => internalSchema.handler(schemas, f)
+
+/**
+ * A reply of bytes that are not a frame (by default an HTTP status line).
+ *
+ * @since 0.1.0
+ * @category misbehaviour
+ */
+export const garbage: (bytes?: Uint8Array | undefined) => Misbehavior = internal.garbage
+
+/**
+ * A reply frame cut in half, after which the connection is closed. By default the payload is 64 bytes.
+ *
+ * @since 0.1.0
+ * @category misbehaviour
+ */
+export const truncated: (payload?: Uint8Array | undefined) => Misbehavior = internal.truncated
+
+/**
+ * A reply header declaring `size` bytes of payload, with no body.
+ *
+ * @since 0.1.0
+ * @category misbehaviour
+ */
+export const oversized: (size: number) => Misbehavior = internal.oversized
+
+/**
+ * No reply at all.
+ *
+ * @since 0.1.0
+ * @category misbehaviour
+ */
+export const noReply: Misbehavior = internal.noReply
+
+/**
+ * Close the connection instead of replying.
+ *
+ * @since 0.1.0
+ * @category misbehaviour
+ */
+export const closeConnection: Misbehavior = internal.closeConnection
+
+/**
+ * Reset the connection instead of replying.
+ *
+ * @since 0.1.0
+ * @category misbehaviour
+ */
+export const resetConnection: Misbehavior = internal.resetConnection

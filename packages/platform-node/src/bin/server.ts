@@ -1,0 +1,40 @@
+/**
+ * Runs an echo server as its own process:
+ *
+ * ```sh
+ * tsx packages/platform-node/src/bin/server.ts --path /tmp/app.sock
+ * node --import tsx packages/platform-node/src/bin/server.ts --port 0 --host 127.0.0.1
+ * ```
+ *
+ * Prints `{"event":"ready","pid":...,"address":{...}}` on one line once listening; stops on SIGINT or SIGTERM, or
+ * when forked, when the parent goes away.
+ *
+ * Options: `--path <path>` or `--port <port>` (0 for any) with `--host <host>`, `--max-frame-size <bytes>`,
+ * `--no-pings` (never answer pings).
+ *
+ * @since 0.1.0
+ */
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { parseArgs } from "node:util"
+import * as IpcServer from "../IpcServer.js"
+
+const { values } = parseArgs({
+  options: {
+    path: { type: "string" },
+    host: { type: "string" },
+    port: { type: "string" },
+    "max-frame-size": { type: "string" },
+    "no-pings": { type: "boolean" }
+  }
+})
+
+const asNumber = (text: string | undefined): number | undefined => text === undefined ? undefined : Number(text)
+
+NodeRuntime.runMain(IpcServer.serveProcess({
+  path: values.path,
+  host: values.host,
+  port: asNumber(values.port),
+  maxFrameSize: asNumber(values["max-frame-size"]),
+  answerPings: values["no-pings"] !== true,
+  handler: IpcServer.echoHandler
+}))

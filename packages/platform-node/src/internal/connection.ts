@@ -1,0 +1,285 @@
+/**
+ * One client connection: a `node:net` socket with a request/response channel on top.
+ *
+ * This is a lean wrapper over `node:net` on purpose: @effect/platform's `Socket` model (a Channel of chunks with
+ * a Scope and a Queue per socket) costs several Effect operations per chunk, which on a request round trip of a
+ * few microseconds is most of the cost. Here a request is one `Effect.async`: the frame is written directly and
+ * the reply resumes the waiting fiber from the socket's `data` listener.
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Scope from "effect/Scope"
+import * as net from "node:net"
+import type { Address } from "../IpcAddress.js"
+import type { IpcConnection, TypeId as IpcConnectionTypeId } from "../IpcConnection.js"
+import { ProtocolError, RemoteError, type RequestError, SocketError } from "../IpcError.js"
+import {
+  COPY_LIMIT,
+  decodeErrorPayload,
+  Decoder,
+  emptyPayload,
+  encode,
+  encodeHeader,
+  frameTooLargeToSend,
+  FrameType
+} from "./frame.js"
+import type { ResolvedOptions } from "./options.js"
+
+/** @internal */
+export const TypeId: IpcConnectionTypeId = Symbol.for(
+  "@connection-pool/platform-node/IpcConnection"
+) as IpcConnectionTypeId
+
+type Resume<A> = (effect: Effect.Effect<A, RequestError>) => void
+
+const frameTypeNames: Record<number, string> = {
+  [FrameType.Request]: "request",
+  [FrameType.Reply]: "reply",
+  [FrameType.Ping]: "ping",
+  [FrameType.Pong]: "pong",
+  [FrameType.Error]: "error"
+}
+
+/**
+ * Requests are matched to replies by id, so several fibers may share one connection (pipelining) without ever
+ * receiving each other's replies; a pool lends a connection to one borrower at a time, so usually one request is
+ * in flight.
+ *
+ * Once anything goes wrong that leaves the byte stream in an unknown state (the peer closed or reset it, sent
+ * something that is not a frame, or a request was abandoned mid-flight), the connection fails every pending
+ * request with that error, destroys the socket and reports `isOpen: false` for good, so a pool retires it.
+ */
+export class Connection implements IpcConnection {
+  readonly [TypeId]: IpcConnectionTypeId = TypeId
+  private readonly requests = new Map<number, Resume<Uint8Array>>()
+  private readonly pings = new Map<number, Resume<void>>()
+  private lastId = 0
+  private failure: RequestError | undefined = undefined
+  private closed = false
+  private readonly closeWaiters: Array<() => void> = []
+  private readonly decoder: Decoder
+  readonly ping: Effect.Effect<void, RequestError>
+
+  constructor(private readonly socket: net.Socket, private readonly options: ResolvedOptions) {
+    this.decoder = new Decoder(options.maxFrameSize)
+    socket.on("data", this.onData)
+    socket.on("end", this.onEnd)
+    socket.on("error", this.onError)
+    socket.on("close", this.onClose)
+    const pingTimeout = options.pingTimeout
+    this.ping = Effect.timeoutFail(Effect.async<void, RequestError>(this.registerPing), {
+      duration: pingTimeout,
+      onTimeout: () =>
+        new ProtocolError({
+          reason: "PingTimeout",
+          direction: "receive",
+          detail: `no pong from ${options.label} within ${Duration.format(pingTimeout)}`
+        })
+    })
+  }
+
+  get address(): Address {
+    return this.options.address
+  }
+
+  get maxFrameSize(): number {
+    return this.options.maxFrameSize
+  }
+
+  get isOpen(): boolean {
+    return this.failure === undefined
+  }
+
+  get pendingRequests(): number {
+    return this.requests.size + this.pings.size
+  }
+
+  request(payload: Uint8Array): Effect.Effect<Uint8Array, RequestError> {
+    return Effect.async<Uint8Array, RequestError>((resume) => {
+      if (this.failure !== undefined) return resume(Exit.fail(this.failure))
+      if (payload.length > this.options.maxFrameSize) {
+        return resume(Exit.fail(frameTooLargeToSend(payload.length, this.options.maxFrameSize)))
+      }
+      const id = this.nextId()
+      this.requests.set(id, resume)
+      this.write(FrameType.Request, id, payload)
+      // Interrupted before the reply: its late arrival would be indistinguishable from trouble, so give up the
+      // connection rather than guess.
+      return Effect.sync(() => {
+        if (this.requests.delete(id)) this.abandon()
+      })
+    })
+  }
+
+  /** Closes the socket and waits until its file descriptor is released. */
+  readonly close: Effect.Effect<void> = Effect.async<void>((resume) => {
+    if (this.closed) return resume(Exit.void)
+    this.closeWaiters.push(() => resume(Exit.void))
+    this.fail(new SocketError({ reason: "ClosedLocally", address: this.options.label }))
+  })
+
+  private readonly registerPing = (resume: Resume<void>): Effect.Effect<void> | void => {
+    if (this.failure !== undefined) return resume(Exit.fail(this.failure))
+    const id = this.nextId()
+    this.pings.set(id, resume)
+    this.write(FrameType.Ping, id, emptyPayload)
+    return Effect.sync(() => {
+      if (this.pings.delete(id)) this.abandon()
+    })
+  }
+
+  private nextId(): number {
+    // Id 0 is reserved for connection-level error frames.
+    this.lastId = this.lastId >= 0xffff_ffff ? 1 : this.lastId + 1
+    return this.lastId
+  }
+
+  private write(type: FrameType, id: number, payload: Uint8Array): void {
+    if (payload.length <= COPY_LIMIT) {
+      this.socket.write(encode(type, id, payload))
+    } else {
+      this.socket.cork()
+      this.socket.write(encodeHeader(type, id, payload.length))
+      this.socket.write(payload)
+      this.socket.uncork()
+    }
+  }
+
+  private abandon(): void {
+    this.fail(new SocketError({ reason: "Abandoned", address: this.options.label }))
+  }
+
+  /** Fails everything pending with `error`, once, and destroys the socket. */
+  private fail(error: RequestError): void {
+    if (this.failure !== undefined) return
+    this.failure = error
+    const exit = Exit.fail(error)
+    const requests = Array.from(this.requests.values())
+    const pings = Array.from(this.pings.values())
+    this.requests.clear()
+    this.pings.clear()
+    for (const resume of requests) resume(exit)
+    for (const resume of pings) resume(exit)
+    this.socket.destroy()
+  }
+
+  private readonly onFrame = (type: FrameType, id: number, payload: Uint8Array): void => {
+    if (this.failure !== undefined) return
+    if (type === FrameType.Reply) {
+      const resume = this.requests.get(id)
+      if (resume !== undefined) {
+        this.requests.delete(id)
+        return resume(Exit.succeed(payload))
+      }
+    } else if (type === FrameType.Pong) {
+      const resume = this.pings.get(id)
+      if (resume !== undefined) {
+        this.pings.delete(id)
+        return resume(Exit.void)
+      }
+    } else if (type === FrameType.Error) {
+      const { code, message } = decodeErrorPayload(payload)
+      const error = new RemoteError({ reason: code, detail: message })
+      // The server closes the connection after a protocol violation; everything pending is lost with it.
+      if (id === 0 || code === "ProtocolViolation") return this.fail(error)
+      const resume = this.requests.get(id)
+      if (resume !== undefined) {
+        this.requests.delete(id)
+        return resume(Exit.fail(error))
+      }
+    }
+    this.fail(
+      new ProtocolError({
+        reason: "UnexpectedFrame",
+        direction: "receive",
+        detail: `a ${frameTypeNames[type]} frame with id ${id} answers nothing pending`
+      })
+    )
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    const error = this.decoder.push(chunk, this.onFrame)
+    if (error !== undefined) this.fail(error)
+  }
+
+  private readonly onEnd = (): void => {
+    this.fail(this.decoder.end() ?? new SocketError({ reason: "Closed", address: this.options.label }))
+  }
+
+  private readonly onError = (error: NodeJS.ErrnoException): void => {
+    this.fail(ioError(this.options.label, error))
+  }
+
+  private readonly onClose = (): void => {
+    this.closed = true
+    this.fail(new SocketError({ reason: "Closed", address: this.options.label }))
+    for (const waiter of this.closeWaiters.splice(0)) waiter()
+  }
+}
+
+const resetCodes = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"])
+
+const ioError = (address: string, error: NodeJS.ErrnoException): SocketError =>
+  new SocketError({
+    reason: error.code !== undefined && resetCodes.has(error.code) ? "Reset" : "IoFailed",
+    address,
+    code: error.code,
+    cause: error
+  })
+
+export const connectError = (address: string, error: NodeJS.ErrnoException): SocketError =>
+  new SocketError({
+    reason: error.code === "ENOENT"
+      ? "PathNotFound"
+      : error.code === "ECONNREFUSED"
+      ? "ConnectionRefused"
+      : "ConnectFailed",
+    address,
+    code: error.code,
+    cause: error
+  })
+
+/** Opens a connection in the current scope; closing the scope closes the socket and waits for its release. */
+export const connect = (options: ResolvedOptions): Effect.Effect<Connection, SocketError, Scope.Scope> =>
+  Effect.acquireRelease(
+    // Interruptible so that a borrower giving up stops a slow connect at once; the canceller destroys the socket.
+    Effect.interruptible(Effect.async<Connection, SocketError>((resume) => {
+      const address = options.address
+      const socket = "path" in address
+        ? net.createConnection({ path: address.path })
+        : net.createConnection({
+          host: address.host,
+          port: address.port,
+          noDelay: options.noDelay,
+          keepAlive: options.keepAlive,
+          keepAliveInitialDelay: options.keepAliveInitialDelayMillis
+        })
+      const settle = () => {
+        clearTimeout(timer)
+        socket.removeListener("connect", onConnect)
+        socket.removeListener("error", onError)
+      }
+      const onConnect = () => {
+        settle()
+        resume(Exit.succeed(new Connection(socket, options)))
+      }
+      const onError = (error: NodeJS.ErrnoException) => {
+        settle()
+        socket.destroy()
+        resume(Exit.fail(connectError(options.label, error)))
+      }
+      const timer = setTimeout(() => {
+        settle()
+        socket.destroy()
+        resume(Exit.fail(new SocketError({ reason: "ConnectTimeout", address: options.label })))
+      }, options.connectTimeoutMillis)
+      socket.once("connect", onConnect)
+      socket.once("error", onError)
+      return Effect.sync(() => {
+        settle()
+        socket.destroy()
+      })
+    })),
+    (connection) => connection.close
+  )

@@ -1,0 +1,126 @@
+import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import type { Address } from "../IpcAddress.js"
+import type { Options } from "../IpcConnector.js"
+import { InvalidIpcOptions, type OptionIssue } from "../IpcError.js"
+import { format, resolveAddress } from "./address.js"
+import { DEFAULT_MAX_FRAME_SIZE, FRAME_SIZE_LIMIT } from "./frame.js"
+
+/** Connector options with every default filled in. */
+export interface ResolvedOptions {
+  readonly address: Address
+  /** `format(address)`, computed once for errors. */
+  readonly label: string
+  readonly connectTimeoutMillis: number
+  readonly keepAlive: boolean
+  readonly keepAliveInitialDelayMillis: number
+  readonly noDelay: boolean
+  readonly maxFrameSize: number
+  readonly pingTimeout: Duration.Duration
+}
+
+export const defaults = {
+  connectTimeout: Duration.seconds(5),
+  keepAlive: true,
+  keepAliveInitialDelay: Duration.seconds(60),
+  noDelay: true,
+  maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
+  pingTimeout: Duration.seconds(3)
+} as const
+
+/** Node timers fire at once for delays above this. */
+const maxTimerMillis = 2_147_483_647
+
+/** Reads an optional duration; numbers are milliseconds. Negative or NaN numbers are refused, not clamped to zero. */
+export const durationOption = (
+  issues: Array<OptionIssue>,
+  field: string,
+  value: unknown,
+  fallback: Duration.Duration
+): Duration.Duration => {
+  if (value === undefined) return fallback
+  const decoded = typeof value === "number" && !(value > 0) ? Option.none() : Duration.decodeUnknown(value)
+  if (
+    Option.isNone(decoded) || !Duration.greaterThan(decoded.value, Duration.zero) ||
+    Duration.toMillis(decoded.value) > maxTimerMillis
+  ) {
+    issues.push({
+      field,
+      value,
+      message: "must be a duration above zero and at most 2^31-1 ms (a Duration, milliseconds or \"5 seconds\")"
+    })
+    return fallback
+  }
+  return decoded.value
+}
+
+export const booleanOption = (
+  issues: Array<OptionIssue>,
+  field: string,
+  value: unknown,
+  fallback: boolean
+): boolean => {
+  if (value === undefined) return fallback
+  if (typeof value !== "boolean") {
+    issues.push({ field, value, message: "must be true or false" })
+    return fallback
+  }
+  return value
+}
+
+export const frameSizeOption = (issues: Array<OptionIssue>, value: unknown): number => {
+  if (value === undefined) return DEFAULT_MAX_FRAME_SIZE
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > FRAME_SIZE_LIMIT) {
+    issues.push({
+      field: "maxFrameSize",
+      value,
+      message: `must be a whole number of bytes from 1 to ${FRAME_SIZE_LIMIT}`
+    })
+    return DEFAULT_MAX_FRAME_SIZE
+  }
+  return value
+}
+
+export const invalid = (addressIssues: ReadonlyArray<OptionIssue>, issues: ReadonlyArray<OptionIssue>) =>
+  new InvalidIpcOptions({
+    reason: addressIssues.length > 0 ? "InvalidAddress" : "InvalidValue",
+    issues: [...addressIssues, ...issues]
+  })
+
+export const resolve = (options: Options): Either.Either<ResolvedOptions, InvalidIpcOptions> => {
+  if (typeof options !== "object" || options === null) {
+    return Either.left(
+      new InvalidIpcOptions({
+        reason: "InvalidAddress",
+        issues: [{ field: "options", value: options, message: "must be an object with a path or a port" }]
+      })
+    )
+  }
+  const { address, issues: addressIssues } = resolveAddress(options, false)
+  const issues: Array<OptionIssue> = []
+  const connectTimeout = durationOption(issues, "connectTimeout", options.connectTimeout, defaults.connectTimeout)
+  const keepAlive = booleanOption(issues, "keepAlive", options.keepAlive, defaults.keepAlive)
+  const keepAliveInitialDelay = durationOption(
+    issues,
+    "keepAliveInitialDelay",
+    options.keepAliveInitialDelay,
+    defaults.keepAliveInitialDelay
+  )
+  const noDelay = booleanOption(issues, "noDelay", options.noDelay, defaults.noDelay)
+  const maxFrameSize = frameSizeOption(issues, options.maxFrameSize)
+  const pingTimeout = durationOption(issues, "pingTimeout", options.pingTimeout, defaults.pingTimeout)
+  if (address === undefined || addressIssues.length > 0 || issues.length > 0) {
+    return Either.left(invalid(addressIssues, issues))
+  }
+  return Either.right({
+    address,
+    label: format(address),
+    connectTimeoutMillis: Duration.toMillis(connectTimeout),
+    keepAlive,
+    keepAliveInitialDelayMillis: Duration.toMillis(keepAliveInitialDelay),
+    noDelay,
+    maxFrameSize,
+    pingTimeout
+  })
+}

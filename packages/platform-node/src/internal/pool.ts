@@ -1,0 +1,46 @@
+import * as ConnectionPool from "@connection-pool/core/ConnectionPool"
+import type { InvalidPoolOptions } from "@connection-pool/core/PoolError"
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type { IpcConnection } from "../IpcConnection.js"
+import type { Options } from "../IpcConnector.js"
+import type { InvalidIpcOptions, RequestError } from "../IpcError.js"
+import type { IpcPool } from "../IpcPool.js"
+import { fromResolved } from "./connector.js"
+import { resolve } from "./options.js"
+import { typed } from "./schema.js"
+
+export const make = (
+  options: Options,
+  poolOptions?: ConnectionPool.Options | undefined
+): Effect.Effect<IpcPool, InvalidIpcOptions | InvalidPoolOptions, Scope.Scope> =>
+  Effect.flatMap(
+    resolve(options),
+    (resolved) =>
+      ConnectionPool.make(fromResolved(resolved), { ...poolOptions, name: poolOptions?.name ?? resolved.label })
+  )
+
+export const layer = <I>(
+  tag: Context.Tag<I, IpcPool>,
+  options: Options,
+  poolOptions?: ConnectionPool.Options | undefined
+): Layer.Layer<I, InvalidIpcOptions | InvalidPoolOptions> => Layer.scoped(tag, make(options, poolOptions))
+
+const send = (payload: Uint8Array) => (connection: IpcConnection) => connection.request(payload)
+
+export const request = (
+  self: IpcPool,
+  payload: Uint8Array
+): Effect.Effect<Uint8Array, RequestError | ConnectionPool.BorrowError> => self.use(send(payload))
+
+export const requestSchema = <A, I, RA, B, J, RB>(schemas: {
+  readonly request: Schema.Schema<A, I, RA>
+  readonly response: Schema.Schema<B, J, RB>
+}) => {
+  const run = typed(schemas)
+  return (self: IpcPool, value: A): Effect.Effect<B, RequestError | ConnectionPool.BorrowError, RA | RB> =>
+    self.use((connection) => run(value, (payload) => connection.request(payload)))
+}

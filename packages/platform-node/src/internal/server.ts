@@ -1,0 +1,462 @@
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { hasProperty } from "effect/Predicate"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import type { Address } from "../IpcAddress.js"
+import { type InvalidIpcOptions, type OptionIssue, ServerError } from "../IpcError.js"
+import type {
+  Handler,
+  IpcServer,
+  Misbehavior,
+  Options,
+  Reply,
+  ServerStats,
+  TypeId as IpcServerTypeId
+} from "../IpcServer.js"
+import { format, isPipePath, resolveAddress } from "./address.js"
+import {
+  COPY_LIMIT,
+  Decoder,
+  emptyPayload,
+  encode,
+  encodeErrorPayload,
+  encodeHeader,
+  type ErrorCode,
+  FrameType,
+  HEADER_SIZE
+} from "./frame.js"
+import { booleanOption, frameSizeOption, invalid } from "./options.js"
+
+/** @internal */
+export const TypeId: IpcServerTypeId = Symbol.for("@connection-pool/platform-node/IpcServer") as IpcServerTypeId
+
+/** @internal */
+export const tag = Context.GenericTag<IpcServer>("@connection-pool/platform-node/IpcServer")
+
+// ---- misbehaviour, for tests -----------------------------------------------------------------------------------
+
+const misbehavior = (value: Misbehavior): Misbehavior => value
+
+export const garbage = (bytes?: Uint8Array | undefined): Misbehavior =>
+  misbehavior({ _tag: "Garbage", bytes: bytes ?? Buffer.from("HTTP/1.1 400 Bad Request\r\n\r\n", "latin1") })
+
+export const truncated = (payload?: Uint8Array | undefined): Misbehavior =>
+  misbehavior({ _tag: "Truncated", payload: payload ?? Buffer.alloc(64, 0x78) })
+
+export const oversized = (size: number): Misbehavior => misbehavior({ _tag: "Oversized", size })
+
+export const noReply: Misbehavior = { _tag: "NoReply" }
+export const closeConnection: Misbehavior = { _tag: "Close" }
+export const resetConnection: Misbehavior = { _tag: "Reset" }
+
+export const echoHandler: Handler = (payload) => Effect.succeed(payload)
+
+// ---- options -----------------------------------------------------------------------------------------------------
+
+interface ResolvedServerOptions<E, R> {
+  readonly address: Address
+  readonly handler: Handler<E, R>
+  readonly maxFrameSize: number
+  readonly answerPings: boolean
+  readonly noDelay: boolean
+  readonly removeStaleSocket: boolean
+}
+
+const resolve = <E, R>(options: Options<E, R>): Either.Either<ResolvedServerOptions<E, R>, InvalidIpcOptions> => {
+  const { address, issues: addressIssues } = resolveAddress(options, true)
+  const issues: Array<OptionIssue> = []
+  if (typeof options.handler !== "function") {
+    issues.push({ field: "handler", value: options.handler, message: "must be a function" })
+  }
+  const maxFrameSize = frameSizeOption(issues, options.maxFrameSize)
+  const answerPings = booleanOption(issues, "answerPings", options.answerPings, true)
+  const noDelay = booleanOption(issues, "noDelay", options.noDelay, true)
+  const removeStaleSocket = booleanOption(issues, "removeStaleSocket", options.removeStaleSocket, true)
+  if (address === undefined || addressIssues.length > 0 || issues.length > 0) {
+    return Either.left(invalid(addressIssues, issues))
+  }
+  return Either.right({ address, handler: options.handler, maxFrameSize, answerPings, noDelay, removeStaleSocket })
+}
+
+// ---- the server --------------------------------------------------------------------------------------------------
+
+interface Waiter {
+  readonly predicate: (open: number) => boolean
+  readonly resume: (exit: Exit.Exit<number>) => void
+}
+
+class ServerImpl<E, R> implements IpcServer {
+  readonly [TypeId]: IpcServerTypeId = TypeId
+  readonly connections = new Set<ServerConnection<E, R>>()
+  readonly waiters = new Set<Waiter>()
+  readonly runFork: <A, E2>(effect: Effect.Effect<A, E2, R>) => Fiber.RuntimeFiber<A, E2>
+  address: Address
+  closing = false
+  accepted = 0
+  peakOpen = 0
+  requests = 0
+
+  constructor(readonly options: ResolvedServerOptions<E, R>, runtime: Runtime.Runtime<R>) {
+    this.address = options.address
+    this.runFork = Runtime.runFork(runtime)
+  }
+
+  readonly onConnection = (socket: net.Socket): void => {
+    if (this.closing) {
+      socket.destroy()
+      return
+    }
+    const connection = new ServerConnection(this, socket, ++this.accepted)
+    this.connections.add(connection)
+    if (this.connections.size > this.peakOpen) this.peakOpen = this.connections.size
+    this.notify()
+  }
+
+  removed(connection: ServerConnection<E, R>): void {
+    if (this.connections.delete(connection)) this.notify()
+  }
+
+  notify(): void {
+    const open = this.connections.size
+    for (const waiter of this.waiters) {
+      if (waiter.predicate(open)) {
+        this.waiters.delete(waiter)
+        waiter.resume(Exit.succeed(open))
+      }
+    }
+  }
+
+  get stats(): Effect.Effect<ServerStats> {
+    return Effect.sync(() => ({
+      open: this.connections.size,
+      accepted: this.accepted,
+      peakOpen: this.peakOpen,
+      requests: this.requests
+    }))
+  }
+
+  get openConnections(): Effect.Effect<number> {
+    return Effect.sync(() => this.connections.size)
+  }
+
+  get totalAccepted(): Effect.Effect<number> {
+    return Effect.sync(() => this.accepted)
+  }
+
+  awaitOpenConnections(predicate: (open: number) => boolean): Effect.Effect<number> {
+    return Effect.async<number>((resume) => {
+      const open = this.connections.size
+      if (predicate(open)) return resume(Exit.succeed(open))
+      const waiter: Waiter = { predicate, resume }
+      this.waiters.add(waiter)
+      return Effect.sync(() => {
+        this.waiters.delete(waiter)
+      })
+    })
+  }
+
+  get closeConnections(): Effect.Effect<number> {
+    return Effect.sync(() => {
+      const all = Array.from(this.connections)
+      for (const connection of all) connection.socket.destroy()
+      return all.length
+    })
+  }
+
+  get resetConnections(): Effect.Effect<number> {
+    return Effect.sync(() => {
+      const all = Array.from(this.connections)
+      for (const connection of all) connection.reset()
+      return all.length
+    })
+  }
+
+  get resetPeak(): Effect.Effect<void> {
+    return Effect.sync(() => {
+      this.peakOpen = this.connections.size
+    })
+  }
+}
+
+class ServerConnection<E, R> {
+  readonly fibers = new Set<Fiber.RuntimeFiber<Reply, E>>()
+  readonly decoder: Decoder
+  closed = false
+
+  constructor(readonly server: ServerImpl<E, R>, readonly socket: net.Socket, readonly id: number) {
+    this.decoder = new Decoder(server.options.maxFrameSize)
+    socket.on("data", this.onData)
+    // Errors (a reset by the client, a write after it left) end in "close", which is all the server needs.
+    socket.on("error", ignore)
+    socket.on("close", this.onClose)
+  }
+
+  reset(): void {
+    // Only TCP has a reset; a Unix socket or pipe closed with unread data is the nearest thing.
+    if (typeof this.socket.resetAndDestroy === "function" && this.socket.remotePort !== undefined) {
+      this.socket.resetAndDestroy()
+    } else {
+      this.socket.destroy()
+    }
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    const error = this.decoder.push(chunk, this.onFrame)
+    if (error !== undefined) this.violation(error.message)
+  }
+
+  private readonly onClose = (): void => {
+    this.closed = true
+    for (const fiber of this.fibers) fiber.unsafeInterruptAsFork(fiber.id())
+    this.fibers.clear()
+    this.server.removed(this)
+  }
+
+  private readonly onFrame = (type: FrameType, id: number, payload: Uint8Array): void => {
+    if (this.closed) return
+    if (type === FrameType.Request) return this.handle(id, payload)
+    if (type === FrameType.Ping) {
+      if (this.server.options.answerPings) this.write(FrameType.Pong, id, emptyPayload)
+      return
+    }
+    this.violation(`a client may send requests and pings, not frame type ${type}`)
+  }
+
+  private handle(id: number, payload: Uint8Array): void {
+    this.server.requests++
+    const fiber = this.server.runFork(this.server.options.handler(payload, { connectionId: this.id, requestId: id }))
+    let done = false
+    fiber.addObserver((exit) => {
+      done = true
+      this.fibers.delete(fiber)
+      this.respond(id, exit)
+    })
+    if (!done) this.fibers.add(fiber)
+  }
+
+  private respond(id: number, exit: Exit.Exit<Reply, E>): void {
+    if (this.closed) return
+    if (Exit.isSuccess(exit)) {
+      const reply = exit.value
+      if (reply instanceof Uint8Array) {
+        const limit = this.server.options.maxFrameSize
+        if (reply.length > limit) {
+          return this.writeError(id, "ReplyTooLarge", `a reply of ${reply.length} bytes exceeds the limit of ${limit}`)
+        }
+        return this.write(FrameType.Reply, id, reply)
+      }
+      return this.misbehave(id, reply)
+    }
+    const failure = Cause.failureOption(exit.cause)
+    if (Option.isSome(failure)) return this.writeError(id, "HandlerFailed", describe(failure.value))
+    this.server.runFork(Effect.logError("IPC request handler died", exit.cause))
+    this.writeError(id, "HandlerDefect", describe(Cause.squash(exit.cause)))
+  }
+
+  private misbehave(id: number, reply: Misbehavior): void {
+    switch (reply._tag) {
+      case "Garbage":
+        this.socket.write(reply.bytes)
+        return
+      case "Truncated": {
+        // Cut the frame in the middle of its payload (or of its header when there is no payload), then hang up.
+        const frame = encode(FrameType.Reply, id, reply.payload)
+        const cut = reply.payload.length >= 2 ? HEADER_SIZE + Math.floor(reply.payload.length / 2) : HEADER_SIZE / 2
+        this.socket.end(frame.subarray(0, cut))
+        return
+      }
+      case "Oversized":
+        // Only the header: a client must refuse the frame from its declared length, before any body arrives.
+        this.socket.write(encodeHeader(FrameType.Reply, id, reply.size))
+        return
+      case "NoReply":
+        return
+      case "Close":
+        this.socket.end()
+        return
+      case "Reset":
+        return this.reset()
+    }
+  }
+
+  /** The client broke the protocol: say why on request id 0, then hang up (the stream cannot be re-synchronised). */
+  private violation(message: string): void {
+    if (this.closed) return
+    this.writeError(0, "ProtocolViolation", message)
+    this.socket.end()
+    this.closed = true
+    for (const fiber of this.fibers) fiber.unsafeInterruptAsFork(fiber.id())
+    this.fibers.clear()
+  }
+
+  private writeError(id: number, code: ErrorCode, message: string): void {
+    this.write(FrameType.Error, id, encodeErrorPayload(code, message, this.server.options.maxFrameSize))
+  }
+
+  private write(type: FrameType, id: number, payload: Uint8Array): void {
+    if (payload.length <= COPY_LIMIT) {
+      this.socket.write(encode(type, id, payload))
+    } else {
+      this.socket.cork()
+      this.socket.write(encodeHeader(type, id, payload.length))
+      this.socket.write(payload)
+      this.socket.uncork()
+    }
+  }
+}
+
+const ignore = () => {}
+
+const describe = (error: unknown): string => {
+  if (hasProperty(error, "message") && typeof error.message === "string" && error.message.length > 0) {
+    return hasProperty(error, "_tag") && typeof error._tag === "string"
+      ? `${error._tag}: ${error.message}`
+      : error.message
+  }
+  if (hasProperty(error, "_tag") && typeof error._tag === "string") return error._tag
+  if (typeof error === "string") return error
+  try {
+    return JSON.stringify(error) ?? String(error)
+  } catch {
+    return String(error)
+  }
+}
+
+// ---- listening ---------------------------------------------------------------------------------------------------
+
+const listenOnce = (server: net.Server, address: Address): Effect.Effect<void, NodeJS.ErrnoException> =>
+  Effect.async<void, NodeJS.ErrnoException>((resume) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      server.removeListener("listening", onListening)
+      resume(Exit.fail(error))
+    }
+    const onListening = () => {
+      server.removeListener("error", onError)
+      resume(Exit.void)
+    }
+    server.once("error", onError)
+    server.once("listening", onListening)
+    if ("path" in address) server.listen(address.path)
+    else server.listen({ host: address.host, port: address.port })
+  })
+
+/** Whether something answers at a socket path. */
+const answers = (path: string): Effect.Effect<boolean> =>
+  Effect.async<boolean>((resume) => {
+    const probe = net.createConnection({ path })
+    probe.once("connect", () => {
+      probe.destroy()
+      resume(Exit.succeed(true))
+    })
+    probe.once("error", () => {
+      probe.destroy()
+      resume(Exit.succeed(false))
+    })
+  })
+
+/**
+ * A Unix socket path left behind by a server that died without closing (killed, crashed) makes `listen` fail with
+ * `EADDRINUSE` although nobody listens. Remove it, but only if it is a socket and nothing answers on it.
+ */
+const removeStaleSocket = (path: string): Effect.Effect<boolean> =>
+  Effect.flatMap(answers(path), (live) =>
+    live ? Effect.succeed(false) : Effect.sync(() => {
+      try {
+        if (!fs.lstatSync(path).isSocket()) return false
+        fs.unlinkSync(path)
+        return true
+      } catch {
+        return false
+      }
+    }))
+
+const listen = <E, R>(server: net.Server, options: ResolvedServerOptions<E, R>): Effect.Effect<void, ServerError> => {
+  const address = options.address
+  const toServerError = (error: NodeJS.ErrnoException) =>
+    new ServerError({
+      reason: error.code === "EADDRINUSE" ? "AddressInUse" : "ListenFailed",
+      address: format(address),
+      code: error.code,
+      cause: error
+    })
+  return listenOnce(server, address).pipe(
+    Effect.catchAll((error) =>
+      error.code === "EADDRINUSE" && "path" in address && !isPipePath(address.path) && options.removeStaleSocket
+        ? Effect.flatMap(
+          removeStaleSocket(address.path),
+          (removed) => removed ? listenOnce(server, address) : Effect.fail(error)
+        )
+        : Effect.fail(error)
+    ),
+    Effect.mapError(toServerError)
+  )
+}
+
+const closeServer = <E, R>(server: net.Server, impl: ServerImpl<E, R>): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    impl.closing = true
+    const fibers: Array<Fiber.RuntimeFiber<Reply, E>> = []
+    for (const connection of impl.connections) {
+      fibers.push(...connection.fibers)
+      connection.socket.destroy()
+    }
+    return Fiber.interruptAll(fibers).pipe(
+      // `close` calls back once every connection's handle and the listener's are closed.
+      Effect.zipRight(Effect.async<void>((resume) => {
+        server.close(() => resume(Exit.void))
+      }))
+    )
+  })
+
+export const make = <E, R>(
+  options: Options<E, R>
+): Effect.Effect<IpcServer, ServerError | InvalidIpcOptions, Scope.Scope | R> =>
+  Effect.flatMap(resolve(options), (resolved) =>
+    Effect.flatMap(Effect.runtime<R>(), (runtime) => {
+      const impl = new ServerImpl(resolved, runtime)
+      const server = net.createServer({ noDelay: resolved.noDelay }, impl.onConnection)
+      return Effect.acquireRelease(
+        Effect.map(listen(server, resolved), () => {
+          const bound = server.address()
+          if (bound !== null && typeof bound === "object") impl.address = { host: bound.address, port: bound.port }
+          return impl
+        }),
+        () => closeServer(server, impl)
+      )
+    }))
+
+export const layer = <E, R>(options: Options<E, R>): Layer.Layer<IpcServer, ServerError | InvalidIpcOptions, R> =>
+  Layer.scoped(tag, make(options))
+
+/** Completes when the parent process that forked this one disconnects its IPC channel (for instance by dying). */
+const parentGone: Effect.Effect<void> = Effect.async<void>((resume) => {
+  if (process.send === undefined) return
+  if (!process.connected) return resume(Exit.void)
+  const onDisconnect = () => resume(Exit.void)
+  process.once("disconnect", onDisconnect)
+  return Effect.sync(() => {
+    process.removeListener("disconnect", onDisconnect)
+  })
+})
+
+export const serveProcess = <E, R>(
+  options: Options<E, R>
+): Effect.Effect<void, ServerError | InvalidIpcOptions, R> =>
+  Effect.scoped(
+    Effect.flatMap(make(options), (server) =>
+      Effect.zipRight(
+        Effect.sync(() => {
+          process.stdout.write(`${JSON.stringify({ event: "ready", pid: process.pid, address: server.address })}\n`)
+        }),
+        parentGone
+      ))
+  )
