@@ -1,0 +1,107 @@
+/**
+ * `pnpm bench` runs every scenario in full (a few minutes) and writes bench/results.json, bench/results.svg
+ * and BENCHMARKS.md; `pnpm bench --quick` runs them briefly (seconds, as CI does, to keep the suite
+ * working) and writes under bench/build/ instead, leaving the committed results alone.
+ */
+import { Effect, Logger, LogLevel } from "effect"
+import { mkdirSync, readFileSync } from "node:fs"
+import * as os from "node:os"
+import { type Results, table, write } from "./report.js"
+import * as Borrow from "./scenarios/borrow.js"
+import * as Memory from "./scenarios/memory.js"
+import * as Spike from "./scenarios/spike.js"
+import * as Wait from "./scenarios/wait.js"
+
+const quick = process.argv.includes("--quick")
+const root = new URL("../../", import.meta.url)
+
+const versionOf = (pkg: string): string => {
+  try {
+    const path = new URL(`node_modules/${pkg}/package.json`, new URL("../", import.meta.url))
+    return JSON.parse(readFileSync(path, "utf8")).version
+  } catch {
+    return "unknown"
+  }
+}
+
+const machine = {
+  cpus: `${os.cpus().length} x ${os.cpus()[0]?.model ?? "unknown"}`,
+  memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+  os: `${os.platform()} ${os.release()}`,
+  node: process.version,
+  packages: {
+    effect: versionOf("effect"),
+    "generic-pool": versionOf("generic-pool"),
+    tarn: versionOf("tarn")
+  }
+}
+
+const asRows = <T extends object>(rows: Record<string, T>) =>
+  rows as unknown as Record<string, Record<string, number | boolean>>
+
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || b === 0 ? Number.NaN : Math.round((a / b) * 100) / 100
+
+const program = Effect.gen(function*() {
+  const scenarios: Results["scenarios"] = {}
+  const log = (name: string) => Effect.sync(() => console.log(`\n${table(name, scenarios[name]!)}`))
+
+  const borrow = yield* Borrow.run({
+    concurrencies: [1, 10, 100, 1000],
+    ops: quick ? 2_000 : 50_000,
+    rounds: quick ? 1 : 5
+  })
+  for (const [name, rows] of Object.entries(borrow)) {
+    scenarios[name] = rows
+    yield* log(name)
+  }
+
+  scenarios.wait = asRows(yield* Wait.run({ borrowsPerFiber: quick ? 3 : 30 }))
+  yield* log("wait")
+  scenarios.spike = asRows(yield* Spike.run({ rounds: quick ? 1 : 3 }))
+  yield* log("spike")
+  scenarios.memory = {
+    "pool.use": {
+      ...(yield* Memory.run({
+        connections: quick ? 200 : 1_000,
+        waiters: quick ? 1_000 : 10_000,
+        borrows: quick ? 100_000 : 1_000_000
+      }))
+    }
+  }
+  yield* log("memory")
+
+  const ops = (scenario: string, name: string) => scenarios[scenario]?.[name]?.opsPerSec as number | undefined
+  const bestPeer = (scenario: string) =>
+    Math.max(...["generic-pool", "tarn", "effect Pool"].map((name) => ops(scenario, name) ?? 0))
+  const ratios: Record<string, number> = {}
+  for (const c of [1, 10, 100, 1000]) {
+    ratios[`borrow_use_c${c}_vs_best_peer`] = ratio(ops(`borrow_c${c}`, "pool.use"), bestPeer(`borrow_c${c}`))
+  }
+  ratios.spike_connections_opened = scenarios.spike["pool.use"]!.connectionsOpened as number
+
+  const results: Results = { machine, mode: quick ? "quick" : "full", scenarios, ratios }
+  console.log(`\nratios: ${JSON.stringify(ratios, null, 2)}`)
+  if (quick) {
+    const dir = new URL("bench/build/", root)
+    mkdirSync(dir, { recursive: true })
+    write(results, {
+      json: new URL("results.json", dir).pathname,
+      markdown: new URL("BENCHMARKS.md", dir).pathname,
+      svg: new URL("results.svg", dir).pathname,
+      svgLink: "results.svg"
+    })
+  } else {
+    write(results, {
+      json: new URL("bench/results.json", root).pathname,
+      markdown: new URL("BENCHMARKS.md", root).pathname,
+      svg: new URL("bench/results.svg", root).pathname,
+      svgLink: "bench/results.svg"
+    })
+  }
+})
+
+program.pipe(Logger.withMinimumLogLevel(LogLevel.Warning), Effect.runPromise).catch((error) => {
+  console.error(error)
+  process.exit(1)
+})

@@ -1,0 +1,34 @@
+/**
+ * borrow: borrow, one async hop (a resolved promise), return; a pool of 10; 1, 10, 100 and 1,000 fibers.
+ * The limit is the same work with no pool at all.
+ */
+import { Effect } from "effect"
+import { contenderNames, makeContender } from "../contenders.js"
+import { alternate, type Contender, objectFactory, throughput } from "../harness.js"
+
+export const limitName = "limit (no pool)"
+
+const asyncHop = () => Effect.promise(() => Promise.resolve())
+
+export const run = (
+  options: { readonly concurrencies: ReadonlyArray<number>; readonly ops: number; readonly rounds: number }
+) =>
+  Effect.scoped(Effect.gen(function*() {
+    const contenders = new Map<string, Contender<{ readonly id: number }>>()
+    for (const name of contenderNames) contenders.set(name, yield* makeContender(name, objectFactory(), 10))
+    const connection = { id: 0 }
+    contenders.set(limitName, { name: limitName, borrow: (work) => work(connection) })
+    const names = [...contenders.keys()]
+    const results: Record<string, Record<string, { opsPerSec: number }>> = {}
+    for (const concurrency of options.concurrencies) {
+      const medians = yield* alternate(
+        names,
+        options.rounds,
+        (name) => throughput(concurrency, options.ops, contenders.get(name)!.borrow(asyncHop))
+      )
+      results[`borrow_c${concurrency}`] = Object.fromEntries(
+        names.map((name) => [name, { opsPerSec: Math.round(medians[name]) }])
+      )
+    }
+    return results
+  }))
