@@ -230,6 +230,37 @@ export const serveProcess: <E, R>(
 export const echoHandler: Handler = internal.echoHandler
 
 /**
+ * The error of {@link scriptedHandler}'s `fail` command.
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const ScriptedFailure: typeof internal.ScriptedFailure = internal.ScriptedFailure
+
+/**
+ * @since 0.1.0
+ * @category handlers
+ */
+export type ScriptedFailure = internal.ScriptedFailure
+
+/**
+ * A handler scripted by the request's text, to test clients against every kind of reply. Requests of at most 64
+ * bytes are read as commands:
+ *
+ * - `garbage`, `truncated`, `oversized` (64 MiB) or `oversized:<bytes>`, `silent`, `close`, `reset`: the
+ *   misbehaviours of the same names;
+ * - `fail` or `fail:<message>`: fails with a {@link ScriptedFailure} (an error frame `HandlerFailed`);
+ * - `die` or `die:<message>`: dies (an error frame `HandlerDefect`);
+ * - `sleep:<ms>` or `sleep:<ms>:<text>`: waits, then replies with `<text>`;
+ *
+ * and anything else is echoed.
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const scriptedHandler: Handler<ScriptedFailure> = internal.scriptedHandler
+
+/**
  * A typed handler: the request is decoded from JSON with `schemas.request`, the reply encoded as JSON with
  * `schemas.response`. A request that does not decode is answered with an error frame (`HandlerFailed`, the
  * `ProtocolError` of reason `"DecodeFailed"` as message).

@@ -10,7 +10,7 @@
  * when forked, when the parent goes away.
  *
  * Options: `--path <path>` or `--port <port>` (0 for any) with `--host <host>`, `--max-frame-size <bytes>`,
- * `--no-pings` (never answer pings).
+ * `--no-pings` (never answer pings), `--handler echo|scripted` (default `echo`; see `IpcServer.scriptedHandler`).
  *
  * @since 0.1.0
  */
@@ -24,9 +24,18 @@ const { values } = parseArgs({
     host: { type: "string" },
     port: { type: "string" },
     "max-frame-size": { type: "string" },
-    "no-pings": { type: "boolean" }
+    "no-pings": { type: "boolean" },
+    handler: { type: "string", default: "echo" }
   }
 })
+
+const handlers = { echo: IpcServer.echoHandler, scripted: IpcServer.scriptedHandler } as const
+
+const handler = handlers[values.handler as keyof typeof handlers]
+if (handler === undefined) {
+  process.stderr.write(`unknown --handler ${values.handler}: use echo or scripted\n`)
+  process.exit(2)
+}
 
 const asNumber = (text: string | undefined): number | undefined => text === undefined ? undefined : Number(text)
 
@@ -36,5 +45,5 @@ NodeRuntime.runMain(IpcServer.serveProcess({
   port: asNumber(values.port),
   maxFrameSize: asNumber(values["max-frame-size"]),
   answerPings: values["no-pings"] !== true,
-  handler: IpcServer.echoHandler
+  handler
 }))

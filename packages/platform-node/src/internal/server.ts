@@ -1,5 +1,7 @@
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -59,6 +61,49 @@ export const closeConnection: Misbehavior = { _tag: "Close" }
 export const resetConnection: Misbehavior = { _tag: "Reset" }
 
 export const echoHandler: Handler = (payload) => Effect.succeed(payload)
+
+export class ScriptedFailure extends Data.TaggedError("ScriptedFailure")<{
+  readonly reason: "Scripted"
+  readonly detail: string
+}> {
+  override get message(): string {
+    return this.detail
+  }
+}
+
+const scriptDecoder = new TextDecoder()
+
+export const scriptedHandler: Handler<ScriptedFailure> = (payload) => {
+  const command = payload.length > 64 ? "" : scriptDecoder.decode(payload)
+  const colon = command.indexOf(":")
+  const verb = colon < 0 ? command : command.slice(0, colon)
+  const argument = colon < 0 ? undefined : command.slice(colon + 1)
+  switch (verb) {
+    case "garbage":
+      return Effect.succeed(garbage())
+    case "truncated":
+      return Effect.succeed(truncated())
+    case "oversized":
+      return Effect.succeed(oversized(argument === undefined ? 64 * 1024 * 1024 : Number(argument)))
+    case "silent":
+      return Effect.succeed(noReply)
+    case "close":
+      return Effect.succeed(closeConnection)
+    case "reset":
+      return Effect.succeed(resetConnection)
+    case "fail":
+      return Effect.fail(new ScriptedFailure({ reason: "Scripted", detail: argument ?? "the handler refused" }))
+    case "die":
+      return Effect.dieMessage(argument ?? "the handler died")
+    case "sleep": {
+      const second = argument!.indexOf(":")
+      const millis = Number(second < 0 ? argument : argument!.slice(0, second))
+      const reply = second < 0 ? emptyPayload : Buffer.from(argument!.slice(second + 1), "utf8")
+      return Effect.as(Effect.sleep(Duration.millis(millis)), reply)
+    }
+  }
+  return Effect.succeed(payload)
+}
 
 // ---- options -----------------------------------------------------------------------------------------------------
 
