@@ -175,6 +175,8 @@ export interface Options<E = never, R = never> {
    * and nothing answers on it. Default `true`.
    */
   readonly removeStaleSocket?: boolean | undefined
+  /** The length of the queue of connections waiting to be accepted. Default 511 (Node's). */
+  readonly backlog?: number | undefined
 }
 
 /**

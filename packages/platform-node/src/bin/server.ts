@@ -9,7 +9,7 @@
  * Prints `{"event":"ready","pid":...,"address":{...}}` on one line once listening; stops on SIGINT or SIGTERM, or
  * when forked, when the parent goes away.
  *
- * Options: `--path <path>` or `--port <port>` (0 for any) with `--host <host>`, `--max-frame-size <bytes>`,
+ * Options: `--path <path>` or `--port <port>` (0 for any) with `--host <host>`, `--max-frame-size <bytes>`, `--backlog <n>`,
  * `--no-pings` (never answer pings), `--handler echo|scripted` (default `echo`; see `IpcServer.scriptedHandler`).
  *
  * @since 0.1.0
@@ -24,6 +24,7 @@ const { values } = parseArgs({
     host: { type: "string" },
     port: { type: "string" },
     "max-frame-size": { type: "string" },
+    backlog: { type: "string" },
     "no-pings": { type: "boolean" },
     handler: { type: "string", default: "echo" }
   }
@@ -44,6 +45,7 @@ NodeRuntime.runMain(IpcServer.serveProcess({
   host: values.host,
   port: asNumber(values.port),
   maxFrameSize: asNumber(values["max-frame-size"]),
+  backlog: asNumber(values.backlog),
   answerPings: values["no-pings"] !== true,
   handler
 }))

@@ -114,6 +114,7 @@ interface ResolvedServerOptions<E, R> {
   readonly answerPings: boolean
   readonly noDelay: boolean
   readonly removeStaleSocket: boolean
+  readonly backlog: number
 }
 
 const resolve = <E, R>(options: Options<E, R>): Either.Either<ResolvedServerOptions<E, R>, InvalidIpcOptions> => {
@@ -126,10 +127,22 @@ const resolve = <E, R>(options: Options<E, R>): Either.Either<ResolvedServerOpti
   const answerPings = booleanOption(issues, "answerPings", options.answerPings, true)
   const noDelay = booleanOption(issues, "noDelay", options.noDelay, true)
   const removeStaleSocket = booleanOption(issues, "removeStaleSocket", options.removeStaleSocket, true)
+  const backlog = options.backlog ?? 511
+  if (typeof backlog !== "number" || !Number.isInteger(backlog) || backlog < 1) {
+    issues.push({ field: "backlog", value: backlog, message: "must be a whole number above zero" })
+  }
   if (address === undefined || addressIssues.length > 0 || issues.length > 0) {
     return Either.left(invalid(addressIssues, issues))
   }
-  return Either.right({ address, handler: options.handler, maxFrameSize, answerPings, noDelay, removeStaleSocket })
+  return Either.right({
+    address,
+    handler: options.handler,
+    maxFrameSize,
+    answerPings,
+    noDelay,
+    removeStaleSocket,
+    backlog
+  })
 }
 
 // ---- the server --------------------------------------------------------------------------------------------------
@@ -378,7 +391,11 @@ const describe = (error: unknown): string => {
 
 // ---- listening ---------------------------------------------------------------------------------------------------
 
-const listenOnce = (server: net.Server, address: Address): Effect.Effect<void, NodeJS.ErrnoException> =>
+const listenOnce = (
+  server: net.Server,
+  address: Address,
+  backlog: number
+): Effect.Effect<void, NodeJS.ErrnoException> =>
   Effect.async<void, NodeJS.ErrnoException>((resume) => {
     const onError = (error: NodeJS.ErrnoException) => {
       server.removeListener("listening", onListening)
@@ -390,8 +407,8 @@ const listenOnce = (server: net.Server, address: Address): Effect.Effect<void, N
     }
     server.once("error", onError)
     server.once("listening", onListening)
-    if ("path" in address) server.listen(address.path)
-    else server.listen({ host: address.host, port: address.port })
+    if ("path" in address) server.listen({ path: address.path, backlog })
+    else server.listen({ host: address.host, port: address.port, backlog })
   })
 
 /** Whether something answers at a socket path. */
@@ -433,12 +450,12 @@ const listen = <E, R>(server: net.Server, options: ResolvedServerOptions<E, R>):
       code: error.code,
       cause: error
     })
-  return listenOnce(server, address).pipe(
+  return listenOnce(server, address, options.backlog).pipe(
     Effect.catchAll((error) =>
       error.code === "EADDRINUSE" && "path" in address && !isPipePath(address.path) && options.removeStaleSocket
         ? Effect.flatMap(
           removeStaleSocket(address.path),
-          (removed) => removed ? listenOnce(server, address) : Effect.fail(error)
+          (removed) => removed ? listenOnce(server, address, options.backlog) : Effect.fail(error)
         )
         : Effect.fail(error)
     ),
