@@ -93,6 +93,26 @@ describe("IpcConnection", () => {
         assert.isTrue(connection.isOpen)
         assert.strictEqual(text(yield* connection.request(bytes("still here"))), "still here")
       }))
+    it.scopedLive("a handler that throws, or replies with something other than bytes, is a HandlerDefect", () =>
+      Effect.gen(function*() {
+        const path = yield* tempSocketPath("loose")
+        const server = yield* IpcServer.make({
+          path,
+          handler: (payload) => {
+            if (text(payload) === "throw") throw new Error("thrown, not failed")
+            return Effect.succeed("a string" as unknown as Uint8Array)
+          }
+        })
+        const connection = yield* IpcConnection.connect({ path })
+        const thrown = failure(yield* Effect.exit(connection.request(bytes("throw")).pipe(within("1 second", "reply"))))
+        assert.strictEqual(thrown._tag === "RemoteError" && thrown.reason, "HandlerDefect")
+        assert.include(thrown.message, "thrown, not failed")
+        const loose = failure(yield* Effect.exit(connection.request(bytes("string")).pipe(within("1 second", "reply"))))
+        assert.strictEqual(loose._tag === "RemoteError" && loose.reason, "HandlerDefect")
+        assert.include(loose.message, "not bytes")
+        assert.isTrue(connection.isOpen)
+        assert.strictEqual(yield* server.openConnections, 1)
+      }))
   })
 
   describe("frame size limit", () => {

@@ -88,7 +88,7 @@ export class Connection implements IpcConnection {
   }
 
   get isOpen(): boolean {
-    return this.failure === undefined
+    return this.failure === undefined && !this.socket.destroyed
   }
 
   get pendingRequests(): number {

@@ -291,7 +291,9 @@ class ServerConnection<E, R> {
 
   private handle(id: number, payload: Uint8Array): void {
     this.server.requests++
-    const fiber = this.server.runFork(this.server.options.handler(payload, { connectionId: this.id, requestId: id }))
+    const handler = this.server.options.handler
+    // Suspended, so that a handler that throws instead of returning an effect dies instead of crashing the server.
+    const fiber = this.server.runFork(Effect.suspend(() => handler(payload, { connectionId: this.id, requestId: id })))
     let done = false
     fiber.addObserver((exit) => {
       done = true
@@ -343,6 +345,9 @@ class ServerConnection<E, R> {
         return
       case "Reset":
         return this.reset()
+      default:
+        // Not bytes and not a misbehaviour (a handler typed loosely): say so rather than leave the client waiting.
+        return this.writeError(id, "HandlerDefect", `the handler replied with ${describe(reply)}, not bytes`)
     }
   }
 
