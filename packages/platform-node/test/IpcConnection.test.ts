@@ -2,13 +2,15 @@ import { IpcConnection, IpcConnector, IpcServer } from "@connection-pool/platfor
 import { assert, describe, it } from "@effect/vitest"
 import { type Duration, Effect, Exit, Fiber, Schema, Scope } from "effect"
 import * as fs from "node:fs"
-import { bytes, eventually, freePort, tempSocketPath, text, within } from "./utils.js"
+import { bytes, eventually, freePort, tempSocketPath, text, Timeout, within } from "./utils.js"
 
-const failure = <A, E>(exit: Exit.Exit<A, E>): E => {
+/** The typed error an effect failed with; a bounded wait that ran out fails the test with what it waited for. */
+const failure = <A, E>(exit: Exit.Exit<A, E>): Exclude<E, Timeout> => {
   if (Exit.isSuccess(exit)) return assert.fail(`expected a failure, got ${String(exit.value)}`)
   const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
   if (error === undefined) return assert.fail(`expected a typed failure, got ${String(exit.cause)}`)
-  return error
+  if (error instanceof Timeout) return assert.fail(error.message)
+  return error as Exclude<E, Timeout>
 }
 
 describe("IpcConnection", () => {
@@ -83,15 +85,22 @@ describe("IpcConnection", () => {
         const path = yield* tempSocketPath("remote")
         yield* IpcServer.make({ path, handler: IpcServer.scriptedHandler })
         const connection = yield* IpcConnection.connect({ path })
-        const failed = failure(yield* Effect.exit(connection.request(bytes("fail"))))
+        const failed = failure(
+          yield* Effect.exit(connection.request(bytes("fail")).pipe(within("2 seconds", "the reply")))
+        )
         assert.strictEqual(failed._tag, "RemoteError")
         assert.strictEqual(failed.reason, "HandlerFailed")
         assert.include(failed.message, "the handler refused")
-        const died = failure(yield* Effect.exit(connection.request(bytes("die"))))
+        const died = failure(
+          yield* Effect.exit(connection.request(bytes("die")).pipe(within("2 seconds", "the reply")))
+        )
         assert.strictEqual(died._tag, "RemoteError")
         assert.strictEqual(died.reason, "HandlerDefect")
         assert.isTrue(connection.isOpen)
-        assert.strictEqual(text(yield* connection.request(bytes("still here"))), "still here")
+        assert.strictEqual(
+          text(yield* connection.request(bytes("still here")).pipe(within("2 seconds", "the reply"))),
+          "still here"
+        )
       }))
     it.scopedLive("a handler that throws, or replies with something other than bytes, is a HandlerDefect", () =>
       Effect.gen(function*() {
@@ -127,7 +136,10 @@ describe("IpcConnection", () => {
         assert.strictEqual(error._tag === "ProtocolError" && error.direction, "send")
         assert.strictEqual(error._tag === "ProtocolError" && error.size, 1025)
         assert.isTrue(connection.isOpen)
-        assert.strictEqual((yield* connection.request(new Uint8Array(1024))).length, 1024)
+        assert.strictEqual(
+          (yield* connection.request(new Uint8Array(1024)).pipe(within("2 seconds", "the reply"))).length,
+          1024
+        )
         assert.strictEqual((yield* server.stats).requests, 1)
       }))
 
@@ -139,7 +151,9 @@ describe("IpcConnection", () => {
           handler: () => Effect.succeed(new Uint8Array(2 * 1024 * 1024))
         })
         const connection = yield* IpcConnection.connect({ path, maxFrameSize: 1024 * 1024 })
-        const error = failure(yield* Effect.exit(connection.request(bytes("big please"))))
+        const error = failure(
+          yield* Effect.exit(connection.request(bytes("big please")).pipe(within("2 seconds", "the reply")))
+        )
         assert.strictEqual(error._tag, "ProtocolError")
         assert.strictEqual(error.reason, "FrameTooLarge")
         assert.strictEqual(error._tag === "ProtocolError" && error.direction, "receive")
@@ -153,7 +167,7 @@ describe("IpcConnection", () => {
         const path = yield* tempSocketPath("reply-limit")
         yield* IpcServer.make({ path, maxFrameSize: 100, handler: () => Effect.succeed(new Uint8Array(101)) })
         const connection = yield* IpcConnection.connect({ path })
-        const error = failure(yield* Effect.exit(connection.request(bytes("x"))))
+        const error = failure(yield* Effect.exit(connection.request(bytes("x")).pipe(within("2 seconds", "the reply"))))
         assert.strictEqual(error._tag, "RemoteError")
         assert.strictEqual(error.reason, "ReplyTooLarge")
         assert.isTrue(connection.isOpen)
@@ -164,7 +178,9 @@ describe("IpcConnection", () => {
         const path = yield* tempSocketPath("server-limit")
         const server = yield* IpcServer.make({ path, maxFrameSize: 100, handler: IpcServer.echoHandler })
         const connection = yield* IpcConnection.connect({ path })
-        const error = failure(yield* Effect.exit(connection.request(new Uint8Array(101))))
+        const error = failure(
+          yield* Effect.exit(connection.request(new Uint8Array(101)).pipe(within("2 seconds", "the reply")))
+        )
         assert.strictEqual(error._tag, "RemoteError")
         assert.strictEqual(error.reason, "ProtocolViolation")
         assert.isFalse(connection.isOpen)
@@ -221,12 +237,15 @@ describe("IpcConnection", () => {
         const path = yield* tempSocketPath("scope")
         const server = yield* IpcServer.make({ path, handler: IpcServer.echoHandler })
         const connection = yield* Effect.scoped(
-          Effect.tap(IpcConnection.connect({ path }), (connection) => connection.request(bytes("x")))
+          Effect.tap(IpcConnection.connect({ path }), (connection) =>
+            connection.request(bytes("x")).pipe(within("2 seconds", "the reply")))
         )
         assert.isFalse(connection.isOpen)
         const error = failure(yield* Effect.exit(connection.request(bytes("after close"))))
         assert.strictEqual(error._tag === "SocketError" && error.reason, "ClosedLocally")
-        yield* server.awaitOpenConnections((open) => open === 0).pipe(within("2 seconds", "the server to see it go"))
+        yield* server.awaitOpenConnections((open) =>
+          open === 0
+        ).pipe(within("2 seconds", "the server to see it go"))
         assert.strictEqual(yield* server.totalAccepted, 1)
       }))
   })
@@ -308,7 +327,7 @@ describe("IpcConnection", () => {
         const serverScope = yield* Scope.make()
         yield* Scope.extend(IpcServer.make({ path, handler: IpcServer.scriptedHandler }), serverScope)
         const connection = yield* IpcConnection.connect({ path })
-        assert.strictEqual(text(yield* connection.request(bytes("x"))), "x")
+        assert.strictEqual(text(yield* connection.request(bytes("x")).pipe(within("2 seconds", "the reply"))), "x")
         // A handler in progress is interrupted, and its request fails instead of hanging.
         const pending = yield* Effect.fork(connection.request(bytes("sleep:60000:never")))
         yield* eventually(() => connection.pendingRequests === 1, "the request to be sent")

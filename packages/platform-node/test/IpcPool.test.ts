@@ -85,6 +85,9 @@ describe("IpcPool", () => {
       let opened = 0
       for (let i = 0; i < 100; i++) {
         opened += yield* cycle.pipe(within("5 seconds", `cycle ${i}`))
+        // At once: none of the pool's sockets is left; only server-side ones that have not seen the hang-up yet.
+        const serverSide = yield* server.openConnections
+        assert.isAtMost(openFds(), before + serverSide, `cycle ${i}: client descriptors left open`)
         // The client's sockets are released when the pool's scope closes; the server (in this same process)
         // releases its side when it reads the hang-up, which is what this waits for.
         yield* server.awaitOpenConnections((open) => open === 0).pipe(within("2 seconds", "the server side to close"))
@@ -93,6 +96,26 @@ describe("IpcPool", () => {
       assert.isAtLeast(opened, 100)
       assert.deepStrictEqual(after, Array.from({ length: 100 }, () => before))
       assert.isAtLeast(yield* server.totalAccepted, 100)
+    }))
+
+  it.scopedLive("the server's error replies do not count against a healthy connection; broken ones retire it", () =>
+    Effect.gen(function*() {
+      const path = yield* tempSocketPath("faults")
+      const server = yield* IpcServer.make({ path, handler: IpcServer.scriptedHandler })
+      const pool = yield* IpcPool.make({ path }, { maxConnections: 1, maxErrors: 2 })
+      // Core's default would count every failure and retire the connection after `maxErrors`.
+      for (let i = 0; i < 5; i++) {
+        const exit = yield* Effect.exit(IpcPool.request(pool, bytes("fail")).pipe(within("2 seconds", "the reply")))
+        assert.isTrue(Exit.isFailure(exit))
+      }
+      const [record] = yield* pool.connections
+      assert.strictEqual(record?.errorCount, 0)
+      assert.strictEqual(record?.healthScore, 100)
+      assert.strictEqual(yield* server.totalAccepted, 1)
+
+      const garbage = yield* Effect.exit(IpcPool.request(pool, bytes("garbage")).pipe(within("2 seconds", "the reply")))
+      assert.isTrue(Exit.isFailure(garbage))
+      assert.strictEqual((yield* pool.stats).closed, 1)
     }))
 
   it.scopedLive("typed requests on a pool", () =>

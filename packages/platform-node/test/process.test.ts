@@ -95,7 +95,9 @@ describe("a server in its own process", () => {
       const path = yield* tempSocketPath("sigterm")
       const server = yield* forkServer(["--path", path])
       const pool = yield* IpcPool.make({ path }, { maxConnections: 1 })
-      const connection = yield* pool.use((connection) => Effect.as(connection.request(bytes("x")), connection))
+      const connection = yield* pool.use((connection) => Effect.as(connection.request(bytes("x")), connection)).pipe(
+        within("2 seconds", "a reply")
+      )
       assert.strictEqual(yield* server.kill("SIGTERM").pipe(within("10 seconds", "the server to exit")), "0")
       assert.isFalse(fs.existsSync(path))
       yield* eventually(() => !connection.isOpen, "the client to see the close")
