@@ -210,9 +210,9 @@ export interface Options {
   /** A connection with this many errors is retired. A positive integer. Default 5. */
   readonly maxErrors?: number | undefined
   /**
-   * `Pool.makeWithTTL`'s time to live: with the `"usage"` strategy, connections above `minConnections`
-   * idle this long are closed; with `"creation"`, every connection is closed this long after it opened.
-   * Above zero. Default: infinite.
+   * A time to live, as `Pool.makeWithTTL` has: with the `"usage"` strategy, connections above
+   * `minConnections` idle this long are closed; with `"creation"`, every connection is closed this long
+   * after it opened (a lent one when it comes back). Above zero. Default: infinite.
    */
   readonly timeToLive?: Duration.DurationInput | undefined
   /** How `timeToLive` is counted. Default `"usage"`. */

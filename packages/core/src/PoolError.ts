@@ -36,12 +36,15 @@ export class PoolTimeoutError extends Data.TaggedError("PoolTimeoutError")<{
   readonly reason: "AcquireTimeout"
   readonly pool: string
   readonly timeout: Duration.Duration
+  /** The most recent failure to open a connection, when the last open attempt failed. */
+  readonly lastOpenError?: ConnectionError | undefined
 }> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
   override get message(): string {
-    return `pool "${this.pool}": no connection became available within ${Duration.format(this.timeout)}`
+    const opening = this.lastOpenError === undefined ? "" : `; the last open failed: ${this.lastOpenError.message}`
+    return `pool "${this.pool}": no connection became available within ${Duration.format(this.timeout)}${opening}`
   }
 }
 

@@ -1,11 +1,11 @@
 import * as Cause from "effect/Cause"
-import type * as Clock from "effect/Clock"
 import type * as Config from "effect/Config"
 import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import { pipeArguments } from "effect/Pipeable"
 import * as Schedule from "effect/Schedule"
@@ -21,56 +21,19 @@ import type {
   TypeId as ConnectionPoolTypeId
 } from "../ConnectionPool.js"
 import type { Connector } from "../Connector.js"
-import { ConnectionError, type InvalidPoolOptions, PoolClosedError, PoolTimeoutError } from "../PoolError.js"
-import * as Engine from "./engine.js"
+import { ConnectionError, type InvalidPoolOptions } from "../PoolError.js"
+import { Engine } from "./engine.js"
 import * as Health from "./health.js"
 import { fromConfig, resolve, type ResolvedOptions } from "./options.js"
+import type { ConnectionRecord, RecordState } from "./record.js"
 
 /** @internal */
 export const TypeId: ConnectionPoolTypeId = Symbol.for("@connection-pool/core/ConnectionPool") as ConnectionPoolTypeId
 
-type RecordState = "idle" | "in-use" | "checking" | "retired"
-
-/** The pool's health record of one open connection. Mutated only by the pool, never across a yield. */
-class ConnectionRecord<A> {
-  state: RecordState = "idle"
-  /**
-   * True while a borrower holds this connection's slot, from taking it out of the engine until giving it
-   * back, including the moment it waits for a health check in progress. The maintenance fiber leaves a
-   * reserved connection alone.
-   */
-  reserved = false
-  invalidated = false
-  healthScore = Health.initialScore
-  errorCount = 0
-  useCount = 0
-  lastUsedAt: number
-  /** Held by the health check; a borrower that receives a connection mid-check waits for it. */
-  readonly checkLock = Effect.unsafeMakeSemaphore(1)
-  readonly slot: OpenSlot<A>
-
-  constructor(readonly id: number, readonly connection: A, readonly createdAt: number) {
-    this.lastUsedAt = createdAt
-    this.slot = { _tag: "Open", record: this }
-  }
-}
-
-interface OpenSlot<A> {
-  readonly _tag: "Open"
-  readonly record: ConnectionRecord<A>
-}
-
-/** A failed open, kept as a slot so that the borrower it reaches can retire it and have the engine retry. */
-interface FailedSlot {
-  readonly _tag: "Failed"
-  readonly error: ConnectionError
-  readonly failedAt: number
-}
-
-type Slot<A> = OpenSlot<A> | FailedSlot
-
-class Handle<A> implements PooledConnection<A> {
-  constructor(private readonly record: ConnectionRecord<A>, private readonly scope: Scope.CloseableScope) {}
+/** One loan of a connection: returning it twice, or after a later loan began, does nothing. */
+class Loan<A> implements PooledConnection<A> {
+  returned = false
+  constructor(private readonly pool: PoolImpl<A, any, any>, readonly record: ConnectionRecord<A>) {}
   get id() {
     return this.record.id
   }
@@ -93,37 +56,37 @@ class Handle<A> implements PooledConnection<A> {
     return this.record.useCount
   }
   get release(): Effect.Effect<void> {
-    return Scope.close(this.scope, Exit.void)
+    return Effect.suspend(() => this.pool.giveBack(this, Exit.void))
   }
   get invalidate(): Effect.Effect<void> {
     return Effect.sync(() => {
-      this.record.invalidated = true
+      if (!this.returned) this.record.invalidated = true
     })
   }
 }
 
 class PoolImpl<A, E, R> implements ConnectionPool<A> {
   readonly [TypeId]: ConnectionPoolTypeId = TypeId
-  readonly records = new Map<number, ConnectionRecord<A>>()
-  readonly failedSlots = new Set<FailedSlot>()
-  engine!: Engine.Engine<Slot<A>>
-  isClosed = false
-  waiting = 0
-  lent = 0
-  nextId = 1
-  created = 0
-  closed = 0
-  openFailures = 0
-  timeouts = 0
+  readonly engine: Engine<A>
   healthChecks = 0
   healthCheckFailures = 0
+  readonly staleMillis: number
 
   constructor(
     readonly connector: Connector<A, E, R>,
     readonly options: ResolvedOptions,
     readonly context: Context.Context<R>,
-    readonly clock: Clock.Clock
-  ) {}
+    readonly now: () => number,
+    run: (effect: Effect.Effect<unknown>) => Fiber.RuntimeFiber<unknown>
+  ) {
+    this.staleMillis = Duration.toMillis(options.staleAfter)
+    this.engine = new Engine(options, {
+      open: (scope) => Effect.provide(Scope.extend(connector.open, scope), context),
+      isOpen: connector.isOpen,
+      now,
+      run
+    })
+  }
 
   get name() {
     return this.options.name
@@ -139,274 +102,122 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     return pipeArguments(this, arguments)
   }
 
-  now(): number {
-    return this.clock.unsafeCurrentTimeMillis()
-  }
-
   isUnhealthy(record: ConnectionRecord<A>): boolean {
     return record.healthScore <= this.options.unhealthyScore || record.errorCount >= this.options.maxErrors
   }
 
-  // ---- opening and closing -------------------------------------------------------------------------
-
-  /** Opens one connection into the engine's slot scope; never fails (a failed open is a `FailedSlot`). */
-  readonly openSlot: Effect.Effect<Slot<A>, never, R | Scope.Scope> = Effect.matchCauseEffect(
-    Effect.suspend(() => this.connector.open),
-    {
-      onFailure: (cause) =>
-        Effect.suspend(() => {
-          this.openFailures++
-          const slot: FailedSlot = {
-            _tag: "Failed",
-            error: new ConnectionError({ reason: "OpenFailed", pool: this.name, cause: Cause.squash(cause) }),
-            failedAt: this.now()
-          }
-          this.failedSlots.add(slot)
-          return Effect.as(Effect.addFinalizer(() => Effect.sync(() => this.failedSlots.delete(slot))), slot)
-        }),
-      onSuccess: (connection) =>
-        Effect.suspend(() => {
-          const record = new ConnectionRecord(this.nextId++, connection, this.now())
-          this.records.set(record.id, record)
-          this.created++
-          return Effect.as(
-            Effect.addFinalizer(() =>
-              Effect.sync(() => {
-                record.state = "retired"
-                this.records.delete(record.id)
-                this.closed++
-              })
-            ),
-            record.slot
-          )
-        })
-    }
-  )
-
-  /** Closes a connection as soon as nobody holds it; the engine then opens a replacement if needed. */
-  retire(record: ConnectionRecord<A>): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      record.state = "retired"
-      return this.engine.retire(record.slot)
-    })
-  }
-
   // ---- borrowing -----------------------------------------------------------------------------------
-
-  readonly get: Effect.Effect<PooledConnection<A>, BorrowError, Scope.Scope> = Effect.flatMap(
-    Effect.scope,
-    (outer) =>
-      Effect.flatMap(Scope.fork(outer, ExecutionStrategy.sequential), (scope) =>
-        this.borrowInto(scope).pipe(
-          Effect.onExit((exit): Effect.Effect<void> => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void),
-          Effect.map((record): PooledConnection<A> => new Handle(record, scope))
-        ))
-  )
+  // The hot path: one uninterruptible region in which only the wait for a connection and the user's
+  // effect are interruptible (`restore`), so a borrower interrupted anywhere returns what it holds.
 
   use<B, E2, R2>(
     f: (connection: A, handle: PooledConnection<A>) => Effect.Effect<B, E2, R2>
   ): Effect.Effect<B, E2 | BorrowError, R2> {
-    return Effect.acquireUseRelease(
-      Scope.make(),
-      (scope) => Effect.flatMap(this.borrowInto(scope), (record) => f(record.connection, new Handle(record, scope))),
-      (scope, exit) => Scope.close(scope, exit)
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(this.engine.acquire(restore), (record) => {
+        const loan = new Loan(this, record)
+        return Effect.flatMap(
+          Effect.exit(restore(f(record.connection, loan))),
+          (exit) => Effect.zipRight(this.giveBack(loan, exit), exit)
+        )
+      })
     )
   }
+
+  readonly get: Effect.Effect<PooledConnection<A>, BorrowError, Scope.Scope> = Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(this.engine.acquire(restore), (record) => {
+      const loan = new Loan(this, record)
+      return Effect.as(Effect.addFinalizer((exit) => this.giveBack(loan, exit)), loan)
+    })
+  )
 
   release(handle: PooledConnection<A>): Effect.Effect<void> {
     return handle.release
   }
 
-  /**
-   * Lends a connection whose every resource (the engine's slot, the reservation, the loan) is tied to
-   * `scope`: the caller closes `scope` to give it back, or when borrowing fails. That is what makes a
-   * borrower interrupted or timed out at any point leave the pool as it found it.
-   */
-  borrowInto(scope: Scope.Scope): Effect.Effect<ConnectionRecord<A>, BorrowError> {
-    return Effect.suspend((): Effect.Effect<ConnectionRecord<A>, BorrowError> => {
-      if (this.isClosed) {
-        return Effect.fail(new PoolClosedError({ reason: "PoolClosed", pool: this.name }))
-      }
-      this.waiting++
-      const startedAt = this.now()
-      return this.lendLoop(scope, startedAt).pipe(
-        Effect.timeoutFail({
-          duration: this.options.connectionTimeout,
-          onTimeout: () => {
-            this.timeouts++
-            return new PoolTimeoutError({
-              reason: "AcquireTimeout",
-              pool: this.name,
-              timeout: this.options.connectionTimeout
-            })
-          }
-        }),
-        // The engine interrupts its waiters when it shuts down; say why instead.
-        Effect.catchAllCause((cause): Effect.Effect<never, BorrowError> =>
-          this.isClosed && Cause.isInterruptedOnly(cause)
-            ? Effect.fail(new PoolClosedError({ reason: "ClosedWhileWaiting", pool: this.name }))
-            : Effect.failCause(cause)
-        ),
-        Effect.ensuring(Effect.sync(() => {
-          this.waiting--
-        }))
-      )
-    })
-  }
-
-  lendLoop(scope: Scope.Scope, startedAt: number): Effect.Effect<ConnectionRecord<A>, ConnectionError> {
-    return Effect.flatMap(
-      this.lendOnce(scope, startedAt),
-      (record) => record === undefined ? this.lendLoop(scope, startedAt) : Effect.succeed(record)
-    )
-  }
-
-  /** One try: a lent connection, a failure, or `undefined` when the slot taken could not be lent. */
-  lendOnce(scope: Scope.Scope, startedAt: number): Effect.Effect<ConnectionRecord<A> | undefined, ConnectionError> {
-    return Effect.flatMap(
-      Scope.fork(scope, ExecutionStrategy.sequential),
-      (attempt) =>
-        Effect.flatMap(this.engine.take(attempt), (slot) => {
-          if (slot._tag === "Failed") {
-            // Retiring a failed open makes the engine open again for whoever still waits, so every
-            // waiter hears of a failure promptly. An old failure (from before this borrower came) is
-            // not this borrower's: it waits for a fresh attempt instead.
-            return this.engine.retire(slot).pipe(
-              Effect.zipRight(Scope.close(attempt, Exit.void)),
-              Effect.zipRight(slot.failedAt >= startedAt ? Effect.fail(slot.error) : Effect.succeed(undefined))
-            )
-          }
-          return this.reserveAndLend(slot.record, attempt)
-        })
-    )
-  }
-
-  reserveAndLend(
-    record: ConnectionRecord<A>,
-    attempt: Scope.CloseableScope
-  ): Effect.Effect<ConnectionRecord<A> | undefined> {
-    const reserve = Effect.uninterruptible(Effect.suspend(() => {
-      record.reserved = true
-      return Scope.addFinalizer(
-        attempt,
-        Effect.sync(() => {
-          record.reserved = false
-        })
-      )
-    }))
-    const waitForCheck = Effect.suspend(() =>
-      record.state === "checking" ? record.checkLock.withPermits(1)(Effect.void) : Effect.void
-    )
-    const lend = Effect.uninterruptible(Effect.suspend(() => {
-      if (record.state === "retired" || record.invalidated || !this.connector.isOpen(record.connection)) {
-        return this.retire(record).pipe(Effect.zipRight(Scope.close(attempt, Exit.void)), Effect.as(undefined))
-      }
-      record.state = "in-use"
-      record.useCount++
-      record.lastUsedAt = this.now()
-      this.lent++
-      return Effect.as(Scope.addFinalizerExit(attempt, (exit) => this.giveBack(record, exit)), record)
-    }))
-    return reserve.pipe(Effect.zipRight(waitForCheck), Effect.zipRight(lend))
-  }
-
-  /** Runs when a loan's scope closes, with the borrower's exit. */
-  giveBack(record: ConnectionRecord<A>, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      this.lent--
-      record.lastUsedAt = this.now()
-      if (Exit.isFailure(exit) && this.connector.isFault(exit.cause)) {
-        record.errorCount++
-        record.healthScore = Health.afterFault(record.healthScore)
-      }
-      if (record.invalidated || this.isUnhealthy(record) || !this.connector.isOpen(record.connection)) {
-        return this.retire(record)
-      }
-      record.state = "idle"
-      return Effect.void
-    })
+  /** Ends a loan with the borrower's exit: updates the health record, then retires or recycles. */
+  giveBack(loan: Loan<A>, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    if (loan.returned) return Effect.void
+    loan.returned = true
+    const record = loan.record
+    if (exit._tag === "Failure" && this.connector.isFault(exit.cause)) {
+      record.errorCount++
+      record.healthScore = Health.afterFault(record.healthScore)
+    }
+    return this.engine.recycle(record, record.invalidated || this.isUnhealthy(record))
   }
 
   // ---- maintenance ---------------------------------------------------------------------------------
 
   readonly cleanUpStale: Effect.Effect<number> = Effect.suspend(() => {
     const now = this.now()
-    const staleMillis = Duration.toMillis(this.options.staleAfter)
-    const doomed: Array<ConnectionRecord<A>> = []
-    for (const record of this.records.values()) {
-      if (
-        !record.reserved && record.state === "idle" &&
-        (this.isUnhealthy(record) || now - record.lastUsedAt >= staleMillis)
-      ) {
-        doomed.push(record)
-      }
-    }
-    return Effect.as(Effect.forEach(doomed, (record) => this.retire(record), { discard: true }), doomed.length)
+    const doomed = this.engine.idle.filter((record) =>
+      this.isUnhealthy(record) || now - record.lastUsedAt >= this.staleMillis
+    )
+    return Effect.as(
+      Effect.forEach(doomed, (record) => this.engine.retireIdle(record), { discard: true }),
+      doomed.length
+    )
   })
 
   checkOne(record: ConnectionRecord<A>): Effect.Effect<void> {
-    return record.checkLock.withPermitsIfAvailable(1)(Effect.suspend(() => {
-      if (record.reserved || record.state !== "idle") {
-        return Effect.void
-      }
-      record.state = "checking"
-      this.healthChecks++
-      return Effect.suspend(() => this.connector.check(record.connection)).pipe(
-        Effect.provide(this.context),
-        Effect.timeoutFail({
-          duration: this.options.healthCheckTimeout,
-          onTimeout: () =>
-            new ConnectionError({
-              reason: "CheckTimedOut",
-              pool: this.name,
-              connectionId: record.id,
-              cause: `no answer within ${Duration.format(this.options.healthCheckTimeout)}`
-            })
-        }),
-        Effect.exit,
-        Effect.flatMap((exit) => {
-          if (record.state === "checking") record.state = "idle"
-          if (Exit.isSuccess(exit)) {
-            record.healthScore = Health.afterCheckSucceeded(record.healthScore)
-            return Effect.void
-          }
-          this.healthCheckFailures++
-          record.errorCount++
-          record.healthScore = Health.afterCheckFailed(record.healthScore)
-          const failure = Cause.squash(exit.cause)
-          const error = failure instanceof ConnectionError
-            ? failure
-            : new ConnectionError({ reason: "CheckFailed", pool: this.name, connectionId: record.id, cause: failure })
-          return Effect.logWarning("health check failed", error).pipe(
-            Effect.annotateLogs({ pool: this.name, connectionId: record.id, healthScore: record.healthScore }),
-            Effect.zipRight(this.isUnhealthy(record) ? this.retire(record) : Effect.void)
-          )
-        }),
-        Effect.ensuring(Effect.sync(() => {
-          if (record.state === "checking") record.state = "idle"
-        }))
-      )
-    }))
+    this.healthChecks++
+    return Effect.suspend(() => this.connector.check(record.connection)).pipe(
+      Effect.provide(this.context),
+      Effect.timeoutFail({
+        duration: this.options.healthCheckTimeout,
+        onTimeout: () =>
+          new ConnectionError({
+            reason: "CheckTimedOut",
+            pool: this.name,
+            connectionId: record.id,
+            cause: `no answer within ${Duration.format(this.options.healthCheckTimeout)}`
+          })
+      }),
+      Effect.exit,
+      Effect.flatMap((exit) => {
+        if (Exit.isSuccess(exit)) {
+          record.healthScore = Health.afterCheckSucceeded(record.healthScore)
+          return this.engine.endCheck(record, true)
+        }
+        this.healthCheckFailures++
+        record.errorCount++
+        record.healthScore = Health.afterCheckFailed(record.healthScore)
+        const failure = Cause.squash(exit.cause)
+        const error = failure instanceof ConnectionError
+          ? failure
+          : new ConnectionError({ reason: "CheckFailed", pool: this.name, connectionId: record.id, cause: failure })
+        return Effect.logWarning("health check failed", error).pipe(
+          Effect.annotateLogs({ pool: this.name, connectionId: record.id, healthScore: record.healthScore }),
+          Effect.zipRight(this.engine.endCheck(record, !this.isUnhealthy(record)))
+        )
+      }),
+      // A check cut short (the pool is closing) ends as a failed one: the connection is closed.
+      Effect.onInterrupt(() => this.engine.endCheck(record, false))
+    )
   }
 
-  readonly checkIdle: Effect.Effect<void> = Effect.suspend(() => {
-    const idle = Array.from(this.records.values()).filter((record) => !record.reserved && record.state === "idle")
-    return Effect.forEach(idle, (record) => this.checkOne(record), { concurrency: "unbounded", discard: true })
-  })
-
-  /** Retiring a failed open makes the engine open again, so `minConnections` is retried every tick. */
-  readonly retryFailedOpens: Effect.Effect<void> = Effect.suspend(() =>
-    Effect.forEach(Array.from(this.failedSlots), (slot) => this.engine.retire(slot), { discard: true })
+  readonly checkIdle: Effect.Effect<void> = Effect.suspend(() =>
+    Effect.forEach(this.engine.takeIdleForCheck(), (record) => this.checkOne(record), {
+      concurrency: "unbounded",
+      discard: true
+    })
   )
 
-  /** One health tick: retry failed opens, check idle connections, retire stale and unhealthy ones. */
+  /**
+   * One health tick: retire stale and unhealthy idle connections, check the others (no borrower can get
+   * one mid-check), then open up to `minConnections` again (which retries opens that failed).
+   */
   get tick(): Effect.Effect<void> {
-    return this.retryFailedOpens.pipe(
-      Effect.zipRight(this.checkIdle),
-      Effect.zipRight(this.cleanUpStale),
-      Effect.flatMap((retired) =>
+    return this.cleanUpStale.pipe(
+      Effect.tap((retired) =>
         retired > 0 ? Effect.logDebug(`health tick retired ${retired} connection(s)`) : Effect.void
       ),
+      Effect.zipRight(this.checkIdle),
+      Effect.zipRight(Effect.sync(() => {
+        this.engine.opensPaused = false
+        this.engine.openIfNeeded()
+      })),
       Effect.catchAllCause((cause) => Effect.logError("health tick failed", cause)),
       Effect.annotateLogs({ pool: this.options.name })
     )
@@ -417,14 +228,51 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     return Effect.asVoid(Effect.schedule(this.tick, Schedule.spaced(this.options.healthCheckInterval)))
   }
 
+  /**
+   * Closes connections past `timeToLive`: with the `"creation"` strategy every connection that old (a lent
+   * one when it comes back), with `"usage"` idle ones above `minConnections` unused that long. Sleeps
+   * until the next connection is due.
+   */
+  get lifetimes(): Effect.Effect<void> {
+    const ttl = Duration.toMillis(this.options.timeToLive)
+    const byCreation = this.options.timeToLiveStrategy === "creation"
+    const engine = this.engine
+    const sweep: Effect.Effect<void> = Effect.suspend(() => {
+      const now = this.now()
+      let next = now + ttl
+      const due: Array<ConnectionRecord<A>> = []
+      let open = engine.openCount
+      for (const record of engine.records.values()) {
+        if (byCreation) {
+          const expiry = record.createdAt + ttl
+          if (expiry > now) next = Math.min(next, expiry)
+          else if (record.state === "idle") due.push(record)
+          else record.expired = true
+        } else if (record.state === "idle") {
+          const expiry = record.lastUsedAt + ttl
+          if (expiry > now) next = Math.min(next, expiry)
+          else if (open > this.options.minConnections) {
+            due.push(record)
+            open--
+          }
+        }
+      }
+      return Effect.forEach(due, (record) => engine.retireIdle(record), { discard: true }).pipe(
+        Effect.zipRight(Effect.sleep(Duration.millis(Math.max(1, next - now)))),
+        Effect.zipRight(sweep)
+      )
+    })
+    return sweep
+  }
+
   // ---- observing -----------------------------------------------------------------------------------
 
-  readonly availablePermits: Effect.Effect<number> = Effect.sync(() => this.options.maxConnections - this.lent)
+  readonly availablePermits: Effect.Effect<number> = Effect.sync(() => this.options.maxConnections - this.engine.lent)
 
-  readonly activeConnections: Effect.Effect<number> = Effect.sync(() => this.records.size)
+  readonly activeConnections: Effect.Effect<number> = Effect.sync(() => this.engine.openCount)
 
   readonly connections: Effect.Effect<ReadonlyArray<ConnectionInfo>> = Effect.sync(() =>
-    Array.from(this.records.values(), (record): ConnectionInfo => ({
+    Array.from(this.engine.records.values(), (record): ConnectionInfo => ({
       id: record.id,
       createdAt: record.createdAt,
       lastUsedAt: record.lastUsedAt,
@@ -436,29 +284,28 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
   )
 
   readonly stats: Effect.Effect<PoolStats> = Effect.sync(() => {
-    let inUse = 0
+    const engine = this.engine
     let healthy = 0
     let scoreSum = 0
-    for (const record of this.records.values()) {
-      if (record.state === "in-use") inUse++
+    for (const record of engine.records.values()) {
       if (!this.isUnhealthy(record)) healthy++
       scoreSum += record.healthScore
     }
-    const total = this.records.size
+    const total = engine.openCount
     return makeStats({
       name: this.name,
       total,
-      idle: total - inUse,
-      inUse,
+      idle: total - engine.lent,
+      inUse: engine.lent,
       healthy,
       unhealthy: total - healthy,
-      waiting: this.waiting,
+      waiting: engine.waiting,
       maxConnections: this.options.maxConnections,
-      utilization: inUse / this.options.maxConnections,
-      created: this.created,
-      closed: this.closed,
-      openFailures: this.openFailures,
-      timeouts: this.timeouts,
+      utilization: engine.lent / this.options.maxConnections,
+      created: engine.created,
+      closed: engine.closed,
+      openFailures: engine.openFailures,
+      timeouts: engine.timeouts,
       healthChecks: this.healthChecks,
       healthCheckFailures: this.healthCheckFailures,
       averageScore: total === 0 ? Health.initialScore : scoreSum / total
@@ -468,10 +315,7 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
 
 const publicState = (state: RecordState): ConnectionState => state === "retired" ? "in-use" : state
 
-const makeStats = (fields: Omit<PoolStats, "summary">): PoolStats => ({
-  ...fields,
-  summary: summarize(fields)
-})
+const makeStats = (fields: Omit<PoolStats, "summary">): PoolStats => ({ ...fields, summary: summarize(fields) })
 
 /** @internal */
 export const summarize = (s: Omit<PoolStats, "summary">): string =>
@@ -488,21 +332,14 @@ const makeResolved = <A, E, R>(
   Effect.gen(function*() {
     const context = yield* Effect.context<R>()
     const clock = yield* Effect.clock
-    const pool = new PoolImpl(connector, options, context, clock)
-    pool.engine = yield* Engine.make({
-      open: pool.openSlot,
-      min: options.minConnections,
-      max: options.maxConnections,
-      timeToLive: options.timeToLive,
-      timeToLiveStrategy: options.timeToLiveStrategy
-    })
-    // Finalizers run last-added first: the pool stops lending before the engine shuts down.
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        pool.isClosed = true
-      })
-    )
+    // Background fibers (opens, the timeout reaper) run here; interrupted last, after the shutdown below.
+    const run = yield* FiberSet.makeRuntime<never, unknown, never>()
+    const pool = new PoolImpl(connector, options, context, () => clock.unsafeCurrentTimeMillis(), run)
+    yield* Effect.addFinalizer(() => pool.engine.shutdown)
+    // Finalizers run last-added first: the maintenance fibers stop before the shutdown.
     yield* Effect.forkScoped(pool.maintenance)
+    if (Duration.isFinite(options.timeToLive)) yield* Effect.forkScoped(pool.lifetimes)
+    pool.engine.openIfNeeded() // towards minConnections
     return pool
   })
 

@@ -1,0 +1,36 @@
+import type * as Scope from "effect/Scope"
+import * as Health from "./health.js"
+
+/**
+ * Where a connection is: waiting in the idle stack, lent, being checked by the maintenance fiber, or
+ * retired (closing or closed, never lent again).
+ */
+export type RecordState = "idle" | "in-use" | "checking" | "retired"
+
+/**
+ * One open connection and its health record. Mutated only by the pool's engine and maintenance fiber,
+ * never across a yield point, so fibers see it consistent.
+ */
+export class ConnectionRecord<A> {
+  state: RecordState = "idle"
+  /** Set by `handle.invalidate`: retire when returned. */
+  invalidated = false
+  /** Set when the connection outlives `timeToLive` while lent: retire when returned. */
+  expired = false
+  healthScore = Health.initialScore
+  errorCount = 0
+  useCount = 0
+  lastUsedAt: number
+  /** Counts loans, so a handle of an earlier loan cannot return a later one. */
+  loans = 0
+
+  constructor(
+    readonly id: number,
+    readonly connection: A,
+    readonly createdAt: number,
+    /** Closing it closes the connection (the connector's finalizers). */
+    readonly scope: Scope.CloseableScope
+  ) {
+    this.lastUsedAt = createdAt
+  }
+}
