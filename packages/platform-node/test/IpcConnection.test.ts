@@ -1,6 +1,6 @@
 import { IpcConnection, IpcConnector, IpcServer } from "@connection-pool/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { type Duration, Effect, Exit, Fiber, Schema, Scope } from "effect"
+import { type Duration, Effect, Exit, Fiber, Logger, LogLevel, Schema, Scope } from "effect"
 import * as fs from "node:fs"
 import { bytes, eventually, freePort, tempSocketPath, text, Timeout, within } from "./utils.js"
 
@@ -83,7 +83,9 @@ describe("IpcConnection", () => {
     it.scopedLive("a failure or defect comes back as a RemoteError and leaves the connection open", () =>
       Effect.gen(function*() {
         const path = yield* tempSocketPath("remote")
-        yield* IpcServer.make({ path, handler: IpcServer.scriptedHandler })
+        yield* IpcServer.make({ path, handler: IpcServer.scriptedHandler }).pipe(
+          Logger.withMinimumLogLevel(LogLevel.None) // the server logs defects; this one is on purpose
+        )
         const connection = yield* IpcConnection.connect({ path })
         const failed = failure(
           yield* Effect.exit(connection.request(bytes("fail")).pipe(within("2 seconds", "the reply")))
@@ -111,7 +113,7 @@ describe("IpcConnection", () => {
             if (text(payload) === "throw") throw new Error("thrown, not failed")
             return Effect.succeed("a string" as unknown as Uint8Array)
           }
-        })
+        }).pipe(Logger.withMinimumLogLevel(LogLevel.None)) // the server logs defects; this one is on purpose
         const connection = yield* IpcConnection.connect({ path })
         const thrown = failure(yield* Effect.exit(connection.request(bytes("throw")).pipe(within("1 second", "reply"))))
         assert.strictEqual(thrown._tag === "RemoteError" && thrown.reason, "HandlerDefect")
