@@ -13,6 +13,7 @@ import * as Spike from "./scenarios/spike.js"
 import * as Wait from "./scenarios/wait.js"
 
 const quick = process.argv.includes("--quick")
+// bundled into bench/build/bench.mjs: the repository root is two levels up from there
 const root = new URL("../../", import.meta.url)
 
 const versionOf = (pkg: string): string => {

@@ -1,6 +1,7 @@
 /**
- * memory: heap per idle connection beyond the connection itself, heap per waiting borrower beyond a
- * parked fiber, and heap growth over many borrows. Needs `node --expose-gc`.
+ * memory: heap per idle connection beyond the connection itself, heap per waiting borrower (its fiber
+ * included; a bare parked fiber is measured beside it), and heap growth over many borrows. Needs
+ * `node --expose-gc`.
  */
 import { ConnectionPool, Connector } from "@connection-pool/core"
 import { Effect, Fiber } from "effect"
@@ -8,7 +9,10 @@ import { heapUsed, repeatN } from "../harness.js"
 
 export interface MemoryFigures {
   readonly bytesPerIdleConnection: number
+  /** A borrower waiting for a connection, its fiber included. */
   readonly bytesPerWaitingBorrower: number
+  /** For reference: a bare fiber suspended in `Effect.async`, as a waiting borrower is. */
+  readonly bytesPerParkedFiber: number
   readonly borrows: number
   readonly heapGrowthBytes: number
 }
@@ -34,23 +38,27 @@ export const run = (options: { readonly connections: number; readonly waiters: n
       return Math.round((heapUsed() - start - bareBytes) / options.connections)
     }))
 
+    const parkedStart = heapUsed()
+    const parked = yield* Effect.forEach(
+      Array.from({ length: options.waiters }),
+      () => Effect.fork(Effect.async(() => {}))
+    )
+    const bytesPerParkedFiber = Math.round((heapUsed() - parkedStart) / options.waiters)
+    yield* Effect.forEach(parked, Fiber.interrupt, { discard: true })
+
     const bytesPerWaitingBorrower = yield* Effect.scoped(Effect.gen(function*() {
       const pool = yield* Effect.orDie(ConnectionPool.make(
         Connector.make({ open: Effect.sync(() => makeConnection(0)) }),
         { maxConnections: 1, connectionTimeout: "1 hour" }
       ))
       yield* Effect.forkScoped(pool.use(() => Effect.never))
-      const parkedStart = heapUsed()
-      const parked = yield* Effect.forEach(Array.from({ length: options.waiters }), () => Effect.fork(Effect.never))
-      const parkedBytes = heapUsed() - parkedStart
-      yield* Effect.forEach(parked, Fiber.interrupt, { discard: true })
       const start = heapUsed()
       const waiters = yield* Effect.forEach(
         Array.from({ length: options.waiters }),
         () => Effect.fork(pool.use(() => Effect.void))
       )
       while ((yield* pool.stats).waiting < options.waiters) yield* Effect.sleep("1 millis")
-      const bytes = Math.round((heapUsed() - start - parkedBytes) / options.waiters)
+      const bytes = Math.round((heapUsed() - start) / options.waiters)
       yield* Effect.forEach(waiters, Fiber.interrupt, { discard: true })
       return bytes
     }))
@@ -70,5 +78,11 @@ export const run = (options: { readonly connections: number; readonly waiters: n
       return heapUsed() - start
     }))
 
-    return { bytesPerIdleConnection, bytesPerWaitingBorrower, borrows: options.borrows, heapGrowthBytes }
+    return {
+      bytesPerIdleConnection,
+      bytesPerWaitingBorrower,
+      bytesPerParkedFiber,
+      borrows: options.borrows,
+      heapGrowthBytes
+    }
   })

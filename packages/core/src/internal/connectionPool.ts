@@ -56,7 +56,7 @@ class Loan<A> implements PooledConnection<A> {
     return this.record.useCount
   }
   get release(): Effect.Effect<void> {
-    return Effect.suspend(() => this.pool.giveBack(this, Exit.void))
+    return this.pool.giveBack(this, undefined)
   }
   get invalidate(): Effect.Effect<void> {
     return Effect.sync(() => {
@@ -116,10 +116,13 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     return Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(this.engine.acquire(restore), (record) => {
         const loan = new Loan(this, record)
-        return Effect.flatMap(
-          Effect.exit(restore(f(record.connection, loan))),
-          (exit) => Effect.zipRight(this.giveBack(loan, exit), exit)
-        )
+        return Effect.matchCauseEffect(restore(f(record.connection, loan)), {
+          onFailure: (cause) => Effect.zipRight(this.giveBack(loan, cause), Effect.failCause(cause)),
+          onSuccess: (value) => {
+            const closing = this.giveBackNow(loan, undefined)
+            return closing === undefined ? Effect.succeed(value) : Effect.as(closing, value)
+          }
+        })
       })
     )
   }
@@ -127,7 +130,10 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
   readonly get: Effect.Effect<PooledConnection<A>, BorrowError, Scope.Scope> = Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(this.engine.acquire(restore), (record) => {
       const loan = new Loan(this, record)
-      return Effect.as(Effect.addFinalizer((exit) => this.giveBack(loan, exit)), loan)
+      return Effect.as(
+        Effect.addFinalizer((exit) => this.giveBack(loan, exit._tag === "Failure" ? exit.cause : undefined)),
+        loan
+      )
     })
   )
 
@@ -135,16 +141,23 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     return handle.release
   }
 
-  /** Ends a loan with the borrower's exit: updates the health record, then retires or recycles. */
-  giveBack(loan: Loan<A>, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
-    if (loan.returned) return Effect.void
+  /**
+   * Ends a loan with the borrower's failure (`undefined` for success): updates the health record, then
+   * retires or recycles. Returns the effect that closes the connection, or `undefined` on the hot path.
+   */
+  giveBackNow(loan: Loan<A>, failure: Cause.Cause<unknown> | undefined): Effect.Effect<void> | undefined {
+    if (loan.returned) return undefined
     loan.returned = true
     const record = loan.record
-    if (exit._tag === "Failure" && this.connector.isFault(exit.cause)) {
+    if (failure !== undefined && this.connector.isFault(failure)) {
       record.errorCount++
       record.healthScore = Health.afterFault(record.healthScore)
     }
-    return this.engine.recycle(record, record.invalidated || this.isUnhealthy(record))
+    return this.engine.recycleNow(record, record.invalidated || this.isUnhealthy(record))
+  }
+
+  giveBack(loan: Loan<A>, failure: Cause.Cause<unknown> | undefined): Effect.Effect<void> {
+    return Effect.suspend(() => this.giveBackNow(loan, failure) ?? Effect.void)
   }
 
   // ---- maintenance ---------------------------------------------------------------------------------

@@ -102,7 +102,7 @@ export class Engine<A> {
       return Effect.fail(new PoolClosedError({ reason: "PoolClosed", pool: this.options.name }))
     }
     const record = this.takeIdle()
-    return record === undefined ? this.wait(restore) : Effect.succeed(record)
+    return record === undefined ? this.wait(restore) : record.lent
   }
 
   /** The most recently returned idle connection that is still open, lent; or `undefined`. */
@@ -120,11 +120,11 @@ export class Engine<A> {
     return undefined
   }
 
+  /** `lastUsedAt` is set when the connection comes back, which is what staleness is measured from. */
   lend(record: ConnectionRecord<A>): void {
     record.state = "in-use"
     record.useCount++
     record.loans++
-    record.lastUsedAt = this.hooks.now()
     this.lent++
   }
 
@@ -132,7 +132,7 @@ export class Engine<A> {
     restore: <X, E, R>(effect: Effect.Effect<X, E, R>) => Effect.Effect<X, E, R>
   ): Effect.Effect<ConnectionRecord<A>, BorrowError> {
     const waiter: Waiter<A> = { deadline: 0, resume: undefined, handed: undefined, settled: false }
-    return Effect.onExit(
+    return Effect.matchCauseEffect(
       restore(Effect.async<ConnectionRecord<A>, BorrowError>((resume) => {
         // Queued only once the fiber is suspended here, so whoever settles the waiter can resume it.
         waiter.resume = resume
@@ -142,17 +142,21 @@ export class Engine<A> {
         this.opensPaused = false
         this.openIfNeeded()
         this.startReaper()
-        // Interrupted while waiting: leave the queue (the slot is skipped when reached).
-        return Effect.sync(() => this.abandon(waiter))
       })),
-      (exit) => {
-        // Interrupted after the hand-off but before the borrower could use it: give it back.
-        if (Exit.isFailure(exit) && waiter.handed !== undefined) {
-          const record = waiter.handed
+      {
+        // Runs uninterruptibly (the caller's region): an interrupted waiter leaves the queue, or, if it
+        // was interrupted just after the hand-off, gives back what it was handed.
+        onFailure: (cause) => {
+          this.abandon(waiter)
+          const handed = waiter.handed
+          if (handed === undefined) return Effect.failCause(cause)
           waiter.handed = undefined
-          return this.recycle(record, false)
+          return Effect.zipRight(this.recycle(handed, false), Effect.failCause(cause))
+        },
+        onSuccess: (record) => {
+          waiter.handed = undefined
+          return record.lent
         }
-        return Effect.void
       }
     )
   }
@@ -207,18 +211,25 @@ export class Engine<A> {
     }
     this.lend(record)
     waiter.handed = record
-    this.settle(waiter, Effect.succeed(record))
+    this.settle(waiter, record.lent)
   }
 
-  /** Takes back a lent connection: retires it if asked to (or if the pool is closing), else delivers it. */
-  recycle(record: ConnectionRecord<A>, retire: boolean): Effect.Effect<void> {
+  /**
+   * Takes back a lent connection: retires it if asked to (or if the pool is closing), else delivers it.
+   * Returns the effect that closes it, or `undefined` when there is nothing left to do (the hot path).
+   */
+  recycleNow(record: ConnectionRecord<A>, retire: boolean): Effect.Effect<void> | undefined {
     this.lent--
     record.lastUsedAt = this.hooks.now()
     if (retire || this.isClosed || record.expired || !this.hooks.isOpen(record.connection)) {
       return this.close(record)
     }
     this.deliver(record)
-    return Effect.void
+    return undefined
+  }
+
+  recycle(record: ConnectionRecord<A>, retire: boolean): Effect.Effect<void> {
+    return this.recycleNow(record, retire) ?? Effect.void
   }
 
   // ---- opening and closing -------------------------------------------------------------------------

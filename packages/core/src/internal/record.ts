@@ -1,3 +1,4 @@
+import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Health from "./health.js"
 
@@ -23,6 +24,8 @@ export class ConnectionRecord<A> {
   lastUsedAt: number
   /** Counts loans, so a handle of an earlier loan cannot return a later one. */
   loans = 0
+  /** `Effect.succeed(this)`, made once: lending it is the hot path. */
+  readonly lent: Effect.Effect<ConnectionRecord<A>>
 
   constructor(
     readonly id: number,
@@ -32,5 +35,6 @@ export class ConnectionRecord<A> {
     readonly scope: Scope.CloseableScope
   ) {
     this.lastUsedAt = createdAt
+    this.lent = Effect.succeed(this)
   }
 }
