@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync } from "node:fs"
 import * as os from "node:os"
 import { type Results, table, write } from "./report.js"
 import * as Borrow from "./scenarios/borrow.js"
+import * as Ipc from "./scenarios/ipc.js"
 import * as Memory from "./scenarios/memory.js"
 import * as Spike from "./scenarios/spike.js"
 import * as Wait from "./scenarios/wait.js"
@@ -57,6 +58,12 @@ const program = Effect.gen(function*() {
     yield* log(name)
   }
 
+  const ipc = yield* Ipc.run({ ops: quick ? 2_000 : 30_000, rounds: quick ? 1 : 5 })
+  for (const [name, rows] of Object.entries(ipc)) {
+    scenarios[name] = rows
+    yield* log(name)
+  }
+
   scenarios.wait = asRows(yield* Wait.run({ borrowsPerFiber: quick ? 3 : 30 }))
   yield* log("wait")
   scenarios.spike = asRows(yield* Spike.run({ rounds: quick ? 1 : 3 }))
@@ -79,6 +86,11 @@ const program = Effect.gen(function*() {
   for (const c of [1, 10, 100, 1000]) {
     ratios[`borrow_use_c${c}_vs_best_peer`] = ratio(ops(`borrow_c${c}`, "pool.use"), bestPeer(`borrow_c${c}`))
   }
+  ratios.ipc_use_c100_vs_limit = ratio(ops("ipc_c100", "pool.use"), ops("ipc_c100", Ipc.limitName))
+  ratios.ipc_use_c100_vs_best_peer = ratio(ops("ipc_c100", "pool.use"), bestPeer("ipc_c100"))
+  ratios.ipc_use_c10_vs_limit = ratio(ops("ipc_c10", "pool.use"), ops("ipc_c10", Ipc.limitName))
+  ratios.ipc_use_c10_vs_best_peer = ratio(ops("ipc_c10", "pool.use"), bestPeer("ipc_c10"))
+  ratios.ipc_scoped_c100_vs_effect_pool = ratio(ops("ipc_c100", "pool.get (scoped)"), ops("ipc_c100", "effect Pool"))
   ratios.spike_connections_opened = scenarios.spike["pool.use"]!.connectionsOpened as number
 
   const results: Results = { machine, mode: quick ? "quick" : "full", scenarios, ratios }

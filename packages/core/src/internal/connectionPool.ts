@@ -127,14 +127,21 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     )
   }
 
-  readonly get: Effect.Effect<PooledConnection<A>, BorrowError, Scope.Scope> = Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(this.engine.acquire(restore), (record) => {
-      const loan = new Loan(this, record)
-      return Effect.as(
-        Effect.addFinalizer((exit) => this.giveBack(loan, exit._tag === "Failure" ? exit.cause : undefined)),
-        loan
-      )
-    })
+  // The finalizer goes straight onto the scope: `Effect.addFinalizer` would also diff and patch the
+  // fiber's FiberRefs around it, which costs more than the rest of the borrow.
+  readonly get: Effect.Effect<PooledConnection<A>, BorrowError, Scope.Scope> = Effect.scopeWith((scope) =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(this.engine.acquire(restore), (record) => {
+        const loan = new Loan(this, record)
+        return Effect.as(
+          Scope.addFinalizerExit(
+            scope,
+            (exit) => this.giveBack(loan, exit._tag === "Failure" ? exit.cause : undefined)
+          ),
+          loan
+        )
+      })
+    )
   )
 
   release(handle: PooledConnection<A>): Effect.Effect<void> {
@@ -165,7 +172,8 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
   readonly cleanUpStale: Effect.Effect<number> = Effect.suspend(() => {
     const now = this.now()
     const doomed = this.engine.idle.filter((record) =>
-      this.isUnhealthy(record) || now - record.lastUsedAt >= this.staleMillis
+      this.isUnhealthy(record) || now - record.lastUsedAt >= this.staleMillis ||
+      !this.connector.isOpen(record.connection)
     )
     return Effect.as(
       Effect.forEach(doomed, (record) => this.engine.retireIdle(record), { discard: true }),
