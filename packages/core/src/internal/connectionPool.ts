@@ -113,18 +113,29 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
   use<B, E2, R2>(
     f: (connection: A, handle: PooledConnection<A>) => Effect.Effect<B, E2, R2>
   ): Effect.Effect<B, E2 | BorrowError, R2> {
-    return Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(this.engine.acquire(restore), (record) => {
-        const loan = new Loan(this, record)
-        return Effect.matchCauseEffect(restore(f(record.connection, loan)), {
-          onFailure: (cause) => Effect.zipRight(this.giveBack(loan, cause), Effect.failCause(cause)),
-          onSuccess: (value) => {
-            const closing = this.giveBackNow(loan, undefined)
-            return closing === undefined ? Effect.succeed(value) : Effect.as(closing, value)
-          }
-        })
-      })
-    )
+    return Effect.uninterruptibleMask((restore) => {
+      // Evaluated inside the uninterruptible region: an idle connection is taken here synchronously, so
+      // the common case spends no effect on acquiring it.
+      const record = this.engine.isClosed ? undefined : this.engine.takeIdle()
+      return record === undefined
+        ? Effect.flatMap(this.engine.acquire(restore), (record) => this.useWith(record, f, restore))
+        : this.useWith(record, f, restore)
+    })
+  }
+
+  useWith<B, E2, R2>(
+    record: ConnectionRecord<A>,
+    f: (connection: A, handle: PooledConnection<A>) => Effect.Effect<B, E2, R2>,
+    restore: <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>
+  ): Effect.Effect<B, E2, R2> {
+    const loan = new Loan(this, record)
+    return Effect.matchCauseEffect(restore(f(record.connection, loan)), {
+      onFailure: (cause) => Effect.zipRight(this.giveBack(loan, cause), Effect.failCause(cause)),
+      onSuccess: (value) => {
+        const closing = this.giveBackNow(loan, undefined)
+        return closing === undefined ? Effect.succeed(value) : Effect.as(closing, value)
+      }
+    })
   }
 
   // The finalizer goes straight onto the scope: `Effect.addFinalizer` would also diff and patch the
