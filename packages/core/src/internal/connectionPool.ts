@@ -141,19 +141,20 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
   // The finalizer goes straight onto the scope: `Effect.addFinalizer` would also diff and patch the
   // fiber's FiberRefs around it, which costs more than the rest of the borrow.
   readonly get: Effect.Effect<PooledConnection<A>, BorrowError, Scope.Scope> = Effect.scopeWith((scope) =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(this.engine.acquire(restore), (record) => {
-        const loan = new Loan(this, record)
-        return Effect.as(
-          Scope.addFinalizerExit(
-            scope,
-            (exit) => this.giveBack(loan, exit._tag === "Failure" ? exit.cause : undefined)
-          ),
-          loan
-        )
-      })
-    )
+    Effect.uninterruptibleMask((restore) => {
+      const record = this.engine.isClosed ? undefined : this.engine.takeIdle()
+      return record === undefined
+        ? Effect.flatMap(this.engine.acquire(restore), (record) => this.lendInto(scope, record))
+        : this.lendInto(scope, record)
+    })
   )
+
+  lendInto(scope: Scope.Scope, record: ConnectionRecord<A>): Effect.Effect<PooledConnection<A>> {
+    const loan = new Loan(this, record)
+    const release = (exit: Exit.Exit<unknown, unknown>) =>
+      this.giveBack(loan, exit._tag === "Failure" ? exit.cause : undefined)
+    return Effect.as(Scope.addFinalizerExit(scope, release), loan)
+  }
 
   release(handle: PooledConnection<A>): Effect.Effect<void> {
     return handle.release
