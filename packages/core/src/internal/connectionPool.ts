@@ -193,9 +193,17 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     )
   })
 
-  checkOne(record: ConnectionRecord<A>): Effect.Effect<void> {
+  /**
+   * Checks one connection taken off the idle stack. Runs uninterruptibly but for the check itself
+   * (`restore`), so the connection always ends its check: delivered, or closed (also when the check is
+   * cut short because the pool is closing).
+   */
+  checkOne(
+    record: ConnectionRecord<A>,
+    restore: <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>
+  ): Effect.Effect<void> {
     this.healthChecks++
-    return Effect.suspend(() => this.connector.check(record.connection)).pipe(
+    const check = Effect.suspend(() => this.connector.check(record.connection)).pipe(
       Effect.provide(this.context),
       Effect.timeoutFail({
         duration: this.options.healthCheckTimeout,
@@ -206,32 +214,31 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
             connectionId: record.id,
             cause: `no answer within ${Duration.format(this.options.healthCheckTimeout)}`
           })
-      }),
-      Effect.exit,
-      Effect.flatMap((exit) => {
-        if (Exit.isSuccess(exit)) {
-          record.healthScore = Health.afterCheckSucceeded(record.healthScore)
-          return this.engine.endCheck(record, true)
-        }
-        this.healthCheckFailures++
-        record.errorCount++
-        record.healthScore = Health.afterCheckFailed(record.healthScore)
-        const failure = Cause.squash(exit.cause)
-        const error = failure instanceof ConnectionError
-          ? failure
-          : new ConnectionError({ reason: "CheckFailed", pool: this.name, connectionId: record.id, cause: failure })
-        return Effect.logWarning("health check failed", error).pipe(
-          Effect.annotateLogs({ pool: this.name, connectionId: record.id, healthScore: record.healthScore }),
-          Effect.zipRight(this.engine.endCheck(record, !this.isUnhealthy(record)))
-        )
-      }),
-      // A check cut short (the pool is closing) ends as a failed one: the connection is closed.
-      Effect.onInterrupt(() => this.engine.endCheck(record, false))
+      })
     )
+    return Effect.flatMap(Effect.exit(restore(check)), (exit) => {
+      if (Exit.isSuccess(exit)) {
+        record.healthScore = Health.afterCheckSucceeded(record.healthScore)
+        return this.engine.endCheck(record, true)
+      }
+      if (Cause.isInterruptedOnly(exit.cause)) return this.engine.endCheck(record, false)
+      this.healthCheckFailures++
+      record.errorCount++
+      record.healthScore = Health.afterCheckFailed(record.healthScore)
+      const failure = Cause.squash(exit.cause)
+      const error = failure instanceof ConnectionError
+        ? failure
+        : new ConnectionError({ reason: "CheckFailed", pool: this.name, connectionId: record.id, cause: failure })
+      return Effect.logWarning("health check failed", error).pipe(
+        Effect.annotateLogs({ pool: this.name, connectionId: record.id, healthScore: record.healthScore }),
+        Effect.zipRight(this.engine.endCheck(record, !this.isUnhealthy(record)))
+      )
+    })
   }
 
-  readonly checkIdle: Effect.Effect<void> = Effect.suspend(() =>
-    Effect.forEach(this.engine.takeIdleForCheck(), (record) => this.checkOne(record), {
+  /** Takes the idle connections off the idle stack and checks them; none is left stranded mid-check. */
+  readonly checkIdle: Effect.Effect<void> = Effect.uninterruptibleMask((restore) =>
+    Effect.forEach(this.engine.takeIdleForCheck(), (record) => this.checkOne(record, restore), {
       concurrency: "unbounded",
       discard: true
     })
@@ -365,8 +372,12 @@ const makeResolved = <A, E, R>(
   Effect.gen(function*() {
     const context = yield* Effect.context<R>()
     const clock = yield* Effect.clock
-    // Background fibers (opens, the timeout reaper) run here; interrupted last, after the shutdown below.
-    const run = yield* FiberSet.makeRuntime<never, unknown, never>()
+    // Background fibers (opens, closes, the timeout reaper) run here; interrupted last, after the
+    // shutdown below. They start on the scheduler, never inside the caller's stack: an open that
+    // completes at once would otherwise start the next one recursively, a thousand frames deep for a
+    // pool of a thousand.
+    const runFiber = yield* FiberSet.makeRuntime<never, unknown, never>()
+    const run = (effect: Effect.Effect<unknown>) => runFiber(effect, { immediate: false })
     const pool = new PoolImpl(connector, options, context, () => clock.unsafeCurrentTimeMillis(), run)
     yield* Effect.addFinalizer(() => pool.engine.shutdown)
     // Finalizers run last-added first: the maintenance fibers stop before the shutdown.

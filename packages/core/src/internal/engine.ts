@@ -42,6 +42,8 @@ interface Waiter<A> {
   resume: ((effect: Effect.Effect<ConnectionRecord<A>, BorrowError>) => void) | undefined
   /** The connection handed over, kept so that a waiter interrupted after the hand-off can give it back. */
   handed: ConnectionRecord<A> | undefined
+  /** In the queue (an interrupted borrower may never have got that far). */
+  queued: boolean
   settled: boolean
 }
 
@@ -131,13 +133,14 @@ export class Engine<A> {
   wait(
     restore: <X, E, R>(effect: Effect.Effect<X, E, R>) => Effect.Effect<X, E, R>
   ): Effect.Effect<ConnectionRecord<A>, BorrowError> {
-    const waiter: Waiter<A> = { deadline: 0, resume: undefined, handed: undefined, settled: false }
+    const waiter: Waiter<A> = { deadline: 0, resume: undefined, handed: undefined, queued: false, settled: false }
     return Effect.matchCauseEffect(
       restore(Effect.async<ConnectionRecord<A>, BorrowError>((resume) => {
         // Queued only once the fiber is suspended here, so whoever settles the waiter can resume it.
         waiter.resume = resume
         waiter.deadline = this.hooks.now() + this.timeoutMillis
         this.waiters.push(waiter)
+        waiter.queued = true
         this.waiting++
         this.opensPaused = false
         this.openIfNeeded()
@@ -162,7 +165,7 @@ export class Engine<A> {
   }
 
   abandon(waiter: Waiter<A>): void {
-    if (!waiter.settled) {
+    if (waiter.queued && !waiter.settled) {
       waiter.settled = true
       this.waiting--
     }
@@ -248,35 +251,47 @@ export class Engine<A> {
       const forMinimum = this.options.minConnections - this.openCount - this.opening
       if (forWaiters <= 0 && forMinimum <= 0) return
       this.opening++
-      const fiber = this.hooks.run(this.openOne)
+      const attempt = { counted: false }
+      const fiber = this.hooks.run(this.openOne(attempt))
       this.openFibers.add(fiber)
-      fiber.addObserver(() => this.openFibers.delete(fiber))
+      // An open interrupted before it ever ran (at shutdown) must still leave `opening`.
+      fiber.addObserver(() => {
+        this.openFibers.delete(fiber)
+        if (!attempt.counted) {
+          attempt.counted = true
+          this.opening--
+          this.checkDrained()
+        }
+      })
     }
   }
 
-  readonly openOne: Effect.Effect<void> = Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Scope.make(), (scope) =>
-      restore(this.hooks.open(scope)).pipe(
-        Effect.exit,
-        Effect.flatMap((exit): Effect.Effect<void> => {
-          this.opening--
-          if (Exit.isSuccess(exit)) {
-            if (this.isClosed) return Scope.close(scope, Exit.void)
-            const record = new ConnectionRecord(this.nextId++, exit.value, this.hooks.now(), scope)
-            this.records.set(record.id, record)
-            this.created++
-            this.lastOpenError = undefined
-            this.opensPaused = false
-            this.deliver(record)
-            this.openIfNeeded()
-            return Effect.void
-          }
-          // Counted before closing the scope yields, so that no open starts in between.
-          this.openFailed(exit.cause)
-          return Effect.zipRight(Scope.close(scope, exit), Effect.sync(() => this.checkDrained()))
-        })
-      ))
-  )
+  openOne(attempt: { counted: boolean }): Effect.Effect<void> {
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(Scope.make(), (scope) =>
+        restore(this.hooks.open(scope)).pipe(
+          Effect.exit,
+          Effect.flatMap((exit): Effect.Effect<void> => {
+            attempt.counted = true
+            this.opening--
+            if (Exit.isSuccess(exit)) {
+              if (this.isClosed) return Scope.close(scope, Exit.void)
+              const record = new ConnectionRecord(this.nextId++, exit.value, this.hooks.now(), scope)
+              this.records.set(record.id, record)
+              this.created++
+              this.lastOpenError = undefined
+              this.opensPaused = false
+              this.deliver(record)
+              this.openIfNeeded()
+              return Effect.void
+            }
+            // Counted before closing the scope yields, so that no open starts in between.
+            this.openFailed(exit.cause)
+            return Effect.zipRight(Scope.close(scope, exit), Effect.sync(() => this.checkDrained()))
+          })
+        ))
+    )
+  }
 
   /**
    * A failed open. With no connection open, nobody will hand one back: every waiter hears of the failure
