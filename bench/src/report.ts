@@ -34,7 +34,8 @@ export const chart = (results: Results): string => {
   const top = 40
   const bottom = 60
   const left = 70
-  const width = left + scenarios.length * groupWidth + 180
+  const legend = 230
+  const width = left + scenarios.length * groupWidth + legend
   const max = Math.max(...scenarios.flatMap(([, rows]) => Object.values(rows).map((r) => r.opsPerSec as number)))
   const minLog = 3 // 1,000 ops/s at the axis
   const maxLog = Math.ceil(Math.log10(max))
@@ -48,7 +49,7 @@ export const chart = (results: Results): string => {
   parts.push(`<text x="${left}" y="20" font-size="14">ops/s per contender (log scale, higher is better)</text>`)
   for (let p = minLog; p <= maxLog; p++) {
     const yy = y(10 ** p)
-    parts.push(`<line x1="${left}" x2="${width - 180}" y1="${yy}" y2="${yy}" stroke="#e2e8f0"/>`)
+    parts.push(`<line x1="${left}" x2="${width - legend}" y1="${yy}" y2="${yy}" stroke="#e2e8f0"/>`)
     parts.push(`<text x="${left - 6}" y="${yy + 4}" text-anchor="end">${format(10 ** p)}</text>`)
   }
   scenarios.forEach(([scenario, rows], g) => {
@@ -70,11 +71,51 @@ export const chart = (results: Results): string => {
   })
   contenders.forEach((name, i) => {
     const yy = top + i * 18
-    parts.push(`<rect x="${width - 170}" y="${yy}" width="12" height="12" fill="${palette[i % palette.length]}"/>`)
-    parts.push(`<text x="${width - 152}" y="${yy + 10}">${name}</text>`)
+    parts.push(
+      `<rect x="${width - legend + 10}" y="${yy}" width="12" height="12" fill="${palette[i % palette.length]}"/>`
+    )
+    parts.push(`<text x="${width - legend + 28}" y="${yy + 10}">${name}</text>`)
   })
   parts.push("</svg>")
   return parts.join("\n")
+}
+
+/** The targets set for this pool (issue "Benchmarks ..."), each checked against a ratio of this run. */
+const targets: ReadonlyArray<{ readonly ratio: string; readonly goal: string; readonly met: (n: number) => boolean }> =
+  [
+    { ratio: "ipc_use_c100_vs_limit", goal: ">= 0.8", met: (n) => n >= 0.8 },
+    { ratio: "ipc_use_c100_vs_best_peer", goal: ">= 1.3", met: (n) => n >= 1.3 },
+    { ratio: "ipc_use_c10_vs_limit", goal: ">= 0.9", met: (n) => n >= 0.9 },
+    { ratio: "borrow_use_c1_vs_best_peer", goal: ">= 1.2", met: (n) => n >= 1.2 },
+    { ratio: "borrow_use_c10_vs_best_peer", goal: ">= 1.2", met: (n) => n >= 1.2 },
+    { ratio: "borrow_use_c100_vs_best_peer", goal: ">= 1.2", met: (n) => n >= 1.2 },
+    { ratio: "borrow_use_c1000_vs_best_peer", goal: ">= 1.2", met: (n) => n >= 1.2 },
+    { ratio: "ipc_scoped_c100_vs_effect_pool", goal: ">= 1.5", met: (n) => n >= 1.5 },
+    { ratio: "spike_connections_opened", goal: "<= 10", met: (n) => n <= 10 }
+  ]
+
+const targetRows = (results: Results): Array<string> => {
+  const memory = results.scenarios.memory?.["pool.use"]
+  const rows = targets.map(({ goal, met, ratio }) => {
+    const value = results.ratios[ratio]
+    return `| ${ratio} | ${goal} | ${value === undefined ? "" : format(value)} | ${
+      value !== undefined && met(value) ? "met" : "missed"
+    } |`
+  })
+  if (memory !== undefined) {
+    const perIdle = memory.bytesPerIdleConnection as number
+    const growth = memory.heapGrowthBytes as number
+    const borrows = memory.borrows as number
+    rows.push(
+      `| heap per idle connection (bytes) | < 2,048 | ${format(perIdle)} | ${perIdle < 2048 ? "met" : "missed"} |`
+    )
+    rows.push(
+      `| heap growth over ${format(borrows)} borrows (bytes) | < 5 MB | ${format(growth)} | ${
+        growth < 5 * 2 ** 20 ? "met" : "missed"
+      } |`
+    )
+  }
+  return ["| figure | target | this run | |", "|---|---|---:|---|", ...rows]
 }
 
 export const write = (results: Results, paths: { json: string; markdown: string; svg: string; svgLink: string }) => {
@@ -95,6 +136,10 @@ export const write = (results: Results, paths: { json: string; markdown: string;
     ...machine,
     "",
     `![ops/s per contender](${paths.svgLink})`,
+    "",
+    "## Targets",
+    "",
+    ...targetRows(results),
     "",
     "## Ratios (this pool over the other, same run)",
     "",
