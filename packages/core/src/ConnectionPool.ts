@@ -131,12 +131,13 @@ export interface ConnectionInfo {
 }
 
 /**
- * `idle` connections wait in the pool, `in-use` ones are lent, `checking` ones are being health-checked.
+ * `idle` connections wait in the pool, `in-use` ones are lent, `checking` ones are being health-checked,
+ * `closing` ones are retired and their finalizers are running.
  *
  * @since 0.1.0
  * @category models
  */
-export type ConnectionState = "idle" | "in-use" | "checking"
+export type ConnectionState = "idle" | "in-use" | "checking" | "closing"
 
 /**
  * Counts of connections, borrowers and events, with a one-line `summary`.
@@ -199,6 +200,11 @@ export interface Options {
   readonly minConnections?: number | undefined
   /** How long a borrower waits for a connection. Finite, above zero. Default 30 seconds. */
   readonly connectionTimeout?: Duration.DurationInput | undefined
+  /**
+   * Bound on opening one connection; one that takes longer has failed (`ConnectionError` with reason
+   * `OpenTimedOut`). Finite, above zero. Default 30 seconds.
+   */
+  readonly openTimeout?: Duration.DurationInput | undefined
   /** Time between health ticks of the maintenance fiber. Finite, above zero. Default 30 seconds. */
   readonly healthCheckInterval?: Duration.DurationInput | undefined
   /** Bound on one health check; one that takes longer has failed. Finite, above zero. Default 5 seconds. */

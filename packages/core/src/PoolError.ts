@@ -49,13 +49,13 @@ export class PoolTimeoutError extends Data.TaggedError("PoolTimeoutError")<{
 }
 
 /**
- * Opening a connection failed, a health check failed, or a lent connection was found closed.
+ * Opening a connection failed or took longer than `openTimeout`, or a health check failed or timed out.
  *
  * @since 0.1.0
  * @category errors
  */
 export class ConnectionError extends Data.TaggedError("ConnectionError")<{
-  readonly reason: "OpenFailed" | "CheckFailed" | "CheckTimedOut"
+  readonly reason: "OpenFailed" | "OpenTimedOut" | "CheckFailed" | "CheckTimedOut"
   readonly pool: string
   readonly connectionId?: number | undefined
   readonly cause: unknown

@@ -660,9 +660,10 @@ describe("ConnectionPool", () => {
         const { connector, state } = makeTestConnector()
         yield* Effect.gen(function*() {
           const pool = yield* TestPool
+          yield* eventually(() => Effect.map(pool.activeConnections, (n) => n === 4))
           yield* Effect.forEach([1, 2, 3, 4], () => pool.use(() => Effect.yieldNow()), { concurrency: "unbounded" })
           assert.strictEqual(yield* pool.activeConnections, 4)
-        }).pipe(Effect.provide(ConnectionPool.layer(TestPool, connector, { maxConnections: 4 })))
+        }).pipe(Effect.provide(ConnectionPool.layer(TestPool, connector, { maxConnections: 4, minConnections: 4 })))
         assert.strictEqual(state.opened, 4)
         assert.deepStrictEqual([...state.finalizerRuns.values()], [1, 1, 1, 1])
         assert.strictEqual(state.open, 0)

@@ -22,6 +22,10 @@ export interface TestConnection {
 export const makeTestConnector = () => {
   const state = {
     failOpen: false,
+    /** When set, opening waits for it (uninterruptibly, as an `acquireRelease` acquire does). */
+    openGate: undefined as Deferred.Deferred<void> | undefined,
+    /** When set, closing waits for it: a finalizer that takes time, as a socket's does. */
+    closeGate: undefined as Deferred.Deferred<void> | undefined,
     openAttempts: 0,
     opened: 0,
     closed: 0,
@@ -35,6 +39,7 @@ export const makeTestConnector = () => {
     open: Effect.acquireRelease(
       Effect.suspend(() => {
         state.openAttempts++
+        if (state.openGate !== undefined) return Effect.zipRight(Deferred.await(state.openGate), Effect.never)
         if (state.failOpen) return Effect.fail(new OpenFailure({ attempt: state.openAttempts }))
         state.opened++
         state.open++
@@ -44,12 +49,14 @@ export const makeTestConnector = () => {
         return Effect.succeed(connection)
       }),
       (connection) =>
-        Effect.sync(() => {
-          connection.open = false
-          state.closed++
-          state.open--
-          state.finalizerRuns.set(connection.serial, (state.finalizerRuns.get(connection.serial) ?? 0) + 1)
-        })
+        (state.closeGate === undefined ? Effect.void : Deferred.await(state.closeGate)).pipe(
+          Effect.zipRight(Effect.sync(() => {
+            connection.open = false
+            state.closed++
+            state.open--
+            state.finalizerRuns.set(connection.serial, (state.finalizerRuns.get(connection.serial) ?? 0) + 1)
+          }))
+        )
     ),
     check: (connection: TestConnection) =>
       Effect.suspend(() => {

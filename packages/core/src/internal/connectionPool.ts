@@ -71,20 +71,26 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
   healthChecks = 0
   healthCheckFailures = 0
   readonly staleMillis: number
+  readonly now: () => number
 
   constructor(
     readonly connector: Connector<A, E, R>,
     readonly options: ResolvedOptions,
     readonly context: Context.Context<R>,
-    readonly now: () => number,
-    run: (effect: Effect.Effect<unknown>) => Fiber.RuntimeFiber<unknown>
+    clock: {
+      readonly now: () => number
+      readonly monotonicNow: () => number
+      readonly run: (effect: Effect.Effect<unknown>) => Fiber.RuntimeFiber<unknown>
+    }
   ) {
+    this.now = clock.now
     this.staleMillis = Duration.toMillis(options.staleAfter)
     this.engine = new Engine(options, {
       open: (scope) => Effect.provide(Scope.extend(connector.open, scope), context),
       isOpen: connector.isOpen,
-      now,
-      run
+      now: clock.now,
+      monotonicNow: clock.monotonicNow,
+      run: clock.run
     })
   }
 
@@ -129,7 +135,9 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     restore: <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>
   ): Effect.Effect<B, E2, R2> {
     const loan = new Loan(this, record)
-    return Effect.matchCauseEffect(restore(f(record.connection, loan)), {
+    // `suspend`: a callback that throws while building its effect is a defect of the borrow, and the
+    // connection still goes back.
+    return Effect.matchCauseEffect(restore(Effect.suspend(() => f(record.connection, loan))), {
       onFailure: (cause) => Effect.zipRight(this.giveBack(loan, cause), Effect.failCause(cause)),
       onSuccess: (value) => {
         const closing = this.giveBackNow(loan, undefined)
@@ -187,9 +195,10 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
       this.isUnhealthy(record) || now - record.lastUsedAt >= this.staleMillis ||
       !this.connector.isOpen(record.connection)
     )
-    return Effect.as(
-      Effect.forEach(doomed, (record) => this.engine.retireIdle(record), { discard: true }),
-      doomed.length
+    // Counted as they go: one lent or taken for a check while an earlier one was closing is kept.
+    return Effect.map(
+      Effect.forEach(doomed, (record) => this.engine.retireIdle(record)),
+      (retired) => retired.filter(Boolean).length
     )
   })
 
@@ -353,7 +362,7 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
   })
 }
 
-const publicState = (state: RecordState): ConnectionState => state === "retired" ? "in-use" : state
+const publicState = (state: RecordState): ConnectionState => state === "retired" ? "closing" : state
 
 const makeStats = (fields: Omit<PoolStats, "summary">): PoolStats => ({ ...fields, summary: summarize(fields) })
 
@@ -378,7 +387,11 @@ const makeResolved = <A, E, R>(
     // pool of a thousand.
     const runFiber = yield* FiberSet.makeRuntime<never, unknown, never>()
     const run = (effect: Effect.Effect<unknown>) => runFiber(effect, { immediate: false })
-    const pool = new PoolImpl(connector, options, context, () => clock.unsafeCurrentTimeMillis(), run)
+    const pool = new PoolImpl(connector, options, context, {
+      now: () => clock.unsafeCurrentTimeMillis(),
+      monotonicNow: () => Number(clock.unsafeCurrentTimeNanos() / 1_000_000n),
+      run
+    })
     yield* Effect.addFinalizer(() => pool.engine.shutdown)
     // Finalizers run last-added first: the maintenance fibers stop before the shutdown.
     yield* Effect.forkScoped(pool.maintenance)

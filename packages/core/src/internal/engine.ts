@@ -30,7 +30,10 @@ export interface EngineHooks<A> {
   /** Opens one connection in the given scope. */
   readonly open: (scope: Scope.Scope) => Effect.Effect<A, unknown>
   readonly isOpen: (connection: A) => boolean
+  /** Epoch milliseconds of the `Clock`: what records show. */
   readonly now: () => number
+  /** Milliseconds that never go back (for deadlines), from the same `Clock`. */
+  readonly monotonicNow: () => number
   /** Runs a background effect in a fiber of the pool, interrupted when the pool closes. */
   readonly run: (effect: Effect.Effect<unknown>) => Fiber.RuntimeFiber<unknown>
 }
@@ -136,9 +139,13 @@ export class Engine<A> {
     const waiter: Waiter<A> = { deadline: 0, resume: undefined, handed: undefined, queued: false, settled: false }
     return Effect.matchCauseEffect(
       restore(Effect.async<ConnectionRecord<A>, BorrowError>((resume) => {
+        // The pool may have closed since `acquire` looked (the fiber can yield in between).
+        if (this.isClosed) {
+          return resume(Effect.fail(new PoolClosedError({ reason: "ClosedWhileWaiting", pool: this.options.name })))
+        }
         // Queued only once the fiber is suspended here, so whoever settles the waiter can resume it.
         waiter.resume = resume
-        waiter.deadline = this.hooks.now() + this.timeoutMillis
+        waiter.deadline = this.hooks.monotonicNow() + this.timeoutMillis
         this.waiters.push(waiter)
         waiter.queued = true
         this.waiting++
@@ -269,7 +276,22 @@ export class Engine<A> {
   openOne(attempt: { counted: boolean }): Effect.Effect<void> {
     return Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(Scope.make(), (scope) =>
-        restore(this.hooks.open(scope)).pipe(
+        // Bounded by `openTimeout`. `disconnect` lets the timeout win even over an open that cannot be
+        // interrupted (an `acquireRelease` acquire); if that open completes later, its finalizer meets
+        // the closed scope and runs at once.
+        restore(
+          Effect.disconnect(this.hooks.open(scope)).pipe(
+            Effect.timeoutFail({
+              duration: this.options.openTimeout,
+              onTimeout: () =>
+                new ConnectionError({
+                  reason: "OpenTimedOut",
+                  pool: this.options.name,
+                  cause: `no connection within ${Duration.format(this.options.openTimeout)}`
+                })
+            })
+          )
+        ).pipe(
           Effect.exit,
           Effect.flatMap((exit): Effect.Effect<void> => {
             attempt.counted = true
@@ -301,7 +323,10 @@ export class Engine<A> {
     if (Cause.isInterruptedOnly(cause)) return
     this.openFailures++
     this.opensPaused = true
-    const error = new ConnectionError({ reason: "OpenFailed", pool: this.options.name, cause: Cause.squash(cause) })
+    const failure = Cause.squash(cause)
+    const error = failure instanceof ConnectionError
+      ? failure
+      : new ConnectionError({ reason: "OpenFailed", pool: this.options.name, cause: failure })
     this.lastOpenError = error
     if (this.openCount === 0 && this.opening === 0) {
       let waiter = this.nextWaiter()
@@ -312,25 +337,37 @@ export class Engine<A> {
     }
   }
 
-  /** Closes a connection (once) and opens a replacement if waiters or `minConnections` want one. */
+  /**
+   * Closes a connection (once). It stays counted as open until its finalizers have run, so the pool never
+   * has more than `maxConnections` sockets and shutdown ends only when every one is closed. Then a
+   * replacement is opened if waiters or `minConnections` want one.
+   */
   close(record: ConnectionRecord<A>): Effect.Effect<void> {
     if (record.state === "retired") return Effect.void
     record.state = "retired"
-    this.records.delete(record.id)
-    this.closed++
-    return Scope.close(record.scope, Exit.void).pipe(
-      Effect.zipRight(Effect.sync(() => {
+    return Effect.uninterruptible(Effect.ensuring(
+      Scope.close(record.scope, Exit.void),
+      Effect.sync(() => {
+        this.records.delete(record.id)
+        this.closed++
+        // With nothing open or opening, waiters would wait for nobody: try again for them now, even if
+        // opens were paused by a failure (if it fails again, they hear of it at once).
+        if (this.waiting > 0 && this.records.size === 0 && this.opening === 0) this.opensPaused = false
         this.openIfNeeded()
         this.checkDrained()
-      }))
-    )
+      })
+    ))
   }
 
-  /** Retires an idle connection (stale, unhealthy, out of its lifetime). */
-  retireIdle(record: ConnectionRecord<A>): Effect.Effect<void> {
+  /**
+   * Retires a connection that is still idle (stale, unhealthy, out of its lifetime) and says so. One that
+   * was lent or taken for a check since the caller looked is left alone.
+   */
+  retireIdle(record: ConnectionRecord<A>): Effect.Effect<boolean> {
+    if (record.state !== "idle") return Effect.succeed(false)
     const index = this.idle.indexOf(record)
     if (index >= 0) this.idle.splice(index, 1)
-    return this.close(record)
+    return Effect.as(this.close(record), true)
   }
 
   // ---- health checks -------------------------------------------------------------------------------
@@ -364,7 +401,7 @@ export class Engine<A> {
 
   /** Expires waiters whose deadline has passed, then sleeps until the oldest remaining deadline. */
   readonly reap: Effect.Effect<void> = Effect.suspend(() => {
-    const now = this.hooks.now()
+    const now = this.hooks.monotonicNow()
     let waiter = this.peekWaiter()
     while (waiter !== undefined) {
       if (waiter.deadline > now) {

@@ -15,6 +15,7 @@ export interface ResolvedOptions {
   readonly maxConnections: number
   readonly minConnections: number
   readonly connectionTimeout: Duration.Duration
+  readonly openTimeout: Duration.Duration
   readonly healthCheckInterval: Duration.Duration
   readonly healthCheckTimeout: Duration.Duration
   readonly staleAfter: Duration.Duration
@@ -29,6 +30,7 @@ export const defaults: ResolvedOptions = {
   maxConnections: 10,
   minConnections: 0,
   connectionTimeout: Duration.seconds(30),
+  openTimeout: Duration.seconds(30),
   healthCheckInterval: Duration.seconds(30),
   healthCheckTimeout: Duration.seconds(5),
   staleAfter: Duration.minutes(5),
@@ -85,6 +87,7 @@ const OptionsSchema = Schema.Struct({
   maxConnections: optional(positiveInteger),
   minConnections: optional(nonNegativeInteger),
   connectionTimeout: optional(positiveDuration(false)),
+  openTimeout: optional(positiveDuration(false)),
   healthCheckInterval: optional(positiveDuration(false)),
   healthCheckTimeout: optional(positiveDuration(false)),
   staleAfter: optional(positiveDuration(true)),
@@ -145,6 +148,7 @@ export const resolve = (options: Options | undefined): Either.Either<ResolvedOpt
         maxConnections: decoded.maxConnections ?? defaults.maxConnections,
         minConnections: decoded.minConnections ?? defaults.minConnections,
         connectionTimeout: decoded.connectionTimeout ?? defaults.connectionTimeout,
+        openTimeout: decoded.openTimeout ?? defaults.openTimeout,
         healthCheckInterval: decoded.healthCheckInterval ?? defaults.healthCheckInterval,
         healthCheckTimeout: decoded.healthCheckTimeout ?? defaults.healthCheckTimeout,
         staleAfter: decoded.staleAfter ?? defaults.staleAfter,
