@@ -19,7 +19,13 @@ import { hasProperty } from "effect/Predicate"
 import type * as Scope from "effect/Scope"
 import type * as Connector from "./Connector.js"
 import * as internal from "./internal/connectionPool.js"
-import type { ConnectionError, InvalidPoolOptions, PoolClosedError, PoolTimeoutError } from "./PoolError.js"
+import type {
+  ConnectionError,
+  InvalidPoolOptions,
+  PoolClosedError,
+  PoolExhaustedError,
+  PoolTimeoutError
+} from "./PoolError.js"
 
 /**
  * @since 0.1.0
@@ -39,7 +45,7 @@ export type TypeId = typeof TypeId
  * @since 0.1.0
  * @category models
  */
-export type BorrowError = PoolTimeoutError | ConnectionError | PoolClosedError
+export type BorrowError = PoolTimeoutError | ConnectionError | PoolClosedError | PoolExhaustedError
 
 /**
  * A pool of connections of type `A`.
@@ -51,7 +57,7 @@ export interface ConnectionPool<A> extends Pipeable {
   readonly [TypeId]: TypeId
   /** The pool's name, used in errors, logs and stats. */
   readonly name: string
-  /** The most connections open at once. */
+  /** The most connections open at once (as last set by `resize`). */
   readonly maxConnections: number
   /** How long a borrower waits for a connection before failing with `PoolTimeoutError`. */
   readonly connectionTimeout: Duration.Duration
@@ -67,6 +73,15 @@ export interface ConnectionPool<A> extends Pipeable {
   readonly use: <B, E, R>(
     f: (connection: A, handle: PooledConnection<A>) => Effect.Effect<B, E, R>
   ) => Effect.Effect<B, E | BorrowError, R>
+  /**
+   * Changes `maxConnections` and `minConnections` of the live pool (checked as at construction: fails with
+   * `InvalidPoolOptions`). Growing serves waiters at once; shrinking closes idle connections above the new
+   * maximum now and lent ones when they come back, never taking one from its borrower.
+   */
+  readonly resize: (bounds: {
+    readonly maxConnections?: number | undefined
+    readonly minConnections?: number | undefined
+  }) => Effect.Effect<void, InvalidPoolOptions>
   /** Returns a borrowed connection before its scope closes. Returning twice does nothing. */
   readonly release: (handle: PooledConnection<A>) => Effect.Effect<void>
   /** Counts of connections, borrowers and events; see {@link PoolStats}. */
@@ -198,6 +213,11 @@ export interface Options {
   readonly maxConnections?: number | undefined
   /** Connections kept open even when idle, replaced when retired. At most `maxConnections`. Default 0. */
   readonly minConnections?: number | undefined
+  /**
+   * The most borrowers waiting at once; the next one fails at once with `PoolExhaustedError`. A positive
+   * integer. Default: no bound.
+   */
+  readonly maxWaiting?: number | undefined
   /** How long a borrower waits for a connection. Finite, above zero. Default 30 seconds. */
   readonly connectionTimeout?: Duration.DurationInput | undefined
   /**

@@ -70,6 +70,25 @@ export class ConnectionError extends Data.TaggedError("ConnectionError")<{
 }
 
 /**
+ * Too many borrowers are already waiting (`maxWaiting`): this one is refused at once instead of queueing.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PoolExhaustedError extends Data.TaggedError("PoolExhaustedError")<{
+  readonly reason: "TooManyWaiting"
+  readonly pool: string
+  readonly maxWaiting: number
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `pool "${this.pool}": ${this.maxWaiting} borrowers are already waiting (maxWaiting)`
+  }
+}
+
+/**
  * The pool is closed, or closed while the borrower was waiting.
  *
  * @since 0.1.0
@@ -132,7 +151,12 @@ export class InvalidPoolOptions extends Data.TaggedError("InvalidPoolOptions")<{
  * @since 0.1.0
  * @category models
  */
-export type PoolError = PoolTimeoutError | ConnectionError | PoolClosedError | InvalidPoolOptions
+export type PoolError =
+  | PoolTimeoutError
+  | ConnectionError
+  | PoolClosedError
+  | PoolExhaustedError
+  | InvalidPoolOptions
 
 const describeCause = (cause: unknown): string => {
   if (cause instanceof Error) return cause.message

@@ -721,3 +721,71 @@ describe("ConnectionPool", () => {
       }))
   })
 })
+
+describe("bounded waiting and resizing", () => {
+  it.scoped("with maxWaiting borrowers waiting, the next one is refused at once with PoolExhaustedError", () =>
+    Effect.gen(function*() {
+      const { connector } = makeTestConnector()
+      const pool = yield* ConnectionPool.make(connector, { maxConnections: 1, maxWaiting: 2 })
+      yield* holdOne(pool)
+      const waiters = yield* Effect.forEach([1, 2], () => Effect.fork(Effect.either(pool.use(() => Effect.void))))
+      yield* eventually(() => Effect.map(pool.stats, (s) => s.waiting === 2))
+      // the clock never moves: refused at once, not at its timeout
+      const refused = yield* Effect.either(pool.use(() => Effect.void))
+      assert.isTrue(Either.isLeft(refused))
+      const error = (refused as Either.Left<PoolError.PoolError, void>).left as PoolError.PoolExhaustedError
+      assert.strictEqual(error._tag, "PoolExhaustedError")
+      assert.strictEqual(error.reason, "TooManyWaiting")
+      assert.strictEqual(error.maxWaiting, 2)
+      assert.strictEqual((yield* pool.stats).waiting, 2)
+      yield* Effect.forEach(waiters, Fiber.interrupt, { discard: true })
+      assert.strictEqual((yield* pool.stats).waiting, 0)
+    }))
+
+  it.scoped("growing a live pool serves its waiters with new connections at once", () =>
+    Effect.gen(function*() {
+      const { connector, state } = makeTestConnector()
+      const pool = yield* ConnectionPool.make(connector, { maxConnections: 1 })
+      yield* holdOne(pool)
+      const waiters = yield* Effect.forEach([1, 2], () =>
+        Effect.fork(pool.use((connection) => Effect.succeed(connection.serial))))
+      yield* eventually(() =>
+        Effect.map(pool.stats, (s) => s.waiting === 2)
+      )
+      yield* pool.resize({ maxConnections: 3 })
+      assert.strictEqual(pool.maxConnections, 3)
+      const served = yield* Effect.forEach(waiters, Fiber.join)
+      assert.isTrue(served.every((serial) => serial > 1))
+      assert.strictEqual(state.opened, 3)
+      assert.strictEqual((yield* pool.stats).maxConnections, 3)
+    }))
+
+  it.scoped("shrinking closes idle connections now and lent ones when they come back, never taken from a borrower", () =>
+    Effect.gen(function*() {
+      const { connector, state } = makeTestConnector()
+      const pool = yield* ConnectionPool.make(connector, { maxConnections: 5, minConnections: 5 })
+      yield* eventually(() => Effect.map(pool.activeConnections, (n) => n === 5))
+      const holders = yield* Effect.forEach([1, 2, 3], () => holdOne(pool))
+      yield* pool.resize({ maxConnections: 1, minConnections: 0 })
+      // the two idle ones are closed at once; the three lent ones stay with their borrowers
+      assert.strictEqual(state.closed, 2)
+      assert.strictEqual(yield* pool.activeConnections, 3)
+      assert.isTrue(holders.every((holder) => state.connections.find((c) => c.serial === holder.id)!.open))
+      yield* Effect.forEach(holders, (holder) => Fiber.interrupt(holder.fiber), { discard: true })
+      // as they come back, those above the new maximum are closed
+      assert.strictEqual(yield* pool.activeConnections, 1)
+      assert.strictEqual(state.closed, 4)
+      assert.strictEqual(yield* pool.availablePermits, 1)
+    }))
+
+  it.scoped("a resize is checked like the options it changes", () =>
+    Effect.gen(function*() {
+      const { connector } = makeTestConnector()
+      const pool = yield* ConnectionPool.make(connector, { maxConnections: 4 })
+      const zero = yield* Effect.flip(pool.resize({ maxConnections: 0 }))
+      assert.deepStrictEqual(zero.fields, ["maxConnections"])
+      const inverted = yield* Effect.flip(pool.resize({ minConnections: 5 }))
+      assert.deepStrictEqual(inverted.fields, ["minConnections"])
+      assert.strictEqual(pool.maxConnections, 4)
+    }))
+})

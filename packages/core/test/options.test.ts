@@ -194,3 +194,11 @@ describe("options", () => {
     assert.isTrue(Either.isLeft(Either.left(error)))
   })
 })
+
+describe("maxWaiting", () => {
+  it.effect("must be a whole number above zero", () =>
+    Effect.gen(function*() {
+      yield* assertRejects({ maxWaiting: 0 }, "maxWaiting", 0)
+      yield* assertRejects({ maxWaiting: 2.5 }, "maxWaiting", 2.5)
+    }))
+})

@@ -98,7 +98,7 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     return this.options.name
   }
   get maxConnections() {
-    return this.options.maxConnections
+    return this.engine.maxConnections
   }
   get connectionTimeout() {
     return this.options.connectionTimeout
@@ -162,6 +162,20 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     const release = (exit: Exit.Exit<unknown, unknown>) =>
       this.giveBack(loan, exit._tag === "Failure" ? exit.cause : undefined)
     return Effect.as(Scope.addFinalizerExit(scope, release), loan)
+  }
+
+  resize(bounds: {
+    readonly maxConnections?: number | undefined
+    readonly minConnections?: number | undefined
+  }): Effect.Effect<void, InvalidPoolOptions> {
+    return Effect.suspend(() => {
+      const maxConnections = bounds.maxConnections ?? this.engine.maxConnections
+      const minConnections = bounds.minConnections ?? this.engine.minConnections
+      return Effect.flatMap(
+        resolve({ maxConnections, minConnections }),
+        (checked) => this.engine.resize(checked.maxConnections, checked.minConnections)
+      )
+    })
   }
 
   release(handle: PooledConnection<A>): Effect.Effect<void> {
@@ -300,7 +314,7 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
         } else if (record.state === "idle") {
           const expiry = record.lastUsedAt + ttl
           if (expiry > now) next = Math.min(next, expiry)
-          else if (open > this.options.minConnections) {
+          else if (open > engine.minConnections) {
             due.push(record)
             open--
           }
@@ -316,7 +330,9 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
 
   // ---- observing -----------------------------------------------------------------------------------
 
-  readonly availablePermits: Effect.Effect<number> = Effect.sync(() => this.options.maxConnections - this.engine.lent)
+  readonly availablePermits: Effect.Effect<number> = Effect.sync(() =>
+    Math.max(0, this.engine.maxConnections - this.engine.lent)
+  )
 
   readonly activeConnections: Effect.Effect<number> = Effect.sync(() => this.engine.openCount)
 
@@ -349,8 +365,8 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
       healthy,
       unhealthy: total - healthy,
       waiting: engine.waiting,
-      maxConnections: this.options.maxConnections,
-      utilization: engine.lent / this.options.maxConnections,
+      maxConnections: engine.maxConnections,
+      utilization: engine.lent / engine.maxConnections,
       created: engine.created,
       closed: engine.closed,
       openFailures: engine.openFailures,

@@ -21,7 +21,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Scope from "effect/Scope"
-import { ConnectionError, PoolClosedError, PoolTimeoutError } from "../PoolError.js"
+import { ConnectionError, PoolClosedError, PoolExhaustedError, PoolTimeoutError } from "../PoolError.js"
 import type { ResolvedOptions } from "./options.js"
 import { ConnectionRecord } from "./record.js"
 
@@ -38,7 +38,7 @@ export interface EngineHooks<A> {
   readonly run: (effect: Effect.Effect<unknown>) => Fiber.RuntimeFiber<unknown>
 }
 
-export type BorrowError = PoolTimeoutError | ConnectionError | PoolClosedError
+export type BorrowError = PoolTimeoutError | ConnectionError | PoolClosedError | PoolExhaustedError
 
 interface Waiter<A> {
   deadline: number
@@ -66,6 +66,7 @@ export class Engine<A> {
   waiting = 0
   lent = 0
   opening = 0
+  closing = 0
   checking = 0
   nextId = 1
   isClosed = false
@@ -87,13 +88,40 @@ export class Engine<A> {
   timeouts = 0
 
   readonly timeoutMillis: number
+  /** The bounds in force; `resize` changes them on a live pool. */
+  maxConnections: number
+  minConnections: number
 
   constructor(readonly options: ResolvedOptions, readonly hooks: EngineHooks<A>) {
     this.timeoutMillis = Duration.toMillis(options.connectionTimeout)
+    this.maxConnections = options.maxConnections
+    this.minConnections = options.minConnections
   }
 
+  /**
+   * Changes the bounds. Growing opens connections for waiters at once; shrinking closes idle connections
+   * above the new maximum now and lent ones when they come back (never taken from their borrowers).
+   */
+  resize(maxConnections: number, minConnections: number): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.maxConnections = maxConnections
+      this.minConnections = minConnections
+      const excess = Math.max(0, this.liveCount - maxConnections)
+      // the bottom of the idle stack has waited longest
+      const surplus = this.idle.splice(0, Math.min(excess, this.idle.length))
+      this.openIfNeeded()
+      return Effect.forEach(surplus, (record) => this.close(record), { discard: true })
+    })
+  }
+
+  /** Open connections, closing ones included (they still hold a socket). */
   get openCount(): number {
     return this.records.size
+  }
+
+  /** Open connections that are not closing. */
+  get liveCount(): number {
+    return this.records.size - this.closing
   }
 
   // ---- lending -------------------------------------------------------------------------------------
@@ -108,6 +136,17 @@ export class Engine<A> {
     }
     const record = this.takeIdle()
     return record === undefined ? this.wait(restore) : record.lent
+  }
+
+  /** With `maxWaiting` borrowers already waiting, the next is refused at once. */
+  exhausted(): PoolExhaustedError | undefined {
+    return this.waiting >= this.options.maxWaiting
+      ? new PoolExhaustedError({
+        reason: "TooManyWaiting",
+        pool: this.options.name,
+        maxWaiting: this.options.maxWaiting
+      })
+      : undefined
   }
 
   /** The most recently returned idle connection that is still open, lent; or `undefined`. */
@@ -143,6 +182,8 @@ export class Engine<A> {
         if (this.isClosed) {
           return resume(Effect.fail(new PoolClosedError({ reason: "ClosedWhileWaiting", pool: this.options.name })))
         }
+        const exhausted = this.exhausted()
+        if (exhausted !== undefined) return resume(Effect.fail(exhausted))
         // Queued only once the fiber is suspended here, so whoever settles the waiter can resume it.
         waiter.resume = resume
         waiter.deadline = this.hooks.monotonicNow() + this.timeoutMillis
@@ -231,7 +272,10 @@ export class Engine<A> {
   recycleNow(record: ConnectionRecord<A>, retire: boolean): Effect.Effect<void> | undefined {
     this.lent--
     record.lastUsedAt = this.hooks.now()
-    if (retire || this.isClosed || record.expired || !this.hooks.isOpen(record.connection)) {
+    if (
+      retire || this.isClosed || record.expired || !this.hooks.isOpen(record.connection) ||
+      this.liveCount > this.maxConnections
+    ) {
       return this.close(record)
     }
     this.deliver(record)
@@ -251,11 +295,11 @@ export class Engine<A> {
     for (
       let started = 0;
       started < maxConcurrentOpens && !this.isClosed && !this.opensPaused &&
-      this.opening < maxConcurrentOpens && this.openCount + this.opening < this.options.maxConnections;
+      this.opening < maxConcurrentOpens && this.openCount + this.opening < this.maxConnections;
       started++
     ) {
       const forWaiters = this.waiting - this.opening - this.checking
-      const forMinimum = this.options.minConnections - this.openCount - this.opening
+      const forMinimum = this.minConnections - this.openCount - this.opening
       if (forWaiters <= 0 && forMinimum <= 0) return
       this.opening++
       const attempt = { counted: false }
@@ -345,9 +389,11 @@ export class Engine<A> {
   close(record: ConnectionRecord<A>): Effect.Effect<void> {
     if (record.state === "retired") return Effect.void
     record.state = "retired"
+    this.closing++
     return Effect.uninterruptible(Effect.ensuring(
       Scope.close(record.scope, Exit.void),
       Effect.sync(() => {
+        this.closing--
         this.records.delete(record.id)
         this.closed++
         // With nothing open or opening, waiters would wait for nobody: try again for them now, even if

@@ -14,6 +14,7 @@ export interface ResolvedOptions {
   readonly name: string
   readonly maxConnections: number
   readonly minConnections: number
+  readonly maxWaiting: number
   readonly connectionTimeout: Duration.Duration
   readonly openTimeout: Duration.Duration
   readonly healthCheckInterval: Duration.Duration
@@ -29,6 +30,7 @@ export const defaults: ResolvedOptions = {
   name: "connection-pool",
   maxConnections: 10,
   minConnections: 0,
+  maxWaiting: Number.POSITIVE_INFINITY,
   connectionTimeout: Duration.seconds(30),
   openTimeout: Duration.seconds(30),
   healthCheckInterval: Duration.seconds(30),
@@ -86,6 +88,7 @@ const OptionsSchema = Schema.Struct({
   name: optional(Schema.String.pipe(Schema.filter((s) => s.length > 0 || "must not be empty"))),
   maxConnections: optional(positiveInteger),
   minConnections: optional(nonNegativeInteger),
+  maxWaiting: optional(positiveInteger),
   connectionTimeout: optional(positiveDuration(false)),
   openTimeout: optional(positiveDuration(false)),
   healthCheckInterval: optional(positiveDuration(false)),
@@ -147,6 +150,7 @@ export const resolve = (options: Options | undefined): Either.Either<ResolvedOpt
         name: decoded.name ?? defaults.name,
         maxConnections: decoded.maxConnections ?? defaults.maxConnections,
         minConnections: decoded.minConnections ?? defaults.minConnections,
+        maxWaiting: decoded.maxWaiting ?? defaults.maxWaiting,
         connectionTimeout: decoded.connectionTimeout ?? defaults.connectionTimeout,
         openTimeout: decoded.openTimeout ?? defaults.openTimeout,
         healthCheckInterval: decoded.healthCheckInterval ?? defaults.healthCheckInterval,
