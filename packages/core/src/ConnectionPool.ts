@@ -214,6 +214,12 @@ export interface Options {
   /** Connections kept open even when idle, replaced when retired. At most `maxConnections`. Default 0. */
   readonly minConnections?: number | undefined
   /**
+   * Build the pool only once `minConnections` are open: construction fails with `ConnectionError` at the
+   * first failed open, or (`OpenTimedOut`) when they are not all open within `connectionTimeout`. Default
+   * false: they open in the background.
+   */
+  readonly warmUp?: boolean | undefined
+  /**
    * The most borrowers waiting at once; the next one fails at once with `PoolExhaustedError`. A positive
    * integer. Default: no bound.
    */
@@ -255,7 +261,8 @@ export const isConnectionPool = (u: unknown): u is ConnectionPool<unknown> => ha
  * Builds a pool in the current scope; closing the scope stops lending, fails waiting borrowers with
  * `PoolClosedError`, waits for lent connections to come back and closes every connection.
  *
- * Fails with `InvalidPoolOptions` naming every bad option.
+ * Fails with `InvalidPoolOptions` naming every bad option, and, with `warmUp`, with `ConnectionError` when
+ * `minConnections` cannot be opened.
  *
  * @example
  * ```ts
@@ -274,7 +281,7 @@ export const isConnectionPool = (u: unknown): u is ConnectionPool<unknown> => ha
 export const make: <A, E, R>(
   connector: Connector.Connector<A, E, R>,
   options?: Options | undefined
-) => Effect.Effect<ConnectionPool<A>, InvalidPoolOptions, Scope.Scope | R> = internal.make
+) => Effect.Effect<ConnectionPool<A>, InvalidPoolOptions | ConnectionError, Scope.Scope | R> = internal.make
 
 /**
  * A layer that builds a pool for the service `tag`. Define one tag per pool, so a program can hold
@@ -308,7 +315,7 @@ export const layer: <I, A, E, R>(
   tag: Context.Tag<I, ConnectionPool<A>>,
   connector: Connector.Connector<A, E, R>,
   options?: Options | undefined
-) => Layer.Layer<I, InvalidPoolOptions, Exclude<R, Scope.Scope>> = internal.layer
+) => Layer.Layer<I, InvalidPoolOptions | ConnectionError, Exclude<R, Scope.Scope>> = internal.layer
 
 /**
  * Like {@link layer}, with options read from `Config` (for instance environment variables). A value that
@@ -334,7 +341,7 @@ export const layerConfig: <I, A, E, R>(
   tag: Context.Tag<I, ConnectionPool<A>>,
   connector: Connector.Connector<A, E, R>,
   config: Config.Config.Wrap<Options>
-) => Layer.Layer<I, InvalidPoolOptions, Exclude<R, Scope.Scope>> = internal.layerConfig
+) => Layer.Layer<I, InvalidPoolOptions | ConnectionError, Exclude<R, Scope.Scope>> = internal.layerConfig
 
 /**
  * Borrows a connection, runs `f` with it and returns it: `pool.use(f)` in data-first or data-last form.

@@ -789,3 +789,50 @@ describe("bounded waiting and resizing", () => {
       assert.strictEqual(pool.maxConnections, 4)
     }))
 })
+
+describe("warm-up", () => {
+  it.scoped("with warmUp, the pool is built once minConnections are open", () =>
+    Effect.gen(function*() {
+      const { connector, state } = makeTestConnector()
+      const pool = yield* ConnectionPool.make(connector, { minConnections: 3, warmUp: true })
+      // no waiting needed: they are open when make returns
+      assert.strictEqual(yield* pool.activeConnections, 3)
+      assert.strictEqual(state.opened, 3)
+    }))
+
+  it.scoped("with warmUp and a connector that fails, building the pool fails with ConnectionError", () =>
+    Effect.gen(function*() {
+      const { connector, state } = makeTestConnector()
+      state.failOpen = true
+      const error = yield* Effect.flip(ConnectionPool.make(connector, { minConnections: 2, warmUp: true }))
+      assert.strictEqual(error._tag, "ConnectionError")
+      assert.strictEqual((error as PoolError.ConnectionError).reason, "OpenFailed")
+    }))
+
+  it.scoped("with warmUp and opens that hang, building the pool fails after connectionTimeout", () =>
+    Effect.gen(function*() {
+      const { connector, state } = makeTestConnector()
+      state.openGate = yield* Deferred.make<void>()
+      const building = yield* Effect.fork(Effect.flip(Effect.scoped(ConnectionPool.make(connector, {
+        minConnections: 1,
+        warmUp: true,
+        connectionTimeout: "10 seconds",
+        openTimeout: "1 minute"
+      }))))
+      yield* eventually(() => state.openAttempts === 1)
+      yield* TestClock.adjust("9999 millis")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(building)))
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Fiber.join(building)
+      assert.strictEqual(error._tag, "ConnectionError")
+      assert.strictEqual((error as PoolError.ConnectionError).reason, "OpenTimedOut")
+    }))
+
+  it.scoped("without warmUp, the pool is built at once and minConnections open in the background", () =>
+    Effect.gen(function*() {
+      const { connector, state } = makeTestConnector()
+      state.failOpen = true
+      const pool = yield* ConnectionPool.make(connector, { minConnections: 2 })
+      assert.strictEqual(yield* pool.activeConnections, 0)
+    }))
+})

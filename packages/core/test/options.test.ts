@@ -1,18 +1,24 @@
 import { ConnectionPool, Connector, PoolError } from "@connection-pool/core"
 import { assert, describe, it } from "@effect/vitest"
-import { Config, ConfigProvider, Context, Duration, Effect, Either, Layer } from "effect"
+import { Config, ConfigProvider, Context, Duration, Effect, Either, Layer, type Scope } from "effect"
 
 const connector = Connector.make({ open: Effect.succeed("connection") })
 
 class Pool extends Context.Tag("test/Pool")<Pool, ConnectionPool.ConnectionPool<string>>() {}
 
+/** The construction error, which must be `InvalidPoolOptions` (never a failed open: the connector works). */
+const invalid = <E extends { readonly _tag: string }>(self: Effect.Effect<unknown, E, Scope.Scope>) =>
+  Effect.flatMap(
+    Effect.flip(Effect.scoped(self)),
+    (error) =>
+      error instanceof PoolError.InvalidPoolOptions
+        ? Effect.succeed(error)
+        : Effect.dieMessage(`expected InvalidPoolOptions, got ${error._tag}`)
+  )
+
 /** Builds a pool through its layer (as users do) and returns the construction error. */
 const rejection = (options: ConnectionPool.Options) =>
-  Layer.build(ConnectionPool.layer(Pool, connector, options)).pipe(
-    Effect.scoped,
-    Effect.flip,
-    Effect.map((error): PoolError.InvalidPoolOptions => error)
-  )
+  invalid(Layer.build(ConnectionPool.layer(Pool, connector, options)))
 
 const assertRejects = (options: ConnectionPool.Options, field: string, value: unknown) =>
   Effect.gen(function*() {
@@ -101,7 +107,7 @@ describe("options", () => {
 
   it.effect("ConnectionPool.make rejects bad options the same way", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(Effect.scoped(ConnectionPool.make(connector, { maxConnections: 0 })))
+      const error = yield* invalid(ConnectionPool.make(connector, { maxConnections: 0 }))
       assert.strictEqual(error._tag, "InvalidPoolOptions")
       assert.deepStrictEqual(error.fields, ["maxConnections"])
     }))
@@ -147,7 +153,7 @@ describe("options", () => {
 
     it.effect("an unparsable number is rejected, naming the option and its key", () =>
       Effect.gen(function*() {
-        const error = yield* Layer.build(configLayer).pipe(Effect.scoped, Effect.flip, withEnv({ POOL_MAX: "ten" }))
+        const error = yield* invalid(Layer.build(configLayer)).pipe(withEnv({ POOL_MAX: "ten" }))
         assert.strictEqual(error._tag, "InvalidPoolOptions")
         assert.strictEqual(error.reason, "UnreadableConfig")
         assert.deepStrictEqual(error.fields, ["maxConnections"])
@@ -157,9 +163,7 @@ describe("options", () => {
 
     it.effect("an unparsable duration is rejected, naming the option", () =>
       Effect.gen(function*() {
-        const error = yield* Layer.build(configLayer).pipe(
-          Effect.scoped,
-          Effect.flip,
+        const error = yield* invalid(Layer.build(configLayer)).pipe(
           withEnv({ POOL_TIMEOUT: "whenever", POOL_MAX: "x" })
         )
         assert.sameMembers([...error.fields], ["connectionTimeout", "maxConnections"])
@@ -167,7 +171,7 @@ describe("options", () => {
 
     it.effect("a readable but invalid value is rejected like a direct option", () =>
       Effect.gen(function*() {
-        const error = yield* Layer.build(configLayer).pipe(Effect.scoped, Effect.flip, withEnv({ POOL_MAX: "0" }))
+        const error = yield* invalid(Layer.build(configLayer)).pipe(withEnv({ POOL_MAX: "0" }))
         assert.strictEqual(error.reason, "InvalidValue")
         assert.deepStrictEqual(error.fields, ["maxConnections"])
         assert.strictEqual(error.issues[0]!.value, 0)
@@ -182,7 +186,7 @@ describe("options", () => {
         )
         const pool = yield* Pool.pipe(Effect.provide(layer), withEnv({ POOL_MAX: "7" }))
         assert.strictEqual(pool.maxConnections, 7)
-        const error = yield* Layer.build(layer).pipe(Effect.scoped, Effect.flip, withEnv({ POOL_MAX: "many" }))
+        const error = yield* invalid(Layer.build(layer)).pipe(withEnv({ POOL_MAX: "many" }))
         assert.strictEqual(error.reason, "UnreadableConfig")
       }))
   })

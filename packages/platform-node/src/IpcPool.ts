@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import type * as ConnectionPool from "@connection-pool/core/ConnectionPool"
-import type { InvalidPoolOptions } from "@connection-pool/core/PoolError"
+import type { ConnectionError, InvalidPoolOptions } from "@connection-pool/core/PoolError"
 import type * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
@@ -47,7 +47,7 @@ export type IpcPool = ConnectionPool.ConnectionPool<IpcConnection>
 export const make: (
   options: Options,
   poolOptions?: ConnectionPool.Options | undefined
-) => Effect.Effect<IpcPool, InvalidIpcOptions | InvalidPoolOptions, Scope.Scope> = internal.make
+) => Effect.Effect<IpcPool, InvalidIpcOptions | InvalidPoolOptions | ConnectionError, Scope.Scope> = internal.make
 
 /**
  * A layer that builds an IPC pool for the service `tag`.
@@ -59,7 +59,7 @@ export const layer: <I>(
   tag: Context.Tag<I, IpcPool>,
   options: Options,
   poolOptions?: ConnectionPool.Options | undefined
-) => Layer.Layer<I, InvalidIpcOptions | InvalidPoolOptions> = internal.layer
+) => Layer.Layer<I, InvalidIpcOptions | InvalidPoolOptions | ConnectionError> = internal.layer
 
 /**
  * Borrows a connection, sends `payload` and returns the reply, giving the connection back. A connection broken by

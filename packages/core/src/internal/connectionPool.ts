@@ -1,6 +1,7 @@
 import * as Cause from "effect/Cause"
 import type * as Config from "effect/Config"
 import type * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -393,7 +394,7 @@ export const summarize = (s: Omit<PoolStats, "summary">): string =>
 const makeResolved = <A, E, R>(
   connector: Connector<A, E, R>,
   options: ResolvedOptions
-): Effect.Effect<ConnectionPool<A>, never, Scope.Scope | R> =>
+): Effect.Effect<ConnectionPool<A>, ConnectionError, Scope.Scope | R> =>
   Effect.gen(function*() {
     const context = yield* Effect.context<R>()
     const clock = yield* Effect.clock
@@ -413,6 +414,21 @@ const makeResolved = <A, E, R>(
     yield* Effect.forkScoped(pool.maintenance)
     if (Duration.isFinite(options.timeToLive)) yield* Effect.forkScoped(pool.lifetimes)
     pool.engine.openIfNeeded() // towards minConnections
+    if (options.warmUp && options.minConnections > 0) {
+      yield* Deferred.await(pool.engine.warmed).pipe(
+        Effect.timeoutFail({
+          duration: options.connectionTimeout,
+          onTimeout: () =>
+            new ConnectionError({
+              reason: "OpenTimedOut",
+              pool: options.name,
+              cause: `${options.minConnections} connection(s) not open within ${
+                Duration.format(options.connectionTimeout)
+              }`
+            })
+        })
+      )
+    }
     return pool
   })
 
@@ -420,7 +436,7 @@ const makeResolved = <A, E, R>(
 export const make = <A, E, R>(
   connector: Connector<A, E, R>,
   options?: Options | undefined
-): Effect.Effect<ConnectionPool<A>, InvalidPoolOptions, Scope.Scope | R> =>
+): Effect.Effect<ConnectionPool<A>, InvalidPoolOptions | ConnectionError, Scope.Scope | R> =>
   Effect.flatMap(resolve(options), (resolved) => makeResolved(connector, resolved))
 
 /** @internal */
@@ -428,12 +444,13 @@ export const layer = <I, A, E, R>(
   tag: Context.Tag<I, ConnectionPool<A>>,
   connector: Connector<A, E, R>,
   options?: Options | undefined
-): Layer.Layer<I, InvalidPoolOptions, Exclude<R, Scope.Scope>> => Layer.scoped(tag, make(connector, options))
+): Layer.Layer<I, InvalidPoolOptions | ConnectionError, Exclude<R, Scope.Scope>> =>
+  Layer.scoped(tag, make(connector, options))
 
 /** @internal */
 export const layerConfig = <I, A, E, R>(
   tag: Context.Tag<I, ConnectionPool<A>>,
   connector: Connector<A, E, R>,
   config: Config.Config.Wrap<Options>
-): Layer.Layer<I, InvalidPoolOptions, Exclude<R, Scope.Scope>> =>
+): Layer.Layer<I, InvalidPoolOptions | ConnectionError, Exclude<R, Scope.Scope>> =>
   Layer.scoped(tag, Effect.flatMap(fromConfig(config), (resolved) => makeResolved(connector, resolved)))

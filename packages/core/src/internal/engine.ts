@@ -78,6 +78,8 @@ export class Engine<A> {
   opensPaused = false
   lastOpenError: ConnectionError | undefined = undefined
   readonly drained = Deferred.unsafeMake<void>(FiberId.none)
+  /** Done when `minConnections` are open, or failed by the first failed open before that (warm-up). */
+  readonly warmed = Deferred.unsafeMake<void, ConnectionError>(FiberId.none)
   /** Opens in flight, interrupted at shutdown. */
   readonly openFibers = new Set<Fiber.RuntimeFiber<unknown>>()
 
@@ -347,6 +349,7 @@ export class Engine<A> {
               this.created++
               this.lastOpenError = undefined
               this.opensPaused = false
+              if (this.records.size >= this.minConnections) Deferred.unsafeDone(this.warmed, Exit.void)
               this.deliver(record)
               this.openIfNeeded()
               return Effect.void
@@ -372,6 +375,7 @@ export class Engine<A> {
       ? failure
       : new ConnectionError({ reason: "OpenFailed", pool: this.options.name, cause: failure })
     this.lastOpenError = error
+    Deferred.unsafeDone(this.warmed, Exit.fail(error))
     if (this.openCount === 0 && this.opening === 0) {
       let waiter = this.nextWaiter()
       while (waiter !== undefined) {

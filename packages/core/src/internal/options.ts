@@ -14,6 +14,7 @@ export interface ResolvedOptions {
   readonly name: string
   readonly maxConnections: number
   readonly minConnections: number
+  readonly warmUp: boolean
   readonly maxWaiting: number
   readonly connectionTimeout: Duration.Duration
   readonly openTimeout: Duration.Duration
@@ -30,6 +31,7 @@ export const defaults: ResolvedOptions = {
   name: "connection-pool",
   maxConnections: 10,
   minConnections: 0,
+  warmUp: false,
   maxWaiting: Number.POSITIVE_INFINITY,
   connectionTimeout: Duration.seconds(30),
   openTimeout: Duration.seconds(30),
@@ -88,6 +90,7 @@ const OptionsSchema = Schema.Struct({
   name: optional(Schema.String.pipe(Schema.filter((s) => s.length > 0 || "must not be empty"))),
   maxConnections: optional(positiveInteger),
   minConnections: optional(nonNegativeInteger),
+  warmUp: optional(Schema.Boolean),
   maxWaiting: optional(positiveInteger),
   connectionTimeout: optional(positiveDuration(false)),
   openTimeout: optional(positiveDuration(false)),
@@ -150,6 +153,7 @@ export const resolve = (options: Options | undefined): Either.Either<ResolvedOpt
         name: decoded.name ?? defaults.name,
         maxConnections: decoded.maxConnections ?? defaults.maxConnections,
         minConnections: decoded.minConnections ?? defaults.minConnections,
+        warmUp: decoded.warmUp ?? defaults.warmUp,
         maxWaiting: decoded.maxWaiting ?? defaults.maxWaiting,
         connectionTimeout: decoded.connectionTimeout ?? defaults.connectionTimeout,
         openTimeout: decoded.openTimeout ?? defaults.openTimeout,

@@ -1,5 +1,5 @@
 import * as ConnectionPool from "@connection-pool/core/ConnectionPool"
-import type { InvalidPoolOptions } from "@connection-pool/core/PoolError"
+import type { ConnectionError, InvalidPoolOptions } from "@connection-pool/core/PoolError"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -16,7 +16,7 @@ import { typed } from "./schema.js"
 export const make = (
   options: Options,
   poolOptions?: ConnectionPool.Options | undefined
-): Effect.Effect<IpcPool, InvalidIpcOptions | InvalidPoolOptions, Scope.Scope> =>
+): Effect.Effect<IpcPool, InvalidIpcOptions | InvalidPoolOptions | ConnectionError, Scope.Scope> =>
   Effect.flatMap(
     resolve(options),
     (resolved) =>
@@ -27,7 +27,8 @@ export const layer = <I>(
   tag: Context.Tag<I, IpcPool>,
   options: Options,
   poolOptions?: ConnectionPool.Options | undefined
-): Layer.Layer<I, InvalidIpcOptions | InvalidPoolOptions> => Layer.scoped(tag, make(options, poolOptions))
+): Layer.Layer<I, InvalidIpcOptions | InvalidPoolOptions | ConnectionError> =>
+  Layer.scoped(tag, make(options, poolOptions))
 
 const send = (payload: Uint8Array) => (connection: IpcConnection) => connection.request(payload)
 
