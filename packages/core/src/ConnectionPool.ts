@@ -224,6 +224,19 @@ export interface Options {
    * integer. Default: no bound.
    */
   readonly maxWaiting?: number | undefined
+  /**
+   * Check an idle connection (the connector's `check`, bounded by `healthCheckTimeout`) before lending it,
+   * unless it was used within `validationWindow`. One that fails is retired and the borrower gets another.
+   * Default false.
+   */
+  readonly validateOnBorrow?: boolean | undefined
+  /** With `validateOnBorrow`: no check for a connection used this recently. Default 500 milliseconds. */
+  readonly validationWindow?: Duration.DurationInput | undefined
+  /**
+   * A connection held longer than this is logged once, as a warning naming the borrowing fiber and the
+   * span it was borrowed in: a likely leak. Default: off.
+   */
+  readonly leakDetectionThreshold?: Duration.DurationInput | undefined
   /** How long a borrower waits for a connection. Finite, above zero. Default 30 seconds. */
   readonly connectionTimeout?: Duration.DurationInput | undefined
   /**

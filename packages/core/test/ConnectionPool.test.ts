@@ -10,7 +10,9 @@ import {
   Either,
   Exit,
   Fiber,
+  HashMap,
   Layer,
+  Logger,
   Option,
   Scope,
   TestClock
@@ -835,4 +837,78 @@ describe("warm-up", () => {
       const pool = yield* ConnectionPool.make(connector, { minConnections: 2 })
       assert.strictEqual(yield* pool.activeConnections, 0)
     }))
+})
+
+describe("validation on borrow", () => {
+  it.scoped("an idle connection unused for validationWindow is checked before it is lent; a failing one is replaced", () =>
+    Effect.gen(function*() {
+      const { connector, state } = makeTestConnector()
+      const pool = yield* ConnectionPool.make(connector, {
+        validateOnBorrow: true,
+        validationWindow: "500 millis",
+        healthCheckInterval: "1 hour"
+      })
+      yield* pool.use(() => Effect.void)
+      assert.strictEqual(state.checks, 0, "a new connection is not checked")
+      yield* TestClock.adjust("499 millis")
+      yield* pool.use(() => Effect.void)
+      assert.strictEqual(state.checks, 0, "used within the window: not checked")
+      yield* TestClock.adjust("500 millis")
+      yield* pool.use(() => Effect.void)
+      assert.strictEqual(state.checks, 1)
+      // the server dropped it while idle, unnoticed: the check fails, and the borrower gets a new one
+      yield* TestClock.adjust("1 second")
+      state.connections[0]!.healthy = false
+      const serial = yield* pool.use((connection) => Effect.succeed(connection.serial))
+      assert.strictEqual(serial, 2)
+      assert.strictEqual(state.finalizerRuns.get(1), 1)
+      const stats = yield* pool.stats
+      assert.strictEqual(stats.healthCheckFailures, 1)
+      assert.strictEqual(stats.inUse, 0)
+    }))
+
+  it.scoped("without validateOnBorrow, nothing is checked on borrow", () =>
+    Effect.gen(function*() {
+      const { connector, state } = makeTestConnector()
+      const pool = yield* ConnectionPool.make(connector, { healthCheckInterval: "1 hour" })
+      yield* pool.use(() => Effect.void)
+      yield* TestClock.adjust("10 seconds")
+      yield* pool.use(() => Effect.void)
+      assert.strictEqual(state.checks, 0)
+    }))
+})
+
+describe("leak detection", () => {
+  const messages: Array<{ message: string; annotations: Record<string, unknown> }> = []
+  const collectLogger = Logger.make(({ annotations, message }) => {
+    messages.push({
+      message: String(Array.isArray(message) ? message.join(" ") : message),
+      annotations: Object.fromEntries(HashMap.toEntries(annotations))
+    })
+  })
+
+  it.scoped("a connection held longer than leakDetectionThreshold is logged once, with its borrower and span", () =>
+    Effect.gen(function*() {
+      const { connector } = makeTestConnector()
+      const pool = yield* ConnectionPool.make(connector, { leakDetectionThreshold: "10 seconds" })
+      const lent = yield* Deferred.make<void>()
+      const holder = yield* Effect.forkScoped(
+        pool.use(() => Effect.zipRight(Deferred.succeed(lent, undefined), Effect.never)).pipe(
+          Effect.withSpan("handle-request")
+        )
+      )
+      yield* Deferred.await(lent)
+      const leaks = () => messages.filter((m) => m.message.includes("possible leak"))
+      yield* TestClock.adjust("9999 millis")
+      assert.strictEqual(leaks().length, 0)
+      yield* TestClock.adjust("1 millis")
+      yield* eventually(() => leaks().length === 1)
+      yield* TestClock.adjust("1 minute")
+      assert.strictEqual(leaks().length, 1, "logged once per loan")
+      const [leak] = leaks()
+      assert.strictEqual(leak!.annotations.borrowedInSpan, "handle-request")
+      assert.strictEqual(leak!.annotations.borrower, `#${holder.id().id}`)
+      assert.strictEqual(leak!.annotations.connectionId, 1)
+      // the pool's fibers log through the logger they were started with: this one collects
+    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, collectLogger))))
 })

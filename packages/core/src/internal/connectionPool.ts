@@ -6,8 +6,10 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { pipeArguments } from "effect/Pipeable"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
@@ -72,6 +74,9 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
   healthChecks = 0
   healthCheckFailures = 0
   readonly staleMillis: number
+  readonly validationMillis: number
+  /** Whether loans need more than taking a connection: validation on borrow or leak detection. */
+  readonly preparesLoans: boolean
   readonly now: () => number
 
   constructor(
@@ -86,6 +91,8 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
   ) {
     this.now = clock.now
     this.staleMillis = Duration.toMillis(options.staleAfter)
+    this.validationMillis = Duration.toMillis(options.validationWindow)
+    this.preparesLoans = options.validateOnBorrow || Duration.isFinite(options.leakDetectionThreshold)
     this.engine = new Engine(options, {
       open: (scope) => Effect.provide(Scope.extend(connector.open, scope), context),
       isOpen: connector.isOpen,
@@ -124,10 +131,73 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
       // Evaluated inside the uninterruptible region: an idle connection is taken here synchronously, so
       // the common case spends no effect on acquiring it.
       const record = this.engine.isClosed ? undefined : this.engine.takeIdle()
-      return record === undefined
-        ? Effect.flatMap(this.engine.acquire(restore), (record) => this.useWith(record, f, restore))
-        : this.useWith(record, f, restore)
+      if (record !== undefined && !this.preparesLoans) return this.useWith(record, f, restore)
+      return Effect.flatMap(this.acquirePrepared(record, restore), (record) => this.useWith(record, f, restore))
     })
+  }
+
+  /**
+   * The slow path: waits for a connection if `record` is undefined, then validates it and notes its
+   * borrower when the options ask for it.
+   */
+  acquirePrepared(
+    record: ConnectionRecord<A> | undefined,
+    restore: <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>
+  ): Effect.Effect<ConnectionRecord<A>, BorrowError> {
+    const acquired = record === undefined ? this.engine.acquire(restore) : record.lent
+    return this.preparesLoans ? Effect.flatMap(acquired, (record) => this.prepare(record, restore)) : acquired
+  }
+
+  /** Validation on borrow, then leak-detection bookkeeping; a connection that fails validation is retired. */
+  prepare(
+    record: ConnectionRecord<A>,
+    restore: <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>
+  ): Effect.Effect<ConnectionRecord<A>, BorrowError> {
+    const validated = this.options.validateOnBorrow && this.now() - record.lastUsedAt >= this.validationMillis
+      ? this.validate(record, restore)
+      : record.lent
+    return Duration.isFinite(this.options.leakDetectionThreshold)
+      ? Effect.flatMap(validated, (record) => this.noteBorrower(record))
+      : validated
+  }
+
+  validate(
+    record: ConnectionRecord<A>,
+    restore: <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>
+  ): Effect.Effect<ConnectionRecord<A>, BorrowError> {
+    this.healthChecks++
+    return Effect.flatMap(Effect.exit(restore(this.checkConnection(record))), (exit) => {
+      if (Exit.isSuccess(exit)) {
+        record.healthScore = Health.afterCheckSucceeded(record.healthScore)
+        return record.lent
+      }
+      // Interrupted while validating: the connection goes back as it was.
+      if (Cause.isInterruptedOnly(exit.cause)) {
+        // only interruption in this cause: no failure of the check's own type escapes
+        const interrupted = exit.cause as Cause.Cause<never>
+        return Effect.zipRight(this.engine.recycle(record, false), Effect.failCause(interrupted))
+      }
+      this.recordCheckFailure(record)
+      return Effect.zipRight(
+        this.engine.recycle(record, true),
+        this.acquirePrepared(undefined, restore)
+      )
+    })
+  }
+
+  noteBorrower(record: ConnectionRecord<A>): Effect.Effect<ConnectionRecord<A>> {
+    return Effect.map(
+      Effect.zip(Effect.fiberId, Effect.option(Effect.currentSpan)),
+      ([fiberId, span]) => {
+        record.lentAt = this.now()
+        record.leakReported = false
+        record.borrower = {
+          fiber: FiberId.threadName(fiberId),
+          span: Option.isSome(span) ? span.value.name : undefined
+        }
+        return record
+      }
+    )
   }
 
   useWith<B, E2, R2>(
@@ -152,9 +222,8 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
   readonly get: Effect.Effect<PooledConnection<A>, BorrowError, Scope.Scope> = Effect.scopeWith((scope) =>
     Effect.uninterruptibleMask((restore) => {
       const record = this.engine.isClosed ? undefined : this.engine.takeIdle()
-      return record === undefined
-        ? Effect.flatMap(this.engine.acquire(restore), (record) => this.lendInto(scope, record))
-        : this.lendInto(scope, record)
+      if (record !== undefined && !this.preparesLoans) return this.lendInto(scope, record)
+      return Effect.flatMap(this.acquirePrepared(record, restore), (record) => this.lendInto(scope, record))
     })
   )
 
@@ -191,6 +260,7 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     if (loan.returned) return undefined
     loan.returned = true
     const record = loan.record
+    record.lentAt = undefined
     if (failure !== undefined && this.connector.isFault(failure)) {
       record.errorCount++
       record.healthScore = Health.afterFault(record.healthScore)
@@ -222,12 +292,9 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
    * (`restore`), so the connection always ends its check: delivered, or closed (also when the check is
    * cut short because the pool is closing).
    */
-  checkOne(
-    record: ConnectionRecord<A>,
-    restore: <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>
-  ): Effect.Effect<void> {
-    this.healthChecks++
-    const check = Effect.suspend(() => this.connector.check(record.connection)).pipe(
+  /** The connector's check of one connection, bounded by `healthCheckTimeout`. */
+  checkConnection(record: ConnectionRecord<A>): Effect.Effect<unknown, unknown> {
+    return Effect.suspend(() => this.connector.check(record.connection)).pipe(
       Effect.provide(this.context),
       Effect.timeoutFail({
         duration: this.options.healthCheckTimeout,
@@ -240,15 +307,31 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
           })
       })
     )
-    return Effect.flatMap(Effect.exit(restore(check)), (exit) => {
+  }
+
+  recordCheckFailure(record: ConnectionRecord<A>): void {
+    this.healthCheckFailures++
+    record.errorCount++
+    record.healthScore = Health.afterCheckFailed(record.healthScore)
+  }
+
+  /**
+   * Checks one connection taken off the idle stack. Runs uninterruptibly but for the check itself
+   * (`restore`), so the connection always ends its check: delivered, or closed (also when the check is
+   * cut short because the pool is closing).
+   */
+  checkOne(
+    record: ConnectionRecord<A>,
+    restore: <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>
+  ): Effect.Effect<void> {
+    this.healthChecks++
+    return Effect.flatMap(Effect.exit(restore(this.checkConnection(record))), (exit) => {
       if (Exit.isSuccess(exit)) {
         record.healthScore = Health.afterCheckSucceeded(record.healthScore)
         return this.engine.endCheck(record, true)
       }
       if (Cause.isInterruptedOnly(exit.cause)) return this.engine.endCheck(record, false)
-      this.healthCheckFailures++
-      record.errorCount++
-      record.healthScore = Health.afterCheckFailed(record.healthScore)
+      this.recordCheckFailure(record)
       const failure = Cause.squash(exit.cause)
       const error = failure instanceof ConnectionError
         ? failure
@@ -325,6 +408,46 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
         Effect.zipRight(Effect.sleep(Duration.millis(Math.max(1, next - now)))),
         Effect.zipRight(sweep)
       )
+    })
+    return sweep
+  }
+
+  /**
+   * Logs, once per loan, every connection lent for longer than `leakDetectionThreshold`, naming the fiber
+   * that borrowed it and the span it was borrowed in. Sleeps until the next loan is due.
+   */
+  get leakWatch(): Effect.Effect<void> {
+    const threshold = Duration.toMillis(this.options.leakDetectionThreshold)
+    const sweep: Effect.Effect<void> = Effect.suspend(() => {
+      const now = this.now()
+      let next = now + threshold
+      const leaks: Array<ConnectionRecord<A>> = []
+      for (const record of this.engine.records.values()) {
+        if (record.state !== "in-use" || record.lentAt === undefined || record.leakReported) continue
+        const due = record.lentAt + threshold
+        if (due <= now) {
+          record.leakReported = true
+          leaks.push(record)
+        } else {
+          next = Math.min(next, due)
+        }
+      }
+      return Effect.forEach(leaks, (record) =>
+        Effect.logWarning(
+          `connection ${record.id} held for more than ${
+            Duration.format(this.options.leakDetectionThreshold)
+          }: a possible leak`
+        ).pipe(
+          Effect.annotateLogs({
+            pool: this.name,
+            connectionId: record.id,
+            borrower: record.borrower?.fiber ?? "unknown",
+            borrowedInSpan: record.borrower?.span ?? "none"
+          })
+        ), { discard: true }).pipe(
+          Effect.zipRight(Effect.sleep(Duration.millis(Math.max(1, next - now)))),
+          Effect.zipRight(sweep)
+        )
     })
     return sweep
   }
@@ -413,6 +536,7 @@ const makeResolved = <A, E, R>(
     // Finalizers run last-added first: the maintenance fibers stop before the shutdown.
     yield* Effect.forkScoped(pool.maintenance)
     if (Duration.isFinite(options.timeToLive)) yield* Effect.forkScoped(pool.lifetimes)
+    if (Duration.isFinite(options.leakDetectionThreshold)) yield* Effect.forkScoped(pool.leakWatch)
     pool.engine.openIfNeeded() // towards minConnections
     if (options.warmUp && options.minConnections > 0) {
       yield* Deferred.await(pool.engine.warmed).pipe(

@@ -14,6 +14,9 @@ export interface ResolvedOptions {
   readonly name: string
   readonly maxConnections: number
   readonly minConnections: number
+  readonly validateOnBorrow: boolean
+  readonly validationWindow: Duration.Duration
+  readonly leakDetectionThreshold: Duration.Duration
   readonly warmUp: boolean
   readonly maxWaiting: number
   readonly connectionTimeout: Duration.Duration
@@ -31,6 +34,9 @@ export const defaults: ResolvedOptions = {
   name: "connection-pool",
   maxConnections: 10,
   minConnections: 0,
+  validateOnBorrow: false,
+  validationWindow: Duration.millis(500),
+  leakDetectionThreshold: Duration.infinity,
   warmUp: false,
   maxWaiting: Number.POSITIVE_INFINITY,
   connectionTimeout: Duration.seconds(30),
@@ -90,6 +96,9 @@ const OptionsSchema = Schema.Struct({
   name: optional(Schema.String.pipe(Schema.filter((s) => s.length > 0 || "must not be empty"))),
   maxConnections: optional(positiveInteger),
   minConnections: optional(nonNegativeInteger),
+  validateOnBorrow: optional(Schema.Boolean),
+  validationWindow: optional(positiveDuration(false)),
+  leakDetectionThreshold: optional(positiveDuration(true)),
   warmUp: optional(Schema.Boolean),
   maxWaiting: optional(positiveInteger),
   connectionTimeout: optional(positiveDuration(false)),
@@ -153,6 +162,9 @@ export const resolve = (options: Options | undefined): Either.Either<ResolvedOpt
         name: decoded.name ?? defaults.name,
         maxConnections: decoded.maxConnections ?? defaults.maxConnections,
         minConnections: decoded.minConnections ?? defaults.minConnections,
+        validateOnBorrow: decoded.validateOnBorrow ?? defaults.validateOnBorrow,
+        validationWindow: decoded.validationWindow ?? defaults.validationWindow,
+        leakDetectionThreshold: decoded.leakDetectionThreshold ?? defaults.leakDetectionThreshold,
         warmUp: decoded.warmUp ?? defaults.warmUp,
         maxWaiting: decoded.maxWaiting ?? defaults.maxWaiting,
         connectionTimeout: decoded.connectionTimeout ?? defaults.connectionTimeout,

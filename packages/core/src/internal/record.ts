@@ -24,6 +24,10 @@ export class ConnectionRecord<A> {
   lastUsedAt: number
   /** Counts loans, so a handle of an earlier loan cannot return a later one. */
   loans = 0
+  /** With leak detection on: when the current loan began, who took it, and whether it was reported. */
+  lentAt: number | undefined = undefined
+  borrower: { readonly fiber: string; readonly span: string | undefined } | undefined = undefined
+  leakReported = false
   /** `Effect.succeed(this)`, made once: lending it is the hot path. */
   readonly lent: Effect.Effect<ConnectionRecord<A>>
 
