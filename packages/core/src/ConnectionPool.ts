@@ -260,6 +260,14 @@ export interface Options {
    * after it opened (a lent one when it comes back). Above zero. Default: infinite.
    */
   readonly timeToLive?: Duration.DurationInput | undefined
+  /**
+   * Every connection is closed after at most this long (a lent one when it comes back, never taken from
+   * its borrower), less a random jitter of up to 2.5% so that connections opened together do not all
+   * expire together. Replacements open up to `minConnections`. Above zero. Default: infinite.
+   */
+  readonly maxLifetime?: Duration.DurationInput | undefined
+  /** Idle connections above `minConnections` unused this long are closed. Above zero. Default: infinite. */
+  readonly idleTimeout?: Duration.DurationInput | undefined
   /** How `timeToLive` is counted. Default `"usage"`. */
   readonly timeToLiveStrategy?: "usage" | "creation" | undefined
 }

@@ -912,3 +912,65 @@ describe("leak detection", () => {
       // the pool's fibers log through the logger they were started with: this one collects
     }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, collectLogger))))
 })
+
+describe("lifetimes with jitter", () => {
+  it.scoped("100 connections opened at once with maxLifetime 30 min expire spread over the jitter window", () =>
+    Effect.gen(function*() {
+      const { connector, state } = makeTestConnector()
+      yield* ConnectionPool.make(connector, {
+        maxConnections: 100,
+        minConnections: 100,
+        maxLifetime: "30 minutes",
+        healthCheckInterval: "1 day"
+      })
+      yield* eventually(() => state.opened === 100, 100_000)
+      const windowStart = 30 * 60_000 - 45_000 // jitter: up to 2.5% of 30 minutes
+      yield* TestClock.adjust(Duration.millis(windowStart - 1))
+      assert.strictEqual(state.closed, 0, "none expires before the jitter window")
+      for (let second = 0; second <= 45; second++) {
+        yield* TestClock.adjust("1 second")
+        yield* eventually(() => true)
+      }
+      yield* eventually(() => [...state.closedAt.keys()].filter((serial) => serial <= 100).length === 100)
+      const instants = new Set([...state.closedAt.entries()].filter(([serial]) => serial <= 100).map(([, at]) => at))
+      assert.isAtLeast(instants.size, 10, `expiries at ${instants.size} instants: not spread`)
+      for (const at of instants) {
+        assert.isAtLeast(at, windowStart)
+        assert.isAtMost(at, 30 * 60_000)
+      }
+      // replaced up to minConnections
+      yield* eventually(() => state.open === 100, 100_000)
+    }))
+
+  it.scoped("a connection lent when its lifetime ends is retired when it comes back, not taken from its borrower", () =>
+    Effect.gen(function*() {
+      const { connector, state } = makeTestConnector()
+      const pool = yield* ConnectionPool.make(connector, { maxLifetime: "1 minute", healthCheckInterval: "1 day" })
+      const holder = yield* holdOne(pool)
+      yield* TestClock.adjust("2 minutes")
+      assert.isTrue(state.connections[0]!.open, "taken from its borrower")
+      yield* Fiber.interrupt(holder.fiber)
+      assert.strictEqual(state.finalizerRuns.get(holder.id), 1)
+      assert.strictEqual(yield* pool.activeConnections, 0)
+    }))
+
+  it.scoped("idle connections above minConnections unused for idleTimeout are closed", () =>
+    Effect.gen(function*() {
+      const { connector, state } = makeTestConnector()
+      const pool = yield* ConnectionPool.make(connector, {
+        minConnections: 1,
+        idleTimeout: "1 minute",
+        healthCheckInterval: "1 day"
+      })
+      yield* eventually(() => state.opened === 1)
+      const holders = yield* Effect.forEach([1, 2, 3], () => holdOne(pool))
+      yield* Effect.forEach(holders, (holder) => Fiber.interrupt(holder.fiber), { discard: true })
+      assert.strictEqual(yield* pool.activeConnections, 3)
+      yield* TestClock.adjust("59 seconds")
+      assert.strictEqual(yield* pool.activeConnections, 3)
+      yield* TestClock.adjust("2 seconds")
+      yield* eventually(() => Effect.map(pool.activeConnections, (n) => n === 1))
+      yield* TestClock.adjust("10 minutes")
+      assert.strictEqual(yield* pool.activeConnections, 1, "minConnections are kept")
+    }))
+})

@@ -1,5 +1,5 @@
 import { Connector } from "@connection-pool/core"
-import { Data, Deferred, Effect } from "effect"
+import { Clock, Data, Deferred, Effect } from "effect"
 
 export class OpenFailure extends Data.TaggedError("OpenFailure")<{ readonly attempt: number }> {}
 export class CheckFailure extends Data.TaggedError("CheckFailure")<{ readonly id: number }> {}
@@ -33,6 +33,8 @@ export const makeTestConnector = () => {
     peakOpen: 0,
     checks: 0,
     finalizerRuns: new Map<number, number>(),
+    /** When each connection was closed, in milliseconds of the `Clock`. */
+    closedAt: new Map<number, number>(),
     connections: [] as Array<TestConnection>
   }
   const connector = Connector.make({
@@ -50,12 +52,14 @@ export const makeTestConnector = () => {
       }),
       (connection) =>
         (state.closeGate === undefined ? Effect.void : Deferred.await(state.closeGate)).pipe(
-          Effect.zipRight(Effect.sync(() => {
+          Effect.zipRight(Clock.currentTimeMillis),
+          Effect.map((now) => {
+            state.closedAt.set(connection.serial, now)
             connection.open = false
             state.closed++
             state.open--
             state.finalizerRuns.set(connection.serial, (state.finalizerRuns.get(connection.serial) ?? 0) + 1)
-          }))
+          })
         )
     ),
     check: (connection: TestConnection) =>

@@ -376,32 +376,41 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
   }
 
   /**
-   * Closes connections past `timeToLive`: with the `"creation"` strategy every connection that old (a lent
-   * one when it comes back), with `"usage"` idle ones above `minConnections` unused that long. Sleeps
-   * until the next connection is due.
+   * Ends lifetimes: a connection past its `expiresAt` (`maxLifetime` less jitter, or a `"creation"`
+   * `timeToLive`) is closed if idle, or when it comes back if lent; an idle connection above
+   * `minConnections` unused for `idleTimeout` (or a `"usage"` `timeToLive`) is closed. Sleeps until the
+   * next one is due.
    */
   get lifetimes(): Effect.Effect<void> {
-    const ttl = Duration.toMillis(this.options.timeToLive)
-    const byCreation = this.options.timeToLiveStrategy === "creation"
+    const idleMillis = Math.min(
+      Duration.toMillis(this.options.idleTimeout),
+      this.options.timeToLiveStrategy === "usage"
+        ? Duration.toMillis(this.options.timeToLive)
+        : Number.POSITIVE_INFINITY
+    )
     const engine = this.engine
+    // With nothing due sooner, look again after the shortest lifetime or idle time a connection opened or
+    // returned from now on can have: none can fall due unseen before that.
+    const idlePeriod = Math.min(idleMillis, engine.shortestLifetimeMillis())
     const sweep: Effect.Effect<void> = Effect.suspend(() => {
       const now = this.now()
-      let next = now + ttl
+      let next = now + idlePeriod
       const due: Array<ConnectionRecord<A>> = []
-      let open = engine.openCount
+      let live = engine.liveCount
       for (const record of engine.records.values()) {
-        if (byCreation) {
-          const expiry = record.createdAt + ttl
-          if (expiry > now) next = Math.min(next, expiry)
-          else if (record.state === "idle") due.push(record)
+        if (record.state === "retired") continue
+        if (record.expiresAt <= now) {
+          if (record.state === "idle") due.push(record)
           else record.expired = true
-        } else if (record.state === "idle") {
-          const expiry = record.lastUsedAt + ttl
-          if (expiry > now) next = Math.min(next, expiry)
-          else if (open > engine.minConnections) {
-            due.push(record)
-            open--
-          }
+          continue
+        }
+        next = Math.min(next, record.expiresAt)
+        if (record.state !== "idle" || !Number.isFinite(idleMillis)) continue
+        const idleExpiry = record.lastUsedAt + idleMillis
+        if (idleExpiry > now) next = Math.min(next, idleExpiry)
+        else if (live > engine.minConnections) {
+          due.push(record)
+          live--
         }
       }
       return Effect.forEach(due, (record) => engine.retireIdle(record), { discard: true }).pipe(
@@ -535,7 +544,9 @@ const makeResolved = <A, E, R>(
     yield* Effect.addFinalizer(() => pool.engine.shutdown)
     // Finalizers run last-added first: the maintenance fibers stop before the shutdown.
     yield* Effect.forkScoped(pool.maintenance)
-    if (Duration.isFinite(options.timeToLive)) yield* Effect.forkScoped(pool.lifetimes)
+    if ([options.timeToLive, options.maxLifetime, options.idleTimeout].some(Duration.isFinite)) {
+      yield* Effect.forkScoped(pool.lifetimes)
+    }
     if (Duration.isFinite(options.leakDetectionThreshold)) yield* Effect.forkScoped(pool.leakWatch)
     pool.engine.openIfNeeded() // towards minConnections
     if (options.warmUp && options.minConnections > 0) {

@@ -57,6 +57,9 @@ interface Waiter<A> {
  */
 const maxConcurrentOpens = 2
 
+/** The most a connection's lifetime is shortened at random: 2.5% of `maxLifetime`. */
+const lifetimeJitter = 0.025
+
 export class Engine<A> {
   readonly records = new Map<number, ConnectionRecord<A>>()
   /** Idle connections; the top (end) is the most recently returned, lent first, so the rest can age out. */
@@ -119,6 +122,29 @@ export class Engine<A> {
   /** Open connections, closing ones included (they still hold a socket). */
   get openCount(): number {
     return this.records.size
+  }
+
+  /**
+   * A new connection's lifetime: `maxLifetime` less a random jitter of up to 2.5% of it (as HikariCP does),
+   * so that connections opened together do not all expire together; or a `"creation"` `timeToLive`.
+   */
+  lifetimeMillis(): number {
+    const timeToLive = this.options.timeToLiveStrategy === "creation"
+      ? Duration.toMillis(this.options.timeToLive)
+      : Number.POSITIVE_INFINITY
+    const maxLifetime = Duration.toMillis(this.options.maxLifetime)
+    const jittered = Number.isFinite(maxLifetime)
+      ? maxLifetime - Math.random() * maxLifetime * lifetimeJitter
+      : Number.POSITIVE_INFINITY
+    return Math.min(timeToLive, jittered)
+  }
+
+  /** The shortest lifetime a connection opened from now on can have. */
+  shortestLifetimeMillis(): number {
+    const timeToLive = this.options.timeToLiveStrategy === "creation"
+      ? Duration.toMillis(this.options.timeToLive)
+      : Number.POSITIVE_INFINITY
+    return Math.min(timeToLive, Duration.toMillis(this.options.maxLifetime) * (1 - lifetimeJitter))
   }
 
   /** Open connections that are not closing. */
@@ -345,6 +371,7 @@ export class Engine<A> {
             if (Exit.isSuccess(exit)) {
               if (this.isClosed) return Scope.close(scope, Exit.void)
               const record = new ConnectionRecord(this.nextId++, exit.value, this.hooks.now(), scope)
+              record.expiresAt = record.createdAt + this.lifetimeMillis()
               this.records.set(record.id, record)
               this.created++
               this.lastOpenError = undefined

@@ -27,6 +27,8 @@ export interface ResolvedOptions {
   readonly unhealthyScore: number
   readonly maxErrors: number
   readonly timeToLive: Duration.Duration
+  readonly maxLifetime: Duration.Duration
+  readonly idleTimeout: Duration.Duration
   readonly timeToLiveStrategy: "usage" | "creation"
 }
 
@@ -47,6 +49,8 @@ export const defaults: ResolvedOptions = {
   unhealthyScore: 50,
   maxErrors: 5,
   timeToLive: Duration.infinity,
+  maxLifetime: Duration.infinity,
+  idleTimeout: Duration.infinity,
   timeToLiveStrategy: "usage"
 }
 
@@ -109,6 +113,8 @@ const OptionsSchema = Schema.Struct({
   unhealthyScore: optional(score),
   maxErrors: optional(positiveInteger),
   timeToLive: optional(positiveDuration(true)),
+  maxLifetime: optional(positiveDuration(true)),
+  idleTimeout: optional(positiveDuration(true)),
   timeToLiveStrategy: optional(Schema.Literal("usage", "creation"))
 })
 
@@ -175,6 +181,8 @@ export const resolve = (options: Options | undefined): Either.Either<ResolvedOpt
         unhealthyScore: decoded.unhealthyScore ?? defaults.unhealthyScore,
         maxErrors: decoded.maxErrors ?? defaults.maxErrors,
         timeToLive: decoded.timeToLive ?? defaults.timeToLive,
+        maxLifetime: decoded.maxLifetime ?? defaults.maxLifetime,
+        idleTimeout: decoded.idleTimeout ?? defaults.idleTimeout,
         timeToLiveStrategy: decoded.timeToLiveStrategy ?? defaults.timeToLiveStrategy
       }
       if (resolved.minConnections > resolved.maxConnections) {

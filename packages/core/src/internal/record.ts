@@ -16,8 +16,10 @@ export class ConnectionRecord<A> {
   state: RecordState = "idle"
   /** Set by `handle.invalidate`: retire when returned. */
   invalidated = false
-  /** Set when the connection outlives `timeToLive` while lent: retire when returned. */
+  /** Set when the connection outlives its lifetime while lent or checked: retire when it comes back. */
   expired = false
+  /** When its lifetime ends (`maxLifetime` less jitter, or a `"creation"` `timeToLive`); never if infinite. */
+  expiresAt = Number.POSITIVE_INFINITY
   healthScore = Health.initialScore
   errorCount = 0
   useCount = 0
