@@ -191,6 +191,8 @@ export interface PoolStats {
   readonly healthChecks: number
   /** Health checks that failed or timed out. */
   readonly healthCheckFailures: number
+  /** Borrowers interrupted because they still held a connection at `shutdownTimeout`. */
+  readonly interruptedAtShutdown: number
   /** The mean health score of open connections; 100 when there are none. */
   readonly averageScore: number
   /**
@@ -268,6 +270,12 @@ export interface Options {
   readonly maxLifetime?: Duration.DurationInput | undefined
   /** Idle connections above `minConnections` unused this long are closed. Above zero. Default: infinite. */
   readonly idleTimeout?: Duration.DurationInput | undefined
+  /**
+   * When the pool closes, lent connections have this long to come back; then their borrowers are
+   * interrupted (counted in `stats.interruptedAtShutdown`) and every connection is closed. Above zero.
+   * Default: infinite (closing waits for every borrower).
+   */
+  readonly shutdownTimeout?: Duration.DurationInput | undefined
   /** How `timeToLive` is counted. Default `"usage"`. */
   readonly timeToLiveStrategy?: "usage" | "creation" | undefined
 }

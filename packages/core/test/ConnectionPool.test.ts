@@ -974,3 +974,45 @@ describe("lifetimes with jitter", () => {
       assert.strictEqual(yield* pool.activeConnections, 1, "minConnections are kept")
     }))
 })
+
+describe("graceful shutdown", () => {
+  it.effect("lent connections get shutdownTimeout to come back; then their borrowers are interrupted", () =>
+    Effect.gen(function*() {
+      const { connector, state } = makeTestConnector()
+      const scope = yield* Scope.make()
+      const pool = yield* Scope.extend(ConnectionPool.make(connector, { shutdownTimeout: "5 seconds" }), scope)
+      const lent = yield* Deferred.make<void>()
+      // a borrower that never finishes on its own, in a fiber of its own
+      const stuck = yield* Effect.forkDaemon(
+        pool.use(() => Effect.zipRight(Deferred.succeed(lent, undefined), Effect.never))
+      )
+      yield* Deferred.await(lent)
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("4999 millis")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(closing)), "closed before shutdownTimeout")
+      assert.isTrue(state.connections[0]!.open)
+      yield* TestClock.adjust("1 millis")
+      yield* Fiber.join(closing)
+      assert.isTrue(Exit.isInterrupted(yield* Fiber.await(stuck)))
+      assert.strictEqual(state.finalizerRuns.get(1), 1)
+      assert.strictEqual((yield* pool.stats).interruptedAtShutdown, 1)
+    }))
+
+  it.effect("a borrower that finishes within shutdownTimeout is not interrupted", () =>
+    Effect.gen(function*() {
+      const { connector, state } = makeTestConnector()
+      const scope = yield* Scope.make()
+      const pool = yield* Scope.extend(ConnectionPool.make(connector, { shutdownTimeout: "5 seconds" }), scope)
+      const lent = yield* Deferred.make<void>()
+      const finishing = yield* Effect.forkDaemon(
+        pool.use(() => Effect.zipRight(Deferred.succeed(lent, undefined), Effect.as(Effect.sleep("2 seconds"), "done")))
+      )
+      yield* Deferred.await(lent)
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("2 seconds")
+      yield* Fiber.join(closing)
+      assert.strictEqual(yield* Fiber.join(finishing), "done")
+      assert.strictEqual(state.finalizerRuns.get(1), 1)
+      assert.strictEqual((yield* pool.stats).interruptedAtShutdown, 0)
+    }))
+})

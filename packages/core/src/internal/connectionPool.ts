@@ -9,7 +9,6 @@ import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import { pipeArguments } from "effect/Pipeable"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
@@ -75,8 +74,10 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
   healthCheckFailures = 0
   readonly staleMillis: number
   readonly validationMillis: number
-  /** Whether loans need more than taking a connection: validation on borrow or leak detection. */
+  /** Whether loans need more than taking a connection: validation on borrow, or noting the borrower. */
   readonly preparesLoans: boolean
+  /** Whether each loan's borrower is noted: for leak detection, or to interrupt it at a late shutdown. */
+  readonly notesBorrowers: boolean
   readonly now: () => number
 
   constructor(
@@ -92,7 +93,9 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     this.now = clock.now
     this.staleMillis = Duration.toMillis(options.staleAfter)
     this.validationMillis = Duration.toMillis(options.validationWindow)
-    this.preparesLoans = options.validateOnBorrow || Duration.isFinite(options.leakDetectionThreshold)
+    this.notesBorrowers = Duration.isFinite(options.leakDetectionThreshold) ||
+      Duration.isFinite(options.shutdownTimeout)
+    this.preparesLoans = options.validateOnBorrow || this.notesBorrowers
     this.engine = new Engine(options, {
       open: (scope) => Effect.provide(Scope.extend(connector.open, scope), context),
       isOpen: connector.isOpen,
@@ -156,9 +159,7 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     const validated = this.options.validateOnBorrow && this.now() - record.lastUsedAt >= this.validationMillis
       ? this.validate(record, restore)
       : record.lent
-    return Duration.isFinite(this.options.leakDetectionThreshold)
-      ? Effect.flatMap(validated, (record) => this.noteBorrower(record))
-      : validated
+    return this.notesBorrowers ? Effect.flatMap(validated, (record) => this.noteBorrower(record)) : validated
   }
 
   validate(
@@ -185,19 +186,19 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     })
   }
 
+  /** Notes who borrowed (for leak reports and a late shutdown): the fiber, and the span it is in. */
   noteBorrower(record: ConnectionRecord<A>): Effect.Effect<ConnectionRecord<A>> {
-    return Effect.map(
-      Effect.zip(Effect.fiberId, Effect.option(Effect.currentSpan)),
-      ([fiberId, span]) => {
-        record.lentAt = this.now()
-        record.leakReported = false
-        record.borrower = {
-          fiber: FiberId.threadName(fiberId),
-          span: Option.isSome(span) ? span.value.name : undefined
-        }
-        return record
+    return Effect.withFiberRuntime((fiber) => {
+      const span = fiber.currentSpan
+      record.lentAt = this.now()
+      record.leakReported = false
+      record.borrowerFiber = fiber
+      record.borrower = {
+        fiber: FiberId.threadName(fiber.id()),
+        span: span !== undefined && span._tag === "Span" ? span.name : undefined
       }
-    )
+      return record.lent
+    })
   }
 
   useWith<B, E2, R2>(
@@ -261,6 +262,7 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     loan.returned = true
     const record = loan.record
     record.lentAt = undefined
+    record.borrowerFiber = undefined
     if (failure !== undefined && this.connector.isFault(failure)) {
       record.errorCount++
       record.healthScore = Health.afterFault(record.healthScore)
@@ -506,6 +508,7 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
       timeouts: engine.timeouts,
       healthChecks: this.healthChecks,
       healthCheckFailures: this.healthCheckFailures,
+      interruptedAtShutdown: engine.interruptedAtShutdown,
       averageScore: total === 0 ? Health.initialScore : scoreSum / total
     })
   })

@@ -20,6 +20,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { ConnectionError, PoolClosedError, PoolExhaustedError, PoolTimeoutError } from "../PoolError.js"
 import type { ResolvedOptions } from "./options.js"
@@ -91,6 +92,7 @@ export class Engine<A> {
   closed = 0
   openFailures = 0
   timeouts = 0
+  interruptedAtShutdown = 0
 
   readonly timeoutMillis: number
   /** The bounds in force; `resize` changes them on a live pool. */
@@ -520,7 +522,40 @@ export class Engine<A> {
     return Effect.forEach(idle, (record) => this.close(record), { discard: true }).pipe(
       Effect.zipRight(Fiber.interruptAll(Array.from(this.openFibers))),
       Effect.zipRight(Effect.sync(() => this.checkDrained())),
-      Effect.zipRight(Deferred.await(this.drained))
+      Effect.zipRight(this.awaitReturns)
+    )
+  })
+
+  /**
+   * Waits for lent connections to come back, at most `shutdownTimeout`; then interrupts the borrowers
+   * still holding one (they give it back as they end) and waits for those.
+   */
+  get awaitReturns(): Effect.Effect<void> {
+    const drained = Deferred.await(this.drained)
+    if (!Duration.isFinite(this.options.shutdownTimeout)) return drained
+    // Interruptible: shutdown runs in a finalizer, where an uninterruptible wait could not lose the race.
+    return Effect.interruptible(drained).pipe(
+      Effect.timeoutOption(this.options.shutdownTimeout),
+      Effect.flatMap((returned) =>
+        Option.isSome(returned) ? Effect.void : Effect.zipRight(this.interruptBorrowers, drained)
+      )
+    )
+  }
+
+  readonly interruptBorrowers: Effect.Effect<void> = Effect.suspend(() => {
+    const borrowers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+    for (const record of this.records.values()) {
+      if (record.state === "in-use" && record.borrowerFiber !== undefined) borrowers.push(record.borrowerFiber)
+    }
+    this.interruptedAtShutdown += borrowers.length
+    return Effect.logWarning(
+      `shutdownTimeout (${
+        Duration.format(this.options.shutdownTimeout)
+      }) passed: interrupting ${borrowers.length} borrower(s)`
+    ).pipe(
+      Effect.annotateLogs({ pool: this.options.name }),
+      // not awaited: a borrower may be the very fiber closing the pool
+      Effect.zipRight(Effect.forEach(borrowers, (fiber) => Fiber.interruptFork(fiber), { discard: true }))
     )
   })
 

@@ -17,6 +17,7 @@ export interface ResolvedOptions {
   readonly validateOnBorrow: boolean
   readonly validationWindow: Duration.Duration
   readonly leakDetectionThreshold: Duration.Duration
+  readonly shutdownTimeout: Duration.Duration
   readonly warmUp: boolean
   readonly maxWaiting: number
   readonly connectionTimeout: Duration.Duration
@@ -39,6 +40,7 @@ export const defaults: ResolvedOptions = {
   validateOnBorrow: false,
   validationWindow: Duration.millis(500),
   leakDetectionThreshold: Duration.infinity,
+  shutdownTimeout: Duration.infinity,
   warmUp: false,
   maxWaiting: Number.POSITIVE_INFINITY,
   connectionTimeout: Duration.seconds(30),
@@ -103,6 +105,7 @@ const OptionsSchema = Schema.Struct({
   validateOnBorrow: optional(Schema.Boolean),
   validationWindow: optional(positiveDuration(false)),
   leakDetectionThreshold: optional(positiveDuration(true)),
+  shutdownTimeout: optional(positiveDuration(true)),
   warmUp: optional(Schema.Boolean),
   maxWaiting: optional(positiveInteger),
   connectionTimeout: optional(positiveDuration(false)),
@@ -171,6 +174,7 @@ export const resolve = (options: Options | undefined): Either.Either<ResolvedOpt
         validateOnBorrow: decoded.validateOnBorrow ?? defaults.validateOnBorrow,
         validationWindow: decoded.validationWindow ?? defaults.validationWindow,
         leakDetectionThreshold: decoded.leakDetectionThreshold ?? defaults.leakDetectionThreshold,
+        shutdownTimeout: decoded.shutdownTimeout ?? defaults.shutdownTimeout,
         warmUp: decoded.warmUp ?? defaults.warmUp,
         maxWaiting: decoded.maxWaiting ?? defaults.maxWaiting,
         connectionTimeout: decoded.connectionTimeout ?? defaults.connectionTimeout,

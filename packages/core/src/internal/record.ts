@@ -1,4 +1,5 @@
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import * as Health from "./health.js"
 
@@ -29,6 +30,8 @@ export class ConnectionRecord<A> {
   /** With leak detection on: when the current loan began, who took it, and whether it was reported. */
   lentAt: number | undefined = undefined
   borrower: { readonly fiber: string; readonly span: string | undefined } | undefined = undefined
+  /** With `shutdownTimeout`: the fiber that holds the current loan, interrupted if shutdown runs late. */
+  borrowerFiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
   leakReported = false
   /** `Effect.succeed(this)`, made once: lending it is the hot path. */
   readonly lent: Effect.Effect<ConnectionRecord<A>>
