@@ -140,10 +140,19 @@ export class InvalidPoolOptions extends Data.TaggedError("InvalidPoolOptions")<{
   }
   /** @since 0.1.0 */
   override get message(): string {
-    const details = this.issues.map((issue) => `${issue.field} (${formatValue(issue.value)}): ${issue.message}`)
-    return `invalid pool options: ${details.join("; ")}`
+    return `invalid pool options: ${formatOptionIssues(this.issues)}`
   }
 }
+
+/**
+ * Rejected options in one line: `field (value): what was wrong; ...`. Shared by the packages that check
+ * options of their own.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const formatOptionIssues = (issues: ReadonlyArray<OptionIssue>): string =>
+  issues.map((issue) => `${issue.field} (${formatValue(issue.value)}): ${issue.message}`).join("; ")
 
 /**
  * Any error of this module.

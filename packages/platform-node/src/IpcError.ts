@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import * as PoolError from "@connection-pool/core/PoolError"
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Option from "effect/Option"
@@ -173,16 +174,12 @@ export class RemoteError extends Data.TaggedError("RemoteError")<{
 }
 
 /**
- * One rejected option: the field, the value given and what was wrong with it.
+ * One rejected option: the field, the value given and what was wrong with it (the core's own model).
  *
  * @since 0.1.0
  * @category models
  */
-export interface OptionIssue {
-  readonly field: string
-  readonly value: unknown
-  readonly message: string
-}
+export type OptionIssue = PoolError.OptionIssue
 
 /**
  * Connector or server options were rejected; `issues` names every bad field with its value.
@@ -205,8 +202,7 @@ export class InvalidIpcOptions extends Data.TaggedError("InvalidIpcOptions")<{
   }
   /** @since 0.1.0 */
   override get message(): string {
-    const details = this.issues.map((issue) => `${issue.field} (${formatValue(issue.value)}): ${issue.message}`)
-    return `invalid IPC options: ${details.join("; ")}`
+    return `invalid IPC options: ${PoolError.formatOptionIssues(this.issues)}`
   }
 }
 
@@ -276,14 +272,3 @@ export const causeIsConnectionFault = (cause: Cause.Cause<unknown>): boolean =>
     Cause.find(cause, (reason) =>
       reason._tag === "Fail" && isConnectionFault(reason.error) ? Option.some(reason.error) : Option.none())
   )
-
-const formatValue = (value: unknown): string => {
-  if (typeof value === "string") return JSON.stringify(value)
-  if (value === undefined) return "undefined"
-  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") return String(value)
-  try {
-    return JSON.stringify(value) ?? String(value)
-  } catch {
-    return String(value)
-  }
-}

@@ -14,16 +14,7 @@ import * as net from "node:net"
 import type { Address } from "../IpcAddress.js"
 import type { IpcConnection, TypeId as IpcConnectionTypeId } from "../IpcConnection.js"
 import { ProtocolError, RemoteError, type RequestError, SocketError } from "../IpcError.js"
-import {
-  COPY_LIMIT,
-  decodeErrorPayload,
-  Decoder,
-  emptyPayload,
-  encode,
-  encodeHeader,
-  frameTooLargeToSend,
-  FrameType
-} from "./frame.js"
+import { decodeErrorPayload, Decoder, emptyPayload, frameTooLargeToSend, FrameType, writeFrame } from "./frame.js"
 import type { ResolvedOptions } from "./options.js"
 
 /** @internal */
@@ -136,14 +127,7 @@ export class Connection implements IpcConnection {
   }
 
   private write(type: FrameType, id: number, payload: Uint8Array): void {
-    if (payload.length <= COPY_LIMIT) {
-      this.socket.write(encode(type, id, payload))
-    } else {
-      this.socket.cork()
-      this.socket.write(encodeHeader(type, id, payload.length))
-      this.socket.write(payload)
-      this.socket.uncork()
-    }
+    writeFrame(this.socket, type, id, payload)
   }
 
   private abandon(): void {

@@ -36,6 +36,23 @@ const writeHeader = (target: Buffer, type: FrameType, id: number, length: number
   target.writeUInt32BE(id, 6)
 }
 
+/** Writes one frame: copied into one buffer when small, header and payload under `cork` when large. */
+export const writeFrame = (
+  socket: { write(chunk: Uint8Array): boolean; cork(): void; uncork(): void },
+  type: FrameType,
+  id: number,
+  payload: Uint8Array
+): void => {
+  if (payload.length <= COPY_LIMIT) {
+    socket.write(encode(type, id, payload))
+  } else {
+    socket.cork()
+    socket.write(encodeHeader(type, id, payload.length))
+    socket.write(payload)
+    socket.uncork()
+  }
+}
+
 export const encode = (type: FrameType, id: number, payload: Uint8Array): Buffer => {
   const frame = Buffer.allocUnsafe(HEADER_SIZE + payload.length)
   writeHeader(frame, type, id, payload.length)

@@ -26,7 +26,6 @@ import type {
 } from "../IpcServer.js"
 import { format, isPipePath, resolveAddress } from "./address.js"
 import {
-  COPY_LIMIT,
   Decoder,
   emptyPayload,
   encode,
@@ -34,7 +33,8 @@ import {
   encodeHeader,
   type ErrorCode,
   FrameType,
-  HEADER_SIZE
+  HEADER_SIZE,
+  writeFrame
 } from "./frame.js"
 import { booleanOption, frameSizeOption, invalid } from "./options.js"
 
@@ -366,14 +366,7 @@ class ServerConnection<E, R> {
   }
 
   private write(type: FrameType, id: number, payload: Uint8Array): void {
-    if (payload.length <= COPY_LIMIT) {
-      this.socket.write(encode(type, id, payload))
-    } else {
-      this.socket.cork()
-      this.socket.write(encodeHeader(type, id, payload.length))
-      this.socket.write(payload)
-      this.socket.uncork()
-    }
+    writeFrame(this.socket, type, id, payload)
   }
 }
 
