@@ -16,6 +16,7 @@ import { dual } from "effect/Function"
 import type * as Layer from "effect/Layer"
 import type { Pipeable } from "effect/Pipeable"
 import { hasProperty } from "effect/Predicate"
+import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Connector from "./Connector.js"
 import * as internal from "./internal/connectionPool.js"
@@ -24,7 +25,8 @@ import type {
   InvalidPoolOptions,
   PoolClosedError,
   PoolExhaustedError,
-  PoolTimeoutError
+  PoolTimeoutError,
+  PoolUnavailableError
 } from "./PoolError.js"
 
 /**
@@ -45,7 +47,12 @@ export type TypeId = typeof TypeId
  * @since 0.1.0
  * @category models
  */
-export type BorrowError = PoolTimeoutError | ConnectionError | PoolClosedError | PoolExhaustedError
+export type BorrowError =
+  | PoolTimeoutError
+  | ConnectionError
+  | PoolClosedError
+  | PoolExhaustedError
+  | PoolUnavailableError
 
 /**
  * A pool of connections of type `A`.
@@ -276,6 +283,21 @@ export interface Options {
    * Default: infinite (closing waits for every borrower).
    */
   readonly shutdownTimeout?: Duration.DurationInput | undefined
+  /**
+   * Retries a failed open after the schedule's delay (for instance `Schedule.exponential("100 millis")`
+   * with `Schedule.jittered`), while borrowers wait or `minConnections` want connections. Waiters keep
+   * waiting through the retries; at `connectionTimeout`, with nothing open, they fail with the last
+   * `ConnectionError`. Default: no retry; with nothing open, a failed open fails every waiter at once.
+   */
+  readonly openRetry?: Schedule.Schedule<unknown, unknown> | undefined
+  /**
+   * After this many opens in a row fail, the breaker opens: borrowers that find no idle connection fail at
+   * once with `PoolUnavailableError`, until `breakerResetAfter` has passed and a probe open succeeds. A
+   * positive integer. Default: no breaker.
+   */
+  readonly breakerThreshold?: number | undefined
+  /** How long the breaker stays open before one probe open is let through. Default 10 seconds. */
+  readonly breakerResetAfter?: Duration.DurationInput | undefined
   /** How `timeToLive` is counted. Default `"usage"`. */
   readonly timeToLiveStrategy?: "usage" | "creation" | undefined
 }

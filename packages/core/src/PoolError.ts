@@ -89,6 +89,27 @@ export class PoolExhaustedError extends Data.TaggedError("PoolExhaustedError")<{
 }
 
 /**
+ * The circuit breaker is open: `breakerThreshold` opens in a row failed, so borrowers that find no idle
+ * connection fail at once instead of waiting, until a probe open succeeds. `lastError` is the last failure.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PoolUnavailableError extends Data.TaggedError("PoolUnavailableError")<{
+  readonly reason: "CircuitOpen"
+  readonly pool: string
+  readonly lastError: ConnectionError | undefined
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** @since 0.1.0 */
+  override get message(): string {
+    const last = this.lastError === undefined ? "" : `: ${this.lastError.message}`
+    return `pool "${this.pool}": unavailable, too many failed opens in a row${last}`
+  }
+}
+
+/**
  * The pool is closed, or closed while the borrower was waiting.
  *
  * @since 0.1.0
@@ -165,6 +186,7 @@ export type PoolError =
   | ConnectionError
   | PoolClosedError
   | PoolExhaustedError
+  | PoolUnavailableError
   | InvalidPoolOptions
 
 const describeCause = (cause: unknown): string => {

@@ -14,6 +14,7 @@ import {
   Layer,
   Logger,
   Option,
+  Schedule,
   Scope,
   TestClock
 } from "effect"
@@ -1014,5 +1015,71 @@ describe("graceful shutdown", () => {
       assert.strictEqual(yield* Fiber.join(finishing), "done")
       assert.strictEqual(state.finalizerRuns.get(1), 1)
       assert.strictEqual((yield* pool.stats).interruptedAtShutdown, 0)
+    }))
+})
+
+describe("opening under failure: backoff and circuit breaker", () => {
+  it.scoped("a connector that fails 20 times then succeeds: errors within connectionTimeout, the breaker, recovery", () =>
+    Effect.gen(function*() {
+      const { connector, state } = makeTestConnector()
+      state.failFirst = 20
+      const pool = yield* ConnectionPool.make(connector, {
+        minConnections: 1,
+        openRetry: Schedule.exponential("100 millis"), // 100 ms, 200 ms, 400 ms, ... between attempts
+        breakerThreshold: 10,
+        breakerResetAfter: "10 seconds",
+        connectionTimeout: "5 seconds",
+        healthCheckInterval: "1 hour"
+      })
+      yield* eventually(() => state.openAttempts === 1)
+      const waiter = yield* Effect.fork(Effect.either(pool.use(() => Effect.void)))
+      yield* eventually(() => Effect.map(pool.stats, (s) => s.waiting === 1))
+      // Attempts at 0, 0.1, 0.3, 0.7, 1.5 and 3.1 s: the waiter waits through them...
+      yield* TestClock.adjust("4999 millis")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(waiter)))
+      assert.strictEqual(state.openAttempts, 6)
+      // ...and at connectionTimeout gets the last ConnectionError, not a bare timeout.
+      yield* TestClock.adjust("1 millis")
+      const failed = yield* Fiber.join(waiter)
+      assert.isTrue(Either.isLeft(failed))
+      const error = (failed as Either.Left<PoolError.PoolError, void>).left as PoolError.ConnectionError
+      assert.strictEqual(error._tag, "ConnectionError")
+      assert.strictEqual(error.reason, "OpenFailed")
+      // The backoff goes on for minConnections: 6.3, 12.7, 25.5 and 51.1 s; the 10th failure opens the breaker.
+      yield* TestClock.adjust("46099 millis") // t = 51.099 s
+      assert.strictEqual(state.openAttempts, 9)
+      yield* TestClock.adjust("1 millis")
+      yield* eventually(() => state.openAttempts === 10)
+      const refused = yield* Effect.either(pool.use(() => Effect.void))
+      const unavailable = (refused as Either.Left<PoolError.PoolError, void>).left as PoolError.PoolUnavailableError
+      assert.strictEqual(unavailable._tag, "PoolUnavailableError")
+      assert.strictEqual(unavailable.reason, "CircuitOpen")
+      assert.strictEqual(unavailable.lastError?._tag, "ConnectionError")
+      assert.strictEqual(state.openAttempts, 10, "the breaker lets no attempt through while open")
+      // One probe per breakerResetAfter, let through by a borrower, until the server is back (attempt 21).
+      let served: Either.Either<number, PoolError.PoolError> = Either.left(unavailable)
+      let probes = 0
+      while (Either.isLeft(served)) {
+        assert.strictEqual(served.left._tag, "PoolUnavailableError")
+        yield* TestClock.adjust("10 seconds")
+        const before = state.openAttempts
+        served = yield* Effect.either(pool.use((connection) => Effect.succeed(connection.serial)))
+        assert.strictEqual(state.openAttempts, before + 1, "exactly one probe per interval")
+        probes++
+      }
+      assert.strictEqual(probes, 11)
+      assert.strictEqual(state.openAttempts, 21)
+      assert.strictEqual(Either.getOrUndefined(served), 1)
+      assert.strictEqual((yield* pool.stats).openFailures, 20)
+    }))
+
+  it.scoped("without openRetry or a breaker, a failed open with nothing open fails waiters at once (the default)", () =>
+    Effect.gen(function*() {
+      const { connector, state } = makeTestConnector()
+      state.failFirst = 1
+      const pool = yield* ConnectionPool.make(connector)
+      const first = yield* Effect.either(pool.use(() => Effect.void))
+      assert.strictEqual((first as Either.Left<PoolError.PoolError, void>).left._tag, "ConnectionError")
+      assert.isTrue(Either.isRight(yield* Effect.either(pool.use(() => Effect.void))))
     }))
 })

@@ -22,6 +22,8 @@ export interface TestConnection {
 export const makeTestConnector = () => {
   const state = {
     failOpen: false,
+    /** The first this many open attempts fail. */
+    failFirst: 0,
     /** When set, opening waits for it (uninterruptibly, as an `acquireRelease` acquire does). */
     openGate: undefined as Deferred.Deferred<void> | undefined,
     /** When set, closing waits for it: a finalizer that takes time, as a socket's does. */
@@ -42,7 +44,9 @@ export const makeTestConnector = () => {
       Effect.suspend(() => {
         state.openAttempts++
         if (state.openGate !== undefined) return Effect.zipRight(Deferred.await(state.openGate), Effect.never)
-        if (state.failOpen) return Effect.fail(new OpenFailure({ attempt: state.openAttempts }))
+        if (state.failOpen || state.openAttempts <= state.failFirst) {
+          return Effect.fail(new OpenFailure({ attempt: state.openAttempts }))
+        }
         state.opened++
         state.open++
         state.peakOpen = Math.max(state.peakOpen, state.open)

@@ -88,6 +88,7 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
       readonly now: () => number
       readonly monotonicNow: () => number
       readonly run: (effect: Effect.Effect<unknown>) => Fiber.RuntimeFiber<unknown>
+      readonly retryDriver: Schedule.ScheduleDriver<unknown, unknown> | undefined
     }
   ) {
     this.now = clock.now
@@ -102,7 +103,7 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
       now: clock.now,
       monotonicNow: clock.monotonicNow,
       run: clock.run
-    })
+    }, clock.retryDriver)
   }
 
   get name() {
@@ -539,10 +540,12 @@ const makeResolved = <A, E, R>(
     // pool of a thousand.
     const runFiber = yield* FiberSet.makeRuntime<never, unknown, never>()
     const run = (effect: Effect.Effect<unknown>) => runFiber(effect, { immediate: false })
+    const retryDriver = options.openRetry === undefined ? undefined : yield* Schedule.driver(options.openRetry)
     const pool = new PoolImpl(connector, options, context, {
       now: () => clock.unsafeCurrentTimeMillis(),
       monotonicNow: () => Number(clock.unsafeCurrentTimeNanos() / 1_000_000n),
-      run
+      run,
+      retryDriver
     })
     yield* Effect.addFinalizer(() => pool.engine.shutdown)
     // Finalizers run last-added first: the maintenance fibers stop before the shutdown.

@@ -21,8 +21,15 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
+import type * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import { ConnectionError, PoolClosedError, PoolExhaustedError, PoolTimeoutError } from "../PoolError.js"
+import {
+  ConnectionError,
+  PoolClosedError,
+  PoolExhaustedError,
+  PoolTimeoutError,
+  PoolUnavailableError
+} from "../PoolError.js"
 import type { ResolvedOptions } from "./options.js"
 import { ConnectionRecord } from "./record.js"
 
@@ -39,7 +46,12 @@ export interface EngineHooks<A> {
   readonly run: (effect: Effect.Effect<unknown>) => Fiber.RuntimeFiber<unknown>
 }
 
-export type BorrowError = PoolTimeoutError | ConnectionError | PoolClosedError | PoolExhaustedError
+export type BorrowError =
+  | PoolTimeoutError
+  | ConnectionError
+  | PoolClosedError
+  | PoolExhaustedError
+  | PoolUnavailableError
 
 interface Waiter<A> {
   deadline: number
@@ -99,7 +111,12 @@ export class Engine<A> {
   maxConnections: number
   minConnections: number
 
-  constructor(readonly options: ResolvedOptions, readonly hooks: EngineHooks<A>) {
+  constructor(
+    readonly options: ResolvedOptions,
+    readonly hooks: EngineHooks<A>,
+    /** Drives `openRetry`'s delays; undefined without one. */
+    readonly retryDriver: Schedule.ScheduleDriver<unknown, unknown> | undefined = undefined
+  ) {
     this.timeoutMillis = Duration.toMillis(options.connectionTimeout)
     this.maxConnections = options.maxConnections
     this.minConnections = options.minConnections
@@ -214,13 +231,16 @@ export class Engine<A> {
         }
         const exhausted = this.exhausted()
         if (exhausted !== undefined) return resume(Effect.fail(exhausted))
+        if (this.breakerBlocks()) return resume(Effect.fail(this.unavailable()))
         // Queued only once the fiber is suspended here, so whoever settles the waiter can resume it.
         waiter.resume = resume
         waiter.deadline = this.hooks.monotonicNow() + this.timeoutMillis
         this.waiters.push(waiter)
         waiter.queued = true
         this.waiting++
-        this.opensPaused = false
+        // A borrower's arrival is a reason to try again, unless a backoff delay is running: then it waits
+        // for the scheduled retry, so that opens stay bounded by the schedule, not by arrivals.
+        if (!this.retryScheduled) this.opensPaused = false
         this.openIfNeeded()
         this.startReaper()
       })),
@@ -322,10 +342,13 @@ export class Engine<A> {
   openIfNeeded(): void {
     // An open may complete or fail synchronously inside `run`, so every condition is checked again on
     // each turn, and the loop is bounded per call as well.
+    if (this.breakerBlocks()) return
+    // Past the breaker's reset time (half open): one probe at a time.
+    const concurrentOpens = this.breakerOpenUntil === 0 ? maxConcurrentOpens : 1
     for (
       let started = 0;
-      started < maxConcurrentOpens && !this.isClosed && !this.opensPaused &&
-      this.opening < maxConcurrentOpens && this.openCount + this.opening < this.maxConnections;
+      started < concurrentOpens && !this.isClosed && !this.opensPaused &&
+      this.opening < concurrentOpens && this.openCount + this.opening < this.maxConnections;
       started++
     ) {
       const forWaiters = this.waiting - this.opening - this.checking
@@ -378,6 +401,7 @@ export class Engine<A> {
               this.created++
               this.lastOpenError = undefined
               this.opensPaused = false
+              this.openSucceeded()
               if (this.records.size >= this.minConnections) Deferred.unsafeDone(this.warmed, Exit.void)
               this.deliver(record)
               this.openIfNeeded()
@@ -398,6 +422,7 @@ export class Engine<A> {
   openFailed(cause: Cause.Cause<unknown>): void {
     if (Cause.isInterruptedOnly(cause)) return
     this.openFailures++
+    this.consecutiveFailures++
     this.opensPaused = true
     const failure = Cause.squash(cause)
     const error = failure instanceof ConnectionError
@@ -405,13 +430,77 @@ export class Engine<A> {
       : new ConnectionError({ reason: "OpenFailed", pool: this.options.name, cause: failure })
     this.lastOpenError = error
     Deferred.unsafeDone(this.warmed, Exit.fail(error))
-    if (this.openCount === 0 && this.opening === 0) {
-      let waiter = this.nextWaiter()
-      while (waiter !== undefined) {
-        this.settle(waiter, Effect.fail(error))
-        waiter = this.nextWaiter()
-      }
+    if (this.consecutiveFailures >= this.options.breakerThreshold) {
+      this.openBreaker()
+    } else if (this.retryDriver !== undefined) {
+      // Waiters keep waiting: the next open comes after the schedule's delay.
+      this.scheduleRetry()
+    } else if (this.openCount === 0 && this.opening === 0) {
+      this.failWaiters(error)
     }
+  }
+
+  failWaiters(error: BorrowError): void {
+    let waiter = this.nextWaiter()
+    while (waiter !== undefined) {
+      this.settle(waiter, Effect.fail(error))
+      waiter = this.nextWaiter()
+    }
+  }
+
+  // ---- opening under failure: backoff and circuit breaker -------------------------------------------
+
+  consecutiveFailures = 0
+  /** Monotonic time until which the breaker is open; 0 when closed. Past it, one probe open is let through. */
+  breakerOpenUntil = 0
+  retryScheduled = false
+
+  unavailable(): PoolUnavailableError {
+    return new PoolUnavailableError({ reason: "CircuitOpen", pool: this.options.name, lastError: this.lastOpenError })
+  }
+
+  /** The breaker is open and its reset time has not come: no open may start. */
+  breakerBlocks(): boolean {
+    return this.breakerOpenUntil !== 0 && this.hooks.monotonicNow() < this.breakerOpenUntil
+  }
+
+  openBreaker(): void {
+    this.breakerOpenUntil = this.hooks.monotonicNow() + Duration.toMillis(this.options.breakerResetAfter)
+    this.failWaiters(this.unavailable())
+  }
+
+  /** A successful open: the failure streak ends, the breaker closes, the backoff starts over. */
+  openSucceeded(): void {
+    this.consecutiveFailures = 0
+    this.breakerOpenUntil = 0
+    if (this.retryDriver !== undefined) this.hooks.run(this.retryDriver.reset)
+  }
+
+  /** Waits for the schedule's next delay, then opens again if anyone still needs a connection. */
+  scheduleRetry(): void {
+    const driver = this.retryDriver
+    if (this.retryScheduled || driver === undefined) return
+    this.retryScheduled = true
+    this.hooks.run(
+      driver.next(undefined).pipe(
+        Effect.matchEffect({
+          // The schedule is spent: stop retrying; waiters with nothing open hear of the failure now.
+          onFailure: () =>
+            Effect.sync(() => {
+              this.retryScheduled = false
+              if (this.openCount === 0 && this.opening === 0 && this.lastOpenError !== undefined) {
+                this.failWaiters(this.lastOpenError)
+              }
+            }),
+          onSuccess: () =>
+            Effect.sync(() => {
+              this.retryScheduled = false
+              this.opensPaused = false
+              this.openIfNeeded()
+            })
+        })
+      )
+    )
   }
 
   /**
@@ -488,10 +577,12 @@ export class Engine<A> {
       }
       this.nextWaiter()
       this.timeouts++
+      // With nothing open and opens failing, the failure is the news, not the wait.
+      const lastOpenError = this.openCount === 0 ? this.lastOpenError : undefined
       this.settle(
         waiter,
         Effect.fail(
-          new PoolTimeoutError({
+          lastOpenError ?? new PoolTimeoutError({
             reason: "AcquireTimeout",
             pool: this.options.name,
             timeout: this.options.connectionTimeout,

@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type { Options } from "../ConnectionPool.js"
 import { InvalidPoolOptions, type OptionIssue } from "../PoolError.js"
@@ -18,6 +19,9 @@ export interface ResolvedOptions {
   readonly validationWindow: Duration.Duration
   readonly leakDetectionThreshold: Duration.Duration
   readonly shutdownTimeout: Duration.Duration
+  readonly openRetry: Schedule.Schedule<unknown, unknown> | undefined
+  readonly breakerThreshold: number
+  readonly breakerResetAfter: Duration.Duration
   readonly warmUp: boolean
   readonly maxWaiting: number
   readonly connectionTimeout: Duration.Duration
@@ -41,6 +45,9 @@ export const defaults: ResolvedOptions = {
   validationWindow: Duration.millis(500),
   leakDetectionThreshold: Duration.infinity,
   shutdownTimeout: Duration.infinity,
+  openRetry: undefined,
+  breakerThreshold: Number.POSITIVE_INFINITY,
+  breakerResetAfter: Duration.seconds(10),
   warmUp: false,
   maxWaiting: Number.POSITIVE_INFINITY,
   connectionTimeout: Duration.seconds(30),
@@ -106,6 +113,13 @@ const OptionsSchema = Schema.Struct({
   validationWindow: optional(positiveDuration(false)),
   leakDetectionThreshold: optional(positiveDuration(true)),
   shutdownTimeout: optional(positiveDuration(true)),
+  openRetry: optional(
+    Schema.declare((u): u is Schedule.Schedule<unknown, unknown> => Schedule.isSchedule(u), {
+      message: () => "must be a Schedule"
+    })
+  ),
+  breakerThreshold: optional(positiveInteger),
+  breakerResetAfter: optional(positiveDuration(false)),
   warmUp: optional(Schema.Boolean),
   maxWaiting: optional(positiveInteger),
   connectionTimeout: optional(positiveDuration(false)),
@@ -175,6 +189,9 @@ export const resolve = (options: Options | undefined): Either.Either<ResolvedOpt
         validationWindow: decoded.validationWindow ?? defaults.validationWindow,
         leakDetectionThreshold: decoded.leakDetectionThreshold ?? defaults.leakDetectionThreshold,
         shutdownTimeout: decoded.shutdownTimeout ?? defaults.shutdownTimeout,
+        openRetry: decoded.openRetry ?? defaults.openRetry,
+        breakerThreshold: decoded.breakerThreshold ?? defaults.breakerThreshold,
+        breakerResetAfter: decoded.breakerResetAfter ?? defaults.breakerResetAfter,
         warmUp: decoded.warmUp ?? defaults.warmUp,
         maxWaiting: decoded.maxWaiting ?? defaults.maxWaiting,
         connectionTimeout: decoded.connectionTimeout ?? defaults.connectionTimeout,
