@@ -22,3 +22,10 @@ export * as Connector from "./Connector.js"
  * @since 0.1.0
  */
 export * as PoolError from "./PoolError.js"
+
+/**
+ * One pool per key, with per-key and total bounds.
+ *
+ * @since 0.1.0
+ */
+export * as KeyedConnectionPool from "./KeyedConnectionPool.js"

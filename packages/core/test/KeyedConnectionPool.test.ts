@@ -1,0 +1,155 @@
+import type { PoolError } from "@connection-pool/core"
+import { Connector, KeyedConnectionPool } from "@connection-pool/core"
+import { assert, describe, it } from "@effect/vitest"
+import type { Duration } from "effect"
+import { Deferred, Effect, Either, Exit, Fiber, Option, Scope, TestClock } from "effect"
+import { eventually } from "./utils.js"
+
+/** Connections that know their key, with counters per key. */
+const makeKeyedConnector = () => {
+  const opened = new Map<string, number>()
+  const open = new Map<string, number>()
+  const closed: Array<string> = []
+  const connector = (key: string) =>
+    Connector.make({
+      open: Effect.acquireRelease(
+        Effect.sync(() => {
+          opened.set(key, (opened.get(key) ?? 0) + 1)
+          open.set(key, (open.get(key) ?? 0) + 1)
+          return { key, serial: opened.get(key)! }
+        }),
+        (connection) =>
+          Effect.sync(() => {
+            open.set(connection.key, open.get(connection.key)! - 1)
+            closed.push(connection.key)
+          })
+      )
+    })
+  return { connector, opened, open, closed }
+}
+
+/** Holds a connection of `key` until the returned fiber is interrupted. */
+const hold = <A>(pools: KeyedConnectionPool.KeyedConnectionPool<string, A>, key: string) =>
+  Effect.gen(function*() {
+    const lent = yield* Deferred.make<void>()
+    return yield* Effect.forkScoped(
+      pools.use(key, () => Effect.zipRight(Deferred.succeed(lent, undefined), Effect.never))
+    )
+      .pipe(Effect.tap(() => Deferred.await(lent)))
+  })
+
+describe("KeyedConnectionPool", () => {
+  it.scoped("each key has its own pool, made on first use, with maxConnections per key", () =>
+    Effect.gen(function*() {
+      const { connector, opened } = makeKeyedConnector()
+      const pools = yield* KeyedConnectionPool.make(connector, { maxConnections: 2 })
+      assert.deepStrictEqual(yield* pools.keys, [])
+      assert.strictEqual(yield* pools.use("a", (c) => Effect.succeed(c.key)), "a")
+      assert.strictEqual(yield* pools.use("b", (c) => Effect.succeed(c.key)), "b")
+      assert.sameMembers([...(yield* pools.keys)], ["a", "b"])
+      yield* hold(pools, "a")
+      yield* hold(pools, "a")
+      const third = yield* Effect.fork(pools.use("a", () => Effect.void))
+      yield* eventually(() =>
+        Effect.map(pools.stats, (all) => all.some(([key, stats]) => key === "a" && stats.waiting === 1))
+      )
+      assert.strictEqual(opened.get("a"), 2, "key a is bounded by maxConnections")
+      assert.strictEqual(yield* pools.use("b", (c) => Effect.succeed(c.key)), "b", "key b is not held up by key a")
+      yield* Fiber.interrupt(third)
+      const names = (yield* pools.stats).map(([, stats]) => stats.name)
+      assert.sameMembers(names, ["connection-pool:a", "connection-pool:b"])
+    }))
+
+  it.scoped("maxTotal bounds the connections open across keys; an open beyond it waits for one to close", () =>
+    Effect.gen(function*() {
+      const { connector, opened } = makeKeyedConnector()
+      const pools = yield* KeyedConnectionPool.make(connector, {
+        maxConnections: 2,
+        maxTotal: 2,
+        openTimeout: "5 seconds",
+        keyIdleTimeout: "1 minute"
+      })
+      const a1 = yield* hold(pools, "a")
+      yield* hold(pools, "a")
+      assert.strictEqual(yield* pools.totalConnections, 2)
+      // key b cannot open while key a holds the total: after openTimeout it hears so
+      const b = yield* Effect.fork(Effect.either(pools.use("b", () => Effect.void)))
+      yield* TestClock.adjust("5 seconds")
+      const failed = yield* Fiber.join(b)
+      const error = (failed as Either.Left<PoolError.PoolError, void>).left as PoolError.ConnectionError
+      assert.strictEqual(error._tag, "ConnectionError")
+      assert.strictEqual(error.reason, "OpenTimedOut")
+      assert.isFalse(opened.has("b"))
+      // one of key a's connections is closed (invalidated on return): key b gets its place
+      yield* Fiber.interrupt(a1)
+      yield* pools.use("a", (_, handle) => handle.invalidate)
+      const served = yield* pools.use("b", (c) => Effect.succeed(c.key))
+      assert.strictEqual(served, "b")
+      assert.strictEqual(yield* pools.totalConnections, 2)
+    }))
+
+  it.scoped("a key unused for keyIdleTimeout is closed and forgotten; the next borrow makes it anew", () =>
+    Effect.gen(function*() {
+      const { closed, connector, opened } = makeKeyedConnector()
+      const pools = yield* KeyedConnectionPool.make(connector, { keyIdleTimeout: "1 minute" })
+      yield* pools.use("a", () => Effect.void)
+      yield* TestClock.adjust("30 seconds")
+      yield* pools.use("b", () => Effect.void)
+      yield* TestClock.adjust("30 seconds") // a: 60 s idle, b: 30 s
+      yield* eventually(() => closed.includes("a"))
+      assert.deepStrictEqual(yield* pools.keys, ["b"])
+      assert.deepStrictEqual(closed, ["a"])
+      yield* TestClock.adjust("30 seconds")
+      yield* eventually(() => closed.includes("b"))
+      assert.deepStrictEqual(yield* pools.keys, [])
+      yield* pools.use("a", () => Effect.void)
+      assert.strictEqual(opened.get("a"), 2)
+    }))
+
+  it.scoped("a key that holds a lent connection is not idle", () =>
+    Effect.gen(function*() {
+      const { closed, connector } = makeKeyedConnector()
+      const pools = yield* KeyedConnectionPool.make(connector, { keyIdleTimeout: "1 minute" })
+      const holder = yield* hold(pools, "a")
+      yield* TestClock.adjust("10 minutes")
+      assert.deepStrictEqual(closed, [])
+      yield* Fiber.interrupt(holder)
+      yield* TestClock.adjust("1 minute")
+      yield* eventually(() => closed.length === 1)
+    }))
+
+  it.effect("bad options fail construction naming the field, keyed ones included", () =>
+    Effect.gen(function*() {
+      const { connector } = makeKeyedConnector()
+      const error = yield* Effect.flip(Effect.scoped(
+        KeyedConnectionPool.make(connector, {
+          maxConnections: 0,
+          maxTotal: -1,
+          keyIdleTimeout: "never" as Duration.DurationInput
+        })
+      ))
+      assert.strictEqual(error._tag, "InvalidPoolOptions")
+      assert.sameMembers([...(error as PoolError.InvalidPoolOptions).fields], [
+        "maxConnections",
+        "maxTotal",
+        "keyIdleTimeout"
+      ])
+    }))
+
+  it.effect("closing the keyed pool closes every key's connections; later borrowers are refused", () =>
+    Effect.gen(function*() {
+      const { connector, open } = makeKeyedConnector()
+      const scope = yield* Scope.make()
+      const pools = yield* Scope.extend(KeyedConnectionPool.make(connector), scope)
+      yield* pools.use("a", () => Effect.void)
+      yield* pools.use("b", () => Effect.void)
+      yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(open.get("a"), 0)
+      assert.strictEqual(open.get("b"), 0)
+      const refused = yield* Effect.either(pools.use("a", () => Effect.void))
+      assert.strictEqual(
+        Option.getOrUndefined(Either.getLeft(refused))?._tag,
+        "PoolClosedError"
+      )
+    }))
+})
