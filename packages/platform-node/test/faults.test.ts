@@ -152,6 +152,17 @@ describe("faults, against real sockets", () => {
       }))
   })
 
+  /** A pool's `ConnectionError` `OpenFailed` whose cause is the connector's `SocketError` with this reason and errno. */
+  const assertOpenFailedWith = (error: unknown, reason: string, code: string) => {
+    const failure = error as { readonly _tag: string; readonly reason: string; readonly cause: unknown }
+    assert.strictEqual(failure._tag, "ConnectionError")
+    assert.strictEqual(failure.reason, "OpenFailed")
+    const cause = failure.cause as { readonly _tag: string; readonly reason: string; readonly code: string }
+    assert.strictEqual(cause._tag, "SocketError")
+    assert.strictEqual(cause.reason, reason)
+    assert.strictEqual(cause.code, code)
+  }
+
   describe("the server is down", () => {
     it.scopedLive("no socket at the path: ConnectionError OpenFailed caused by PathNotFound; serves once it is back", () =>
       Effect.gen(function*() {
@@ -160,12 +171,7 @@ describe("faults, against real sockets", () => {
         const error = typedFailure(
           yield* Effect.exit(IpcPool.request(pool, bytes("hello")).pipe(within("2 seconds", "a prompt failure")))
         )
-        assert.strictEqual(error._tag, "ConnectionError")
-        assert.strictEqual(error._tag === "ConnectionError" && error.reason, "OpenFailed")
-        const cause = error._tag === "ConnectionError" ? error.cause : undefined
-        assert.strictEqual((cause as { _tag: string })._tag, "SocketError")
-        assert.strictEqual((cause as { reason: string }).reason, "PathNotFound")
-        assert.strictEqual((cause as { code: string }).code, "ENOENT")
+        assertOpenFailedWith(error, "PathNotFound", "ENOENT")
 
         // The server comes up: the same pool serves.
         const serverScope = yield* Scope.make()
@@ -194,12 +200,7 @@ describe("faults, against real sockets", () => {
         const error = typedFailure(
           yield* Effect.exit(IpcPool.request(pool, bytes("hello")).pipe(within("2 seconds", "a prompt failure")))
         )
-        assert.strictEqual(error._tag, "ConnectionError")
-        assert.strictEqual(error._tag === "ConnectionError" && error.reason, "OpenFailed")
-        const cause = error._tag === "ConnectionError" ? error.cause : undefined
-        assert.strictEqual((cause as { _tag: string })._tag, "SocketError")
-        assert.strictEqual((cause as { reason: string }).reason, "ConnectionRefused")
-        assert.strictEqual((cause as { code: string }).code, "ECONNREFUSED")
+        assertOpenFailedWith(error, "ConnectionRefused", "ECONNREFUSED")
         yield* IpcServer.make({ port, handler: IpcServer.scriptedHandler })
         assert.strictEqual(
           text(yield* IpcPool.request(pool, bytes("back")).pipe(within("2 seconds", "a reply"))),

@@ -23,6 +23,7 @@ import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
+import type { BorrowError } from "../ConnectionPool.js"
 import {
   ConnectionError,
   PoolClosedError,
@@ -45,13 +46,6 @@ export interface EngineHooks<A> {
   /** Runs a background effect in a fiber of the pool, interrupted when the pool closes. */
   readonly run: (effect: Effect.Effect<unknown>) => Fiber.RuntimeFiber<unknown>
 }
-
-export type BorrowError =
-  | PoolTimeoutError
-  | ConnectionError
-  | PoolClosedError
-  | PoolExhaustedError
-  | PoolUnavailableError
 
 interface Waiter<A> {
   deadline: number
