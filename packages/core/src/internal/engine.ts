@@ -104,6 +104,9 @@ export class Engine<A> {
   /** The bounds in force; `resize` changes them on a live pool. */
   maxConnections: number
   minConnections: number
+  /** `maxLifetime`, and a `"creation"` `timeToLive` (infinite otherwise), in milliseconds: fixed options. */
+  readonly maxLifetimeMillis: number
+  readonly creationTimeToLiveMillis: number
 
   constructor(
     readonly options: ResolvedOptions,
@@ -114,6 +117,10 @@ export class Engine<A> {
     this.timeoutMillis = Duration.toMillis(options.connectionTimeout)
     this.maxConnections = options.maxConnections
     this.minConnections = options.minConnections
+    this.maxLifetimeMillis = Duration.toMillis(options.maxLifetime)
+    this.creationTimeToLiveMillis = options.timeToLiveStrategy === "creation"
+      ? Duration.toMillis(options.timeToLive)
+      : Number.POSITIVE_INFINITY
   }
 
   /**
@@ -142,22 +149,15 @@ export class Engine<A> {
    * so that connections opened together do not all expire together; or a `"creation"` `timeToLive`.
    */
   lifetimeMillis(): number {
-    const timeToLive = this.options.timeToLiveStrategy === "creation"
-      ? Duration.toMillis(this.options.timeToLive)
+    const jittered = Number.isFinite(this.maxLifetimeMillis)
+      ? this.maxLifetimeMillis - Math.random() * this.maxLifetimeMillis * lifetimeJitter
       : Number.POSITIVE_INFINITY
-    const maxLifetime = Duration.toMillis(this.options.maxLifetime)
-    const jittered = Number.isFinite(maxLifetime)
-      ? maxLifetime - Math.random() * maxLifetime * lifetimeJitter
-      : Number.POSITIVE_INFINITY
-    return Math.min(timeToLive, jittered)
+    return Math.min(this.creationTimeToLiveMillis, jittered)
   }
 
   /** The shortest lifetime a connection opened from now on can have. */
   shortestLifetimeMillis(): number {
-    const timeToLive = this.options.timeToLiveStrategy === "creation"
-      ? Duration.toMillis(this.options.timeToLive)
-      : Number.POSITIVE_INFINITY
-    return Math.min(timeToLive, Duration.toMillis(this.options.maxLifetime) * (1 - lifetimeJitter))
+    return Math.min(this.creationTimeToLiveMillis, this.maxLifetimeMillis * (1 - lifetimeJitter))
   }
 
   /** Open connections that are not closing. */
