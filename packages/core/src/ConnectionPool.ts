@@ -18,6 +18,7 @@ import type { Pipeable } from "effect/Pipeable"
 import { hasProperty } from "effect/Predicate"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import type * as Connector from "./Connector.js"
 import * as internal from "./internal/connectionPool.js"
 import type {
@@ -28,6 +29,7 @@ import type {
   PoolTimeoutError,
   PoolUnavailableError
 } from "./PoolError.js"
+import type * as PoolEvent from "./PoolEvent.js"
 
 /**
  * @since 0.1.0
@@ -105,6 +107,12 @@ export interface ConnectionPool<A> extends Pipeable {
   readonly availablePermits: Effect.Effect<number>
   /** How many connections are open, lent or idle. */
   readonly activeConnections: Effect.Effect<number>
+  /**
+   * The pool's events from the moment the stream is run: opens and failed opens, closes with their reason,
+   * health changes and borrowers' timeouts (see `PoolEvent`). The stream ends once the pool has closed;
+   * run after that, it is empty.
+   */
+  readonly events: Stream.Stream<PoolEvent.PoolEvent>
 }
 
 /**
@@ -300,6 +308,18 @@ export interface Options {
   readonly breakerResetAfter?: Duration.DurationInput | undefined
   /** How `timeToLive` is counted. Default `"usage"`. */
   readonly timeToLiveStrategy?: "usage" | "creation" | undefined
+  /**
+   * Record the metrics of `PoolMetrics` (gauges, counters, and wait, hold and open time histograms), tagged
+   * with the pool's name. Default false: it reads the clock once more per borrow (see `PoolMetrics`).
+   */
+  readonly metrics?: boolean | undefined
+  /**
+   * Trace every borrow: the wait for a connection (and its validation) runs in a `connection-pool.borrow`
+   * span naming the connection lent. Default false: a span costs more than a borrow. Opens
+   * (`connection-pool.open`) and health ticks and checks (`connection-pool.health-tick`,
+   * `connection-pool.check`) are always traced.
+   */
+  readonly traceBorrows?: boolean | undefined
 }
 
 /**

@@ -24,6 +24,20 @@ export * as Connector from "./Connector.js"
 export * as PoolError from "./PoolError.js"
 
 /**
+ * What happens in a pool, as a stream of events.
+ *
+ * @since 0.1.0
+ */
+export * as PoolEvent from "./PoolEvent.js"
+
+/**
+ * The metrics a pool records with Effect's `Metric`.
+ *
+ * @since 0.1.0
+ */
+export * as PoolMetrics from "./PoolMetrics.js"
+
+/**
  * One pool per key, with per-key and total bounds.
  *
  * @since 0.1.0

@@ -10,8 +10,10 @@ import * as FiberId from "effect/FiberId"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import { pipeArguments } from "effect/Pipeable"
+import * as PubSub from "effect/PubSub"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type {
   BorrowError,
   ConnectionInfo,
@@ -24,8 +26,10 @@ import type {
 } from "../ConnectionPool.js"
 import type { Connector } from "../Connector.js"
 import { ConnectionError, type InvalidPoolOptions } from "../PoolError.js"
+import * as PoolEvent from "../PoolEvent.js"
 import { Engine } from "./engine.js"
 import * as Health from "./health.js"
+import { endOfEvents, Observer, type Published } from "./observer.js"
 import { fromConfig, resolve, type ResolvedOptions } from "./options.js"
 import type { ConnectionRecord, RecordState } from "./record.js"
 
@@ -79,6 +83,7 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
   /** Whether each loan's borrower is noted: for leak detection, or to interrupt it at a late shutdown. */
   readonly notesBorrowers: boolean
   readonly now: () => number
+  readonly observer: Observer
 
   constructor(
     readonly connector: Connector<A, E, R>,
@@ -89,6 +94,7 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
       readonly monotonicNow: () => number
       readonly run: (effect: Effect.Effect<unknown>) => Fiber.RuntimeFiber<unknown>
       readonly retryDriver: Schedule.ScheduleDriver<unknown, unknown> | undefined
+      readonly events: PubSub.PubSub<Published>
     }
   ) {
     this.now = clock.now
@@ -97,13 +103,19 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     this.notesBorrowers = Duration.isFinite(options.leakDetectionThreshold) ||
       Duration.isFinite(options.shutdownTimeout)
     this.preparesLoans = options.validateOnBorrow || this.notesBorrowers
-    this.engine = new Engine(options, {
-      open: (scope) => Effect.provide(Scope.extend(connector.open, scope), context),
-      isOpen: connector.isOpen,
-      now: clock.now,
-      monotonicNow: clock.monotonicNow,
-      run: clock.run
-    }, clock.retryDriver)
+    this.observer = new Observer(options.name, options.metrics, clock.events)
+    this.engine = new Engine(
+      options,
+      {
+        open: (scope) => Effect.provide(Scope.extend(connector.open, scope), context),
+        isOpen: connector.isOpen,
+        now: clock.now,
+        monotonicNow: clock.monotonicNow,
+        run: clock.run
+      },
+      this.observer,
+      clock.retryDriver
+    )
   }
 
   get name() {
@@ -132,12 +144,31 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     f: (connection: A, handle: PooledConnection<A>) => Effect.Effect<B, E2, R2>
   ): Effect.Effect<B, E2 | BorrowError, R2> {
     return Effect.uninterruptibleMask((restore) => {
+      if (this.options.traceBorrows) {
+        return Effect.flatMap(this.tracedAcquire(restore), (record) => this.useWith(record, f, restore))
+      }
       // Evaluated inside the uninterruptible region: an idle connection is taken here synchronously, so
       // the common case spends no effect on acquiring it.
       const record = this.engine.isClosed ? undefined : this.engine.takeIdle()
       if (record !== undefined && !this.preparesLoans) return this.useWith(record, f, restore)
       return Effect.flatMap(this.acquirePrepared(record, restore), (record) => this.useWith(record, f, restore))
     })
+  }
+
+  /**
+   * With `traceBorrows`: the acquisition (waiting, validating) in a `connection-pool.borrow` span that
+   * names the connection lent. Off the hot path: a span costs more than a borrow.
+   */
+  tracedAcquire(
+    restore: <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>
+  ): Effect.Effect<ConnectionRecord<A>, BorrowError> {
+    return Effect.suspend(() =>
+      this.acquirePrepared(this.engine.isClosed ? undefined : this.engine.takeIdle(), restore)
+    )
+      .pipe(
+        Effect.tap((record) => Effect.annotateCurrentSpan("connection.id", record.id)),
+        Effect.withSpan("connection-pool.borrow", { attributes: { "pool.name": this.name } })
+      )
   }
 
   /**
@@ -167,21 +198,20 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     record: ConnectionRecord<A>,
     restore: <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>
   ): Effect.Effect<ConnectionRecord<A>, BorrowError> {
-    this.healthChecks++
     return Effect.flatMap(Effect.exit(restore(this.checkConnection(record))), (exit) => {
       if (Exit.isSuccess(exit)) {
-        record.healthScore = Health.afterCheckSucceeded(record.healthScore)
+        this.recordCheckSuccess(record)
         return record.lent
       }
       // Interrupted while validating: the connection goes back as it was.
       if (Cause.isInterruptedOnly(exit.cause)) {
         // only interruption in this cause: no failure of the check's own type escapes
         const interrupted = exit.cause as Cause.Cause<never>
-        return Effect.zipRight(this.engine.recycle(record, false), Effect.failCause(interrupted))
+        return Effect.zipRight(this.engine.recycle(record, undefined), Effect.failCause(interrupted))
       }
       this.recordCheckFailure(record)
       return Effect.zipRight(
-        this.engine.recycle(record, true),
+        this.engine.recycle(record, "validation-failed"),
         this.acquirePrepared(undefined, restore)
       )
     })
@@ -223,6 +253,9 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
   // fiber's FiberRefs around it, which costs more than the rest of the borrow.
   readonly get: Effect.Effect<PooledConnection<A>, BorrowError, Scope.Scope> = Effect.scopeWith((scope) =>
     Effect.uninterruptibleMask((restore) => {
+      if (this.options.traceBorrows) {
+        return Effect.flatMap(this.tracedAcquire(restore), (record) => this.lendInto(scope, record))
+      }
       const record = this.engine.isClosed ? undefined : this.engine.takeIdle()
       if (record !== undefined && !this.preparesLoans) return this.lendInto(scope, record)
       return Effect.flatMap(this.acquirePrepared(record, restore), (record) => this.lendInto(scope, record))
@@ -262,13 +295,17 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     if (loan.returned) return undefined
     loan.returned = true
     const record = loan.record
-    record.lentAt = undefined
     record.borrowerFiber = undefined
     if (failure !== undefined && this.connector.isFault(failure)) {
+      const previousScore = record.healthScore
       record.errorCount++
       record.healthScore = Health.afterFault(record.healthScore)
+      this.observer.healthChanged(record, previousScore, record.errorCount - 1)
     }
-    return this.engine.recycleNow(record, record.invalidated || this.isUnhealthy(record))
+    return this.engine.recycleNow(
+      record,
+      record.invalidated ? "invalidated" : this.isUnhealthy(record) ? "unhealthy" : undefined
+    )
   }
 
   giveBack(loan: Loan<A>, failure: Cause.Cause<unknown> | undefined): Effect.Effect<void> {
@@ -279,24 +316,27 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
 
   readonly cleanUpStale: Effect.Effect<number> = Effect.suspend(() => {
     const now = this.now()
-    const doomed = this.engine.idle.filter((record) =>
-      this.isUnhealthy(record) || now - record.lastUsedAt >= this.staleMillis ||
-      !this.connector.isOpen(record.connection)
-    )
+    const doomed: Array<readonly [ConnectionRecord<A>, PoolEvent.CloseReason]> = []
+    for (const record of this.engine.idle) {
+      const reason: PoolEvent.CloseReason | undefined = this.isUnhealthy(record)
+        ? "unhealthy"
+        : !this.connector.isOpen(record.connection)
+        ? "disconnected"
+        : now - record.lastUsedAt >= this.staleMillis
+        ? "stale"
+        : undefined
+      if (reason !== undefined) doomed.push([record, reason])
+    }
     // Counted as they go: one lent or taken for a check while an earlier one was closing is kept.
     return Effect.map(
-      Effect.forEach(doomed, (record) => this.engine.retireIdle(record)),
+      Effect.forEach(doomed, ([record, reason]) => this.engine.retireIdle(record, reason)),
       (retired) => retired.filter(Boolean).length
     )
   })
 
-  /**
-   * Checks one connection taken off the idle stack. Runs uninterruptibly but for the check itself
-   * (`restore`), so the connection always ends its check: delivered, or closed (also when the check is
-   * cut short because the pool is closing).
-   */
-  /** The connector's check of one connection, bounded by `healthCheckTimeout`. */
+  /** The connector's check of one connection, bounded by `healthCheckTimeout`, in a span. */
   checkConnection(record: ConnectionRecord<A>): Effect.Effect<unknown, unknown> {
+    this.healthChecks++
     return Effect.suspend(() => this.connector.check(record.connection)).pipe(
       Effect.provide(this.context),
       Effect.timeoutFail({
@@ -308,14 +348,27 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
             connectionId: record.id,
             cause: `no answer within ${Duration.format(this.options.healthCheckTimeout)}`
           })
+      }),
+      Effect.withSpan("connection-pool.check", {
+        attributes: { "pool.name": this.name, "connection.id": record.id }
       })
     )
   }
 
+  recordCheckSuccess(record: ConnectionRecord<A>): void {
+    const previousScore = record.healthScore
+    record.healthScore = Health.afterCheckSucceeded(record.healthScore)
+    this.observer.checked(true)
+    this.observer.healthChanged(record, previousScore, record.errorCount)
+  }
+
   recordCheckFailure(record: ConnectionRecord<A>): void {
+    const previousScore = record.healthScore
     this.healthCheckFailures++
     record.errorCount++
     record.healthScore = Health.afterCheckFailed(record.healthScore)
+    this.observer.checked(false)
+    this.observer.healthChanged(record, previousScore, record.errorCount - 1)
   }
 
   /**
@@ -327,13 +380,13 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     record: ConnectionRecord<A>,
     restore: <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>
   ): Effect.Effect<void> {
-    this.healthChecks++
     return Effect.flatMap(Effect.exit(restore(this.checkConnection(record))), (exit) => {
       if (Exit.isSuccess(exit)) {
-        record.healthScore = Health.afterCheckSucceeded(record.healthScore)
-        return this.engine.endCheck(record, true)
+        this.recordCheckSuccess(record)
+        return this.engine.endCheck(record, undefined)
       }
-      if (Cause.isInterruptedOnly(exit.cause)) return this.engine.endCheck(record, false)
+      // cut short: the pool is closing
+      if (Cause.isInterruptedOnly(exit.cause)) return this.engine.endCheck(record, "shutdown")
       this.recordCheckFailure(record)
       const failure = Cause.squash(exit.cause)
       const error = failure instanceof ConnectionError
@@ -341,7 +394,7 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
         : new ConnectionError({ reason: "CheckFailed", pool: this.name, connectionId: record.id, cause: failure })
       return Effect.logWarning("health check failed", error).pipe(
         Effect.annotateLogs({ pool: this.name, connectionId: record.id, healthScore: record.healthScore }),
-        Effect.zipRight(this.engine.endCheck(record, !this.isUnhealthy(record)))
+        Effect.zipRight(this.engine.endCheck(record, this.isUnhealthy(record) ? "unhealthy" : undefined))
       )
     })
   }
@@ -369,7 +422,8 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
         this.engine.openIfNeeded()
       })),
       Effect.catchAllCause((cause) => Effect.logError("health tick failed", cause)),
-      Effect.annotateLogs({ pool: this.options.name })
+      Effect.annotateLogs({ pool: this.options.name }),
+      Effect.withSpan("connection-pool.health-tick", { root: true, attributes: { "pool.name": this.name } })
     )
   }
 
@@ -398,12 +452,12 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     const sweep: Effect.Effect<void> = Effect.suspend(() => {
       const now = this.now()
       let next = now + idlePeriod
-      const due: Array<ConnectionRecord<A>> = []
+      const due: Array<readonly [ConnectionRecord<A>, PoolEvent.CloseReason]> = []
       let live = engine.liveCount
       for (const record of engine.records.values()) {
         if (record.state === "retired") continue
         if (record.expiresAt <= now) {
-          if (record.state === "idle") due.push(record)
+          if (record.state === "idle") due.push([record, "expired"])
           else record.expired = true
           continue
         }
@@ -412,11 +466,11 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
         const idleExpiry = record.lastUsedAt + idleMillis
         if (idleExpiry > now) next = Math.min(next, idleExpiry)
         else if (live > engine.minConnections) {
-          due.push(record)
+          due.push([record, "idle-timeout"])
           live--
         }
       }
-      return Effect.forEach(due, (record) => engine.retireIdle(record), { discard: true }).pipe(
+      return Effect.forEach(due, ([record, reason]) => engine.retireIdle(record, reason), { discard: true }).pipe(
         Effect.zipRight(Effect.sleep(Duration.millis(Math.max(1, next - now)))),
         Effect.zipRight(sweep)
       )
@@ -471,6 +525,14 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
   )
 
   readonly activeConnections: Effect.Effect<number> = Effect.sync(() => this.engine.openCount)
+
+  readonly events: Stream.Stream<PoolEvent.PoolEvent> = Stream.suspend(() =>
+    this.observer.ended
+      ? Stream.empty
+      : Stream.fromPubSub(this.observer.events).pipe(
+        Stream.takeWhile((event): event is PoolEvent.PoolEvent => event !== endOfEvents)
+      )
+  )
 
   readonly connections: Effect.Effect<ReadonlyArray<ConnectionInfo>> = Effect.sync(() =>
     Array.from(this.engine.records.values(), (record): ConnectionInfo => ({
@@ -541,12 +603,16 @@ const makeResolved = <A, E, R>(
     const runFiber = yield* FiberSet.makeRuntime<never, unknown, never>()
     const run = (effect: Effect.Effect<unknown>) => runFiber(effect, { immediate: false })
     const retryDriver = options.openRetry === undefined ? undefined : yield* Schedule.driver(options.openRetry)
+    const events = yield* PubSub.dropping<Published>(PoolEvent.bufferSize)
     const pool = new PoolImpl(connector, options, context, {
       now: () => clock.unsafeCurrentTimeMillis(),
       monotonicNow: () => Number(clock.unsafeCurrentTimeNanos() / 1_000_000n),
       run,
-      retryDriver
+      retryDriver,
+      events
     })
+    // Finalizers run last-added first: subscribers' streams end after the shutdown's events.
+    yield* Effect.addFinalizer(() => pool.observer.end())
     yield* Effect.addFinalizer(() => pool.engine.shutdown)
     // Finalizers run last-added first: the maintenance fibers stop before the shutdown.
     yield* Effect.forkScoped(pool.maintenance)

@@ -31,6 +31,8 @@ import {
   PoolTimeoutError,
   PoolUnavailableError
 } from "../PoolError.js"
+import type { CloseReason } from "../PoolEvent.js"
+import type { Observer } from "./observer.js"
 import type { ResolvedOptions } from "./options.js"
 import { ConnectionRecord } from "./record.js"
 
@@ -111,6 +113,7 @@ export class Engine<A> {
   constructor(
     readonly options: ResolvedOptions,
     readonly hooks: EngineHooks<A>,
+    readonly observer: Observer,
     /** Drives `openRetry`'s delays; undefined without one. */
     readonly retryDriver: Schedule.ScheduleDriver<unknown, unknown> | undefined = undefined
   ) {
@@ -135,7 +138,7 @@ export class Engine<A> {
       // the bottom of the idle stack has waited longest
       const surplus = this.idle.splice(0, Math.min(excess, this.idle.length))
       this.openIfNeeded()
-      return Effect.forEach(surplus, (record) => this.close(record), { discard: true })
+      return Effect.forEach(surplus, (record) => this.close(record, "resized"), { discard: true })
     })
   }
 
@@ -194,12 +197,14 @@ export class Engine<A> {
   takeIdle(): ConnectionRecord<A> | undefined {
     let record = this.idle.pop()
     while (record !== undefined) {
-      if (this.hooks.isOpen(record.connection) && !record.expired) {
+      const isOpen = this.hooks.isOpen(record.connection)
+      if (isOpen && !record.expired) {
         this.lend(record)
+        this.observer.acquired(0)
         return record
       }
       // closed by its peer while idle, or out of its lifetime: retire it and try the next one
-      this.hooks.run(this.close(record))
+      this.hooks.run(this.close(record, isOpen ? "expired" : "disconnected"))
       record = this.idle.pop()
     }
     return undefined
@@ -211,6 +216,11 @@ export class Engine<A> {
     record.useCount++
     record.loans++
     this.lent++
+    if (this.observer.metrics) {
+      // the hold time's start; leak detection sets it too (to the same clock), when it notes the borrower
+      record.lentAt = this.hooks.now()
+      this.observer.counted(this)
+    }
   }
 
   wait(
@@ -232,6 +242,7 @@ export class Engine<A> {
         this.waiters.push(waiter)
         waiter.queued = true
         this.waiting++
+        this.observer.counted(this)
         // A borrower's arrival is a reason to try again, unless a backoff delay is running: then it waits
         // for the scheduled retry, so that opens stay bounded by the schedule, not by arrivals.
         if (!this.retryScheduled) this.opensPaused = false
@@ -246,10 +257,13 @@ export class Engine<A> {
           const handed = waiter.handed
           if (handed === undefined) return Effect.failCause(cause)
           waiter.handed = undefined
-          return Effect.zipRight(this.recycle(handed, false), Effect.failCause(cause))
+          return Effect.zipRight(this.recycle(handed, undefined), Effect.failCause(cause))
         },
         onSuccess: (record) => {
           waiter.handed = undefined
+          if (this.observer.metrics) {
+            this.observer.acquired(this.hooks.monotonicNow() - (waiter.deadline - this.timeoutMillis))
+          }
           return record.lent
         }
       }
@@ -260,6 +274,7 @@ export class Engine<A> {
     if (waiter.queued && !waiter.settled) {
       waiter.settled = true
       this.waiting--
+      this.observer.counted(this)
     }
   }
 
@@ -290,6 +305,7 @@ export class Engine<A> {
   settle(waiter: Waiter<A>, outcome: Effect.Effect<ConnectionRecord<A>, BorrowError>): void {
     waiter.settled = true
     this.waiting--
+    this.observer.counted(this)
     waiter.resume!(outcome)
   }
 
@@ -310,23 +326,35 @@ export class Engine<A> {
   }
 
   /**
-   * Takes back a lent connection: retires it if asked to (or if the pool is closing), else delivers it.
-   * Returns the effect that closes it, or `undefined` when there is nothing left to do (the hot path).
+   * Takes back a lent connection: retires it if asked to (`retire` says why), if the pool is closing, or
+   * if it expired, was closed or is above a lowered maximum; else delivers it. Returns the effect that
+   * closes it, or `undefined` when there is nothing left to do (the hot path).
    */
-  recycleNow(record: ConnectionRecord<A>, retire: boolean): Effect.Effect<void> | undefined {
+  recycleNow(record: ConnectionRecord<A>, retire: CloseReason | undefined): Effect.Effect<void> | undefined {
     this.lent--
-    record.lastUsedAt = this.hooks.now()
-    if (
-      retire || this.isClosed || record.expired || !this.hooks.isOpen(record.connection) ||
-      this.liveCount > this.maxConnections
-    ) {
-      return this.close(record)
+    const now = this.hooks.now()
+    record.lastUsedAt = now
+    if (this.observer.metrics) {
+      if (record.lentAt !== undefined) this.observer.returned(now - record.lentAt)
+      this.observer.counted(this)
     }
+    record.lentAt = undefined
+    const reason = retire ?? this.reasonToRetire(record)
+    if (reason !== undefined) return this.close(record, reason)
     this.deliver(record)
     return undefined
   }
 
-  recycle(record: ConnectionRecord<A>, retire: boolean): Effect.Effect<void> {
+  /** Why a connection coming back from a loan or a check must not be lent again; `undefined` if it may. */
+  reasonToRetire(record: ConnectionRecord<A>): CloseReason | undefined {
+    if (this.isClosed) return "shutdown"
+    if (record.expired) return "expired"
+    if (!this.hooks.isOpen(record.connection)) return "disconnected"
+    if (this.liveCount > this.maxConnections) return "resized"
+    return undefined
+  }
+
+  recycle(record: ConnectionRecord<A>, retire: CloseReason | undefined): Effect.Effect<void> {
     return this.recycleNow(record, retire) ?? Effect.void
   }
 
@@ -365,6 +393,7 @@ export class Engine<A> {
   }
 
   openOne(attempt: { counted: boolean }): Effect.Effect<void> {
+    const startedAt = this.hooks.monotonicNow()
     return Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(Scope.make(), (scope) =>
         // Bounded by `openTimeout`. `disconnect` lets the timeout win even over an open that cannot be
@@ -380,7 +409,9 @@ export class Engine<A> {
                   pool: this.options.name,
                   cause: `no connection within ${Duration.format(this.options.openTimeout)}`
                 })
-            })
+            }),
+            // A root span: an open serves whichever borrower comes first, not the one whose arrival started it.
+            Effect.withSpan("connection-pool.open", { root: true, attributes: { "pool.name": this.options.name } })
           )
         ).pipe(
           Effect.exit,
@@ -393,6 +424,8 @@ export class Engine<A> {
               record.expiresAt = record.createdAt + this.lifetimeMillis()
               this.records.set(record.id, record)
               this.created++
+              this.observer.opened(record.id, this.hooks.monotonicNow() - startedAt)
+              this.observer.counted(this)
               this.lastOpenError = undefined
               this.opensPaused = false
               this.openSucceeded()
@@ -423,6 +456,7 @@ export class Engine<A> {
       ? failure
       : new ConnectionError({ reason: "OpenFailed", pool: this.options.name, cause: failure })
     this.lastOpenError = error
+    this.observer.openFailed(error)
     Deferred.unsafeDone(this.warmed, Exit.fail(error))
     if (this.consecutiveFailures >= this.options.breakerThreshold) {
       this.openBreaker()
@@ -502,7 +536,7 @@ export class Engine<A> {
    * has more than `maxConnections` sockets and shutdown ends only when every one is closed. Then a
    * replacement is opened if waiters or `minConnections` want one.
    */
-  close(record: ConnectionRecord<A>): Effect.Effect<void> {
+  close(record: ConnectionRecord<A>, reason: CloseReason): Effect.Effect<void> {
     if (record.state === "retired") return Effect.void
     record.state = "retired"
     this.closing++
@@ -512,6 +546,8 @@ export class Engine<A> {
         this.closing--
         this.records.delete(record.id)
         this.closed++
+        this.observer.closed(record.id, reason)
+        this.observer.counted(this)
         // With nothing open or opening, waiters would wait for nobody: try again for them now, even if
         // opens were paused by a failure (if it fails again, they hear of it at once).
         if (this.waiting > 0 && this.records.size === 0 && this.opening === 0) this.opensPaused = false
@@ -525,11 +561,11 @@ export class Engine<A> {
    * Retires a connection that is still idle (stale, unhealthy, out of its lifetime) and says so. One that
    * was lent or taken for a check since the caller looked is left alone.
    */
-  retireIdle(record: ConnectionRecord<A>): Effect.Effect<boolean> {
+  retireIdle(record: ConnectionRecord<A>, reason: CloseReason): Effect.Effect<boolean> {
     if (record.state !== "idle") return Effect.succeed(false)
     const index = this.idle.indexOf(record)
     if (index >= 0) this.idle.splice(index, 1)
-    return Effect.as(this.close(record), true)
+    return Effect.as(this.close(record, reason), true)
   }
 
   // ---- health checks -------------------------------------------------------------------------------
@@ -542,13 +578,15 @@ export class Engine<A> {
     return taken
   }
 
-  /** Ends a check: a healthy connection is delivered (to a waiter first), an unhealthy one closed. */
-  endCheck(record: ConnectionRecord<A>, healthy: boolean): Effect.Effect<void> {
+  /**
+   * Ends a check: a connection to retire (`retire` says why; unhealthy, say) or one that may not be lent
+   * again is closed, a healthy one delivered (to a waiter first).
+   */
+  endCheck(record: ConnectionRecord<A>, retire: CloseReason | undefined): Effect.Effect<void> {
     if (record.state !== "checking") return Effect.void
     this.checking--
-    if (!healthy || this.isClosed || record.expired || !this.hooks.isOpen(record.connection)) {
-      return this.close(record)
-    }
+    const reason = retire ?? this.reasonToRetire(record)
+    if (reason !== undefined) return this.close(record, reason)
     this.deliver(record)
     return Effect.void
   }
@@ -571,6 +609,7 @@ export class Engine<A> {
       }
       this.nextWaiter()
       this.timeouts++
+      this.observer.timedOut(this.timeoutMillis)
       // With nothing open and opens failing, the failure is the news, not the wait.
       const lastOpenError = this.openCount === 0 ? this.lastOpenError : undefined
       this.settle(
@@ -604,7 +643,7 @@ export class Engine<A> {
       waiter = this.nextWaiter()
     }
     const idle = this.idle.splice(0, this.idle.length)
-    return Effect.forEach(idle, (record) => this.close(record), { discard: true }).pipe(
+    return Effect.forEach(idle, (record) => this.close(record, "shutdown"), { discard: true }).pipe(
       Effect.zipRight(Fiber.interruptAll(Array.from(this.openFibers))),
       Effect.zipRight(Effect.sync(() => this.checkDrained())),
       Effect.zipRight(this.awaitReturns)

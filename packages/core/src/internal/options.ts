@@ -35,6 +35,8 @@ export interface ResolvedOptions {
   readonly maxLifetime: Duration.Duration
   readonly idleTimeout: Duration.Duration
   readonly timeToLiveStrategy: "usage" | "creation"
+  readonly metrics: boolean
+  readonly traceBorrows: boolean
 }
 
 export const defaults: ResolvedOptions = {
@@ -60,7 +62,9 @@ export const defaults: ResolvedOptions = {
   timeToLive: Duration.infinity,
   maxLifetime: Duration.infinity,
   idleTimeout: Duration.infinity,
-  timeToLiveStrategy: "usage"
+  timeToLiveStrategy: "usage",
+  metrics: false,
+  traceBorrows: false
 }
 
 /**
@@ -132,7 +136,9 @@ const OptionsSchema = Schema.Struct({
   timeToLive: optional(positiveDuration(true)),
   maxLifetime: optional(positiveDuration(true)),
   idleTimeout: optional(positiveDuration(true)),
-  timeToLiveStrategy: optional(Schema.Literal("usage", "creation"))
+  timeToLiveStrategy: optional(Schema.Literal("usage", "creation")),
+  metrics: optional(Schema.Boolean),
+  traceBorrows: optional(Schema.Boolean)
 })
 
 const decodeOptions = Schema.decodeUnknownEither(OptionsSchema, { errors: "all", onExcessProperty: "error" })
@@ -204,7 +210,9 @@ export const resolve = (options: Options | undefined): Either.Either<ResolvedOpt
         timeToLive: decoded.timeToLive ?? defaults.timeToLive,
         maxLifetime: decoded.maxLifetime ?? defaults.maxLifetime,
         idleTimeout: decoded.idleTimeout ?? defaults.idleTimeout,
-        timeToLiveStrategy: decoded.timeToLiveStrategy ?? defaults.timeToLiveStrategy
+        timeToLiveStrategy: decoded.timeToLiveStrategy ?? defaults.timeToLiveStrategy,
+        metrics: decoded.metrics ?? defaults.metrics,
+        traceBorrows: decoded.traceBorrows ?? defaults.traceBorrows
       }
       if (resolved.minConnections > resolved.maxConnections) {
         return Either.left(

@@ -1,0 +1,122 @@
+/**
+ * What happens in a pool, as a stream of events (`pool.events`) for programs that want hooks: log every
+ * closed connection with its reason, alert on timeouts, feed a dashboard.
+ *
+ * Events are published as they happen, from the pool's own fibers, and never wait for a subscriber: a
+ * subscriber that falls more than {@link bufferSize} events behind misses the newer ones until it catches up.
+ * Borrows and returns are not events (they are the hot path); the metrics in `PoolMetrics` count them.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionPool, Connector, PoolEvent } from "@connection-pool/core"
+ * import { Effect, Stream } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const pool = yield* ConnectionPool.make(Connector.make({ open: Effect.succeed("connection") }))
+ *   yield* pool.events.pipe(
+ *     Stream.filter(PoolEvent.$is("Closed")),
+ *     Stream.runForEach((event) => Effect.log(`connection ${event.connectionId} closed: ${event.reason}`)),
+ *     Effect.forkScoped
+ *   )
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import type { ConnectionError } from "./PoolError.js"
+
+/**
+ * Why a connection was closed:
+ * - `stale`: idle and unused for `staleAfter`;
+ * - `unhealthy`: its score fell to `unhealthyScore` or it reached `maxErrors` (failed checks, faults);
+ * - `validation-failed`: its check before lending failed (`validateOnBorrow`);
+ * - `invalidated`: its borrower called `handle.invalidate`;
+ * - `disconnected`: the connector's `isOpen` found it closed (by its peer, say);
+ * - `expired`: past `maxLifetime` or a `"creation"` `timeToLive`;
+ * - `idle-timeout`: idle above `minConnections` for `idleTimeout` or a `"usage"` `timeToLive`;
+ * - `resized`: above a `maxConnections` lowered by `resize`;
+ * - `shutdown`: the pool closed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CloseReason =
+  | "stale"
+  | "unhealthy"
+  | "validation-failed"
+  | "invalidated"
+  | "disconnected"
+  | "expired"
+  | "idle-timeout"
+  | "resized"
+  | "shutdown"
+
+/**
+ * Every close reason, in the order documented on {@link CloseReason}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const closeReasons: ReadonlyArray<CloseReason> = [
+  "stale",
+  "unhealthy",
+  "validation-failed",
+  "invalidated",
+  "disconnected",
+  "expired",
+  "idle-timeout",
+  "resized",
+  "shutdown"
+]
+
+/**
+ * One event of a pool. Every event names its pool; times are milliseconds of the `Clock`.
+ *
+ * - `Opened`: a connection opened, taking `openMillis`.
+ * - `OpenFailed`: an attempt to open failed (or timed out) with `error`.
+ * - `Closed`: a connection was retired for `reason`; its finalizers have run.
+ * - `HealthChanged`: a check or a fault moved a connection's score from `previousScore` to `healthScore`.
+ * - `Timeout`: a borrower waited `connectionTimeout` (`waitedMillis`) without getting a connection.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PoolEvent = Data.TaggedEnum<{
+  Opened: { readonly pool: string; readonly connectionId: number; readonly openMillis: number }
+  OpenFailed: { readonly pool: string; readonly error: ConnectionError }
+  Closed: { readonly pool: string; readonly connectionId: number; readonly reason: CloseReason }
+  HealthChanged: {
+    readonly pool: string
+    readonly connectionId: number
+    readonly previousScore: number
+    readonly healthScore: number
+    readonly errorCount: number
+  }
+  Timeout: { readonly pool: string; readonly waitedMillis: number }
+}>
+
+/**
+ * Constructors (`PoolEvent.Closed({ ... })`), guards (`PoolEvent.$is("Closed")`) and matching
+ * (`PoolEvent.$match`) for {@link PoolEvent}.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const {
+  $is,
+  $match,
+  Closed,
+  HealthChanged,
+  OpenFailed,
+  Opened,
+  Timeout
+} = Data.taggedEnum<PoolEvent>()
+
+/**
+ * How many events a subscriber may fall behind before it misses newer ones.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const bufferSize = 4096

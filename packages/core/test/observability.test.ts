@@ -1,0 +1,319 @@
+import { ConnectionPool, PoolEvent, PoolMetrics } from "@connection-pool/core"
+import { assert, describe, it } from "@effect/vitest"
+import { Chunk, Deferred, Effect, Either, Exit, Fiber, Metric, Scope, Stream, TestClock, Tracer } from "effect"
+import { eventually, makeTestConnector, QueryFailure, type TestConnection } from "./utils.js"
+
+// Effect's metric registry is global: every test uses a pool name of its own.
+const tagged = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, pool: string) =>
+  Metric.tagged(metric, PoolMetrics.poolLabel, pool)
+
+const gauge = (metric: Metric.Metric.Gauge<number>, pool: string) =>
+  Effect.map(Metric.value(tagged(metric, pool)), (state) => state.value)
+
+const count = (metric: Metric.Metric.Counter<number>, pool: string) =>
+  Effect.map(Metric.value(tagged(metric, pool)), (state) => state.count)
+
+const closedFor = (pool: string, reason: PoolEvent.CloseReason) =>
+  Effect.map(
+    Metric.value(PoolMetrics.closed.pipe(Metric.tagged(PoolMetrics.poolLabel, pool), Metric.tagged("reason", reason))),
+    (state) => state.count
+  )
+
+/** Borrows a connection in a fiber and holds it until that fiber is interrupted. */
+const holdOne = (pool: ConnectionPool.ConnectionPool<TestConnection>) =>
+  Effect.gen(function*() {
+    const lent = yield* Deferred.make<TestConnection>()
+    const fiber = yield* Effect.fork(
+      pool.use((connection) => Deferred.succeed(lent, connection).pipe(Effect.zipRight(Effect.never)))
+    )
+    return { fiber, connection: yield* Deferred.await(lent) }
+  })
+
+/**
+ * Collects the pool's events in a fiber; `events` is filled as they arrive. Subscribes before returning,
+ * so nothing the test does afterwards is missed.
+ */
+const recordEvents = (pool: ConnectionPool.ConnectionPool<TestConnection>) =>
+  Effect.gen(function*() {
+    const events: Array<PoolEvent.PoolEvent> = []
+    const fiber = yield* Effect.fork(Stream.runForEach(pool.events, (event) => Effect.sync(() => events.push(event))))
+    // the stream subscribes when its fiber first runs
+    yield* Effect.yieldNow()
+    yield* Effect.yieldNow()
+    return { events, fiber }
+  })
+
+describe("metrics", () => {
+  it.effect("gauges follow open, lent and waiting connections; histograms record wait, hold and open times", () =>
+    Effect.gen(function*() {
+      const name = "metrics-gauges"
+      const scope = yield* Scope.make()
+      const { connector } = makeTestConnector()
+      const pool = yield* ConnectionPool.make(connector, { name, maxConnections: 2, metrics: true }).pipe(
+        Scope.extend(scope)
+      )
+      const first = yield* holdOne(pool)
+      const second = yield* holdOne(pool)
+      assert.strictEqual(yield* gauge(PoolMetrics.connectionsOpen, name), 2)
+      assert.strictEqual(yield* gauge(PoolMetrics.connectionsInUse, name), 2)
+      assert.strictEqual(yield* gauge(PoolMetrics.connectionsIdle, name), 0)
+
+      const waiter = yield* Effect.fork(pool.use(() => Effect.void))
+      yield* eventually(() => Effect.map(gauge(PoolMetrics.waiting, name), (waiting) => waiting === 1))
+      // the waiter gets the first connection back after 2 seconds, uses it and returns it at once
+      yield* TestClock.adjust("2 seconds")
+      yield* Fiber.interrupt(first.fiber)
+      yield* Fiber.join(waiter)
+
+      assert.strictEqual(yield* gauge(PoolMetrics.waiting, name), 0)
+      assert.strictEqual(yield* gauge(PoolMetrics.connectionsInUse, name), 1)
+      assert.strictEqual(yield* gauge(PoolMetrics.connectionsIdle, name), 1)
+      assert.strictEqual(yield* count(PoolMetrics.opened, name), 2)
+
+      const waits = yield* Metric.value(tagged(PoolMetrics.waitTime, name))
+      // two borrowers got a fresh connection at once (the clock stood still), the third waited 2 s
+      assert.strictEqual(waits.count, 3)
+      assert.strictEqual(waits.sum, 2)
+      assert.strictEqual(waits.max, 2)
+      const holds = yield* Metric.value(tagged(PoolMetrics.holdTime, name))
+      // the first borrower held its connection 2 s, the waiter no time; the second still holds its own
+      assert.strictEqual(holds.count, 2)
+      assert.strictEqual(holds.sum, 2)
+      const opens = yield* Metric.value(tagged(PoolMetrics.openTime, name))
+      assert.strictEqual(opens.count, 2)
+
+      yield* Fiber.interrupt(second.fiber)
+      yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(yield* gauge(PoolMetrics.connectionsOpen, name), 0)
+      assert.strictEqual(yield* closedFor(name, "shutdown"), 2)
+    }))
+
+  it.effect("counters count timeouts, health checks and their failures", () =>
+    Effect.gen(function*() {
+      const name = "metrics-counters"
+      const { connector } = makeTestConnector()
+      const pool = yield* ConnectionPool.make(connector, {
+        name,
+        maxConnections: 1,
+        connectionTimeout: "1 second",
+        metrics: true
+      })
+      const held = yield* holdOne(pool)
+      const late = yield* Effect.fork(Effect.either(pool.use(() => Effect.void)))
+      yield* eventually(() => Effect.map(gauge(PoolMetrics.waiting, name), (waiting) => waiting === 1))
+      yield* TestClock.adjust("1 second")
+      assert.isTrue(Either.isLeft(yield* Fiber.join(late)))
+      assert.strictEqual(yield* count(PoolMetrics.timeouts, name), 1)
+
+      held.connection.healthy = false
+      yield* Fiber.interrupt(held.fiber)
+      yield* TestClock.adjust("30 seconds")
+      assert.strictEqual(yield* count(PoolMetrics.healthChecks, name), 1)
+      assert.strictEqual(yield* count(PoolMetrics.healthCheckFailures, name), 1)
+    }).pipe(Effect.scoped))
+
+  it.effect("records nothing unless asked to", () =>
+    Effect.gen(function*() {
+      const name = "metrics-off"
+      const { connector } = makeTestConnector()
+      const pool = yield* ConnectionPool.make(connector, { name })
+      yield* pool.use(() => Effect.void)
+      assert.strictEqual(yield* count(PoolMetrics.opened, name), 0)
+      assert.strictEqual((yield* Metric.value(tagged(PoolMetrics.waitTime, name))).count, 0)
+      assert.strictEqual((yield* pool.stats).created, 1)
+    }).pipe(Effect.scoped))
+})
+
+describe("events", () => {
+  it.effect("a subscriber sees opens, health changes, timeouts and closes, and its stream ends with the pool", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const { connector } = makeTestConnector()
+      const pool = yield* ConnectionPool.make(connector, {
+        name: "events",
+        maxConnections: 1,
+        connectionTimeout: "1 second"
+      }).pipe(Scope.extend(scope))
+      const { events, fiber } = yield* recordEvents(pool)
+
+      // a fault: the score falls from 100 to 90
+      yield* Effect.either(pool.use(() => Effect.fail(new QueryFailure({ retryable: false }))))
+      const held = yield* holdOne(pool)
+      const late = yield* Effect.fork(Effect.either(pool.use(() => Effect.void)))
+      yield* eventually(() => Effect.map(pool.stats, (stats) => stats.waiting === 1))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(late)
+      yield* Fiber.interrupt(held.fiber)
+      yield* Scope.close(scope, Exit.void)
+      // the stream ends by itself once the pool has closed
+      yield* Fiber.join(fiber)
+
+      assert.deepStrictEqual(events, [
+        PoolEvent.Opened({ pool: "events", connectionId: 1, openMillis: 0 }),
+        PoolEvent.HealthChanged({
+          pool: "events",
+          connectionId: 1,
+          previousScore: 100,
+          healthScore: 90,
+          errorCount: 1
+        }),
+        PoolEvent.Timeout({ pool: "events", waitedMillis: 1000 }),
+        PoolEvent.Closed({ pool: "events", connectionId: 1, reason: "shutdown" })
+      ])
+      // run after the pool closed, the stream is empty rather than waiting forever
+      assert.strictEqual(Chunk.size(yield* Stream.runCollect(pool.events)), 0)
+    }))
+
+  it.effect("a failed open is an event carrying the ConnectionError", () =>
+    Effect.gen(function*() {
+      const { connector, state } = makeTestConnector()
+      state.failOpen = true
+      const pool = yield* ConnectionPool.make(connector, { name: "events-open-failed" })
+      const { events } = yield* recordEvents(pool)
+      const result = yield* Effect.either(pool.use(() => Effect.void))
+      assert.isTrue(Either.isLeft(result))
+      yield* eventually(() => events.length === 1)
+      const [event] = events
+      assert.strictEqual(event!._tag, "OpenFailed")
+      if (event!._tag === "OpenFailed") assert.strictEqual(event!.error.reason, "OpenFailed")
+    }).pipe(Effect.scoped))
+})
+
+/**
+ * Each close reason, produced the way it happens in use; checked against both the `Closed` event and
+ * the `connection_pool_closed` counter for that reason.
+ */
+const closeCases: ReadonlyArray<{
+  readonly reason: PoolEvent.CloseReason
+  readonly options: ConnectionPool.Options
+  readonly provoke: (
+    pool: ConnectionPool.ConnectionPool<TestConnection>,
+    connections: Array<TestConnection>
+  ) => Effect.Effect<unknown, unknown>
+}> = [
+  {
+    reason: "stale",
+    options: { staleAfter: "1 minute" },
+    provoke: (pool) => Effect.zipRight(pool.use(() => Effect.void), TestClock.adjust("90 seconds"))
+  },
+  {
+    reason: "unhealthy",
+    options: { maxErrors: 1 },
+    provoke: (pool) => Effect.either(pool.use(() => Effect.fail(new QueryFailure({ retryable: false }))))
+  },
+  {
+    reason: "validation-failed",
+    options: { validateOnBorrow: true },
+    provoke: (pool, connections) =>
+      pool.use(() => Effect.void).pipe(
+        Effect.zipRight(Effect.sync(() => connections[0]!.healthy = false)),
+        Effect.zipRight(TestClock.adjust("1 second")),
+        Effect.zipRight(pool.use(() => Effect.void))
+      )
+  },
+  {
+    reason: "invalidated",
+    options: {},
+    provoke: (pool) => pool.use((_, handle) => handle.invalidate)
+  },
+  {
+    reason: "disconnected",
+    options: {},
+    provoke: (pool, connections) =>
+      pool.use(() => Effect.void).pipe(
+        Effect.zipRight(Effect.sync(() => connections[0]!.open = false)),
+        Effect.zipRight(pool.use(() => Effect.void))
+      )
+  },
+  {
+    reason: "expired",
+    options: { maxLifetime: "1 minute" },
+    provoke: (pool) => Effect.zipRight(pool.use(() => Effect.void), TestClock.adjust("1 minute"))
+  },
+  {
+    reason: "idle-timeout",
+    options: { idleTimeout: "1 minute" },
+    provoke: (pool) => Effect.zipRight(pool.use(() => Effect.void), TestClock.adjust("1 minute"))
+  },
+  {
+    reason: "resized",
+    options: {},
+    provoke: (pool) =>
+      Effect.all([pool.use(() => Effect.yieldNow()), pool.use(() => Effect.yieldNow())], { concurrency: 2 }).pipe(
+        Effect.zipRight(pool.resize({ maxConnections: 1 }))
+      )
+  }
+]
+
+describe("close reasons", () => {
+  for (const { options, provoke, reason } of closeCases) {
+    it.effect(`a connection closed as ${reason} says so in its event and in the closed counter`, () =>
+      Effect.gen(function*() {
+        const name = `close-reason-${reason}`
+        const { connector, state } = makeTestConnector()
+        const pool = yield* ConnectionPool.make(connector, { ...options, name, metrics: true })
+        const { events } = yield* recordEvents(pool)
+        yield* provoke(pool, state.connections)
+        yield* eventually(() => state.closed >= 1)
+        yield* eventually(() => events.some(PoolEvent.$is("Closed")))
+        const reasons = events.filter(PoolEvent.$is("Closed")).map((event) => event.reason)
+        assert.deepStrictEqual(reasons, [reason])
+        assert.strictEqual(yield* closedFor(name, reason), 1)
+      }).pipe(Effect.scoped))
+  }
+})
+
+/** A tracer that records every span it starts, over Effect's own. */
+const recordingTracer = Effect.map(Effect.tracer, (base) => {
+  const spans: Array<Tracer.Span> = []
+  const tracer = Tracer.make({
+    span: (...args) => {
+      const span = base.span(...args)
+      spans.push(span)
+      return span
+    },
+    context: base.context
+  })
+  return { spans, tracer }
+})
+
+const spansNamed = (spans: ReadonlyArray<Tracer.Span>, name: string) => spans.filter((span) => span.name === name)
+
+describe("spans", () => {
+  it.effect("opens and health checks are traced; borrows only with traceBorrows", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = yield* recordingTracer
+      yield* Effect.gen(function*() {
+        const { connector } = makeTestConnector()
+        const pool = yield* ConnectionPool.make(connector, { name: "spans" })
+        yield* pool.use(() => Effect.void)
+        yield* TestClock.adjust("30 seconds")
+      }).pipe(Effect.scoped, Effect.withTracer(tracer))
+
+      const [open] = spansNamed(spans, "connection-pool.open")
+      assert.strictEqual(open?.attributes.get("pool.name"), "spans")
+      assert.strictEqual(spansNamed(spans, "connection-pool.health-tick").length, 1)
+      const [check] = spansNamed(spans, "connection-pool.check")
+      assert.strictEqual(check?.attributes.get("connection.id"), 1)
+      assert.strictEqual(spansNamed(spans, "connection-pool.borrow").length, 0)
+    }))
+
+  it.effect("with traceBorrows, each borrow's wait runs in a span naming the connection lent", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = yield* recordingTracer
+      yield* Effect.gen(function*() {
+        const { connector } = makeTestConnector()
+        const pool = yield* ConnectionPool.make(connector, { name: "spans-borrow", traceBorrows: true })
+        yield* pool.use(() => Effect.void)
+        yield* Effect.scoped(pool.get)
+      }).pipe(Effect.scoped, Effect.withTracer(tracer))
+
+      const borrows = spansNamed(spans, "connection-pool.borrow")
+      assert.strictEqual(borrows.length, 2)
+      for (const span of borrows) {
+        assert.strictEqual(span.attributes.get("pool.name"), "spans-borrow")
+        assert.strictEqual(span.attributes.get("connection.id"), 1)
+        assert.strictEqual(span.status._tag, "Ended")
+      }
+    }))
+})
