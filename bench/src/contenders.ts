@@ -17,10 +17,20 @@ const openWith = <C>(factory: Factory<C>) =>
     (connection) => Effect.promise(() => factory.destroy(connection))
   )
 
-export const thisPoolUse = <C>(factory: Factory<C>, max: number): Effect.Effect<Contender<C>, never, Scope.Scope> =>
+export const thisPoolUse = <C>(
+  factory: Factory<C>,
+  max: number,
+  options: { readonly name: string; readonly metrics: boolean } = { name: "pool.use", metrics: false }
+): Effect.Effect<Contender<C>, never, Scope.Scope> =>
   Effect.map(
-    Effect.orDie(ConnectionPool.make(Connector.make({ open: openWith(factory) }), { maxConnections: max })),
-    (pool): Contender<C> => ({ name: "pool.use", borrow: (work) => pool.use(work) })
+    Effect.orDie(
+      ConnectionPool.make(Connector.make({ open: openWith(factory) }), {
+        maxConnections: max,
+        name: options.name,
+        metrics: options.metrics
+      })
+    ),
+    (pool): Contender<C> => ({ name: options.name, borrow: (work) => pool.use(work) })
   )
 
 export const thisPoolScoped = <C>(factory: Factory<C>, max: number): Effect.Effect<Contender<C>, never, Scope.Scope> =>

@@ -86,6 +86,12 @@ const program = Effect.gen(function*() {
   for (const c of [1, 10, 100, 1000]) {
     ratios[`borrow_use_c${c}_vs_best_peer`] = ratio(ops(`borrow_c${c}`, "pool.use"), bestPeer(`borrow_c${c}`))
   }
+  for (const c of [1, 100]) {
+    ratios[`borrow_use_c${c}_metrics_on_vs_off`] = ratio(
+      ops(`borrow_c${c}`, Borrow.withMetricsName),
+      ops(`borrow_c${c}`, "pool.use")
+    )
+  }
   ratios.ipc_use_c100_vs_limit = ratio(ops("ipc_c100", "pool.use"), ops("ipc_c100", Ipc.limitName))
   ratios.ipc_use_c100_vs_best_peer = ratio(ops("ipc_c100", "pool.use"), bestPeer("ipc_c100"))
   ratios.ipc_use_c10_vs_limit = ratio(ops("ipc_c10", "pool.use"), ops("ipc_c10", Ipc.limitName))

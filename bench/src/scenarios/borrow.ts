@@ -1,12 +1,14 @@
 /**
  * borrow: borrow, one async hop (a resolved promise), return; a pool of 10; 1, 10, 100 and 1,000 fibers.
- * The limit is the same work with no pool at all.
+ * The limit is the same work with no pool at all. `pool.use` also runs with `metrics: true`, to show what
+ * recording metrics costs.
  */
 import { Effect } from "effect"
-import { contenderNames, makeContender } from "../contenders.js"
+import { contenderNames, makeContender, thisPoolUse } from "../contenders.js"
 import { alternate, type Contender, objectFactory, throughput } from "../harness.js"
 
 export const limitName = "limit (no pool)"
+export const withMetricsName = "pool.use (metrics on)"
 
 const asyncHop = () => Effect.promise(() => Promise.resolve())
 
@@ -16,6 +18,7 @@ export const run = (
   Effect.scoped(Effect.gen(function*() {
     const contenders = new Map<string, Contender<{ readonly id: number }>>()
     for (const name of contenderNames) contenders.set(name, yield* makeContender(name, objectFactory(), 10))
+    contenders.set(withMetricsName, yield* thisPoolUse(objectFactory(), 10, { name: withMetricsName, metrics: true }))
     const connection = { id: 0 }
     contenders.set(limitName, { name: limitName, borrow: (work) => work(connection) })
     const names = [...contenders.keys()]
