@@ -43,6 +43,31 @@ export class Observer {
     this.labelsByReason = new Map(
       PoolEvent.closeReasons.map((reason) => [reason, [poolLabel, MetricLabel.make(PoolMetrics.reasonLabel, reason)]])
     )
+    if (metrics) this.register()
+  }
+
+  /**
+   * Makes every metric of the pool exist from the start, at zero: an exporter then shows a counter that
+   * has not moved yet (no timeouts so far) instead of leaving it out.
+   */
+  register(): void {
+    for (
+      const metric of [
+        PoolMetrics.connectionsOpen,
+        PoolMetrics.connectionsIdle,
+        PoolMetrics.connectionsInUse,
+        PoolMetrics.waiting,
+        PoolMetrics.opened,
+        PoolMetrics.openFailures,
+        PoolMetrics.timeouts,
+        PoolMetrics.healthChecks,
+        PoolMetrics.healthCheckFailures,
+        PoolMetrics.waitTime,
+        PoolMetrics.holdTime,
+        PoolMetrics.openTime
+      ]
+    ) metric.unsafeValue(this.labels)
+    for (const labels of this.labelsByReason.values()) PoolMetrics.closed.unsafeValue(labels)
   }
 
   /** Sets the gauges. Called wherever open connections, loans or waiters change in number. */
