@@ -28,7 +28,10 @@ const metricsEndpoint = Effect.acquireRelease(
     const server = http.createServer((request, response) => exporter.getMetricsRequestHandler(request, response))
     server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
   }),
-  (server) => Effect.async<void>((resume) => server.close(() => resume(Effect.void)))
+  (server) =>
+    Effect.async<void>((resume) => {
+      server.close(() => resume(Effect.void))
+    })
 )
 
 /** Fetches the metrics page, as Prometheus's scraper does. */
