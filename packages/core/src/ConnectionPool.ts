@@ -198,6 +198,8 @@ export interface PoolStats {
   readonly created: number
   /** Connections closed since the pool started. */
   readonly closed: number
+  /** The same, by why each was closed. */
+  readonly closedByReason: Readonly<Record<PoolEvent.CloseReason, number>>
   /** Attempts to open a connection that failed. */
   readonly openFailures: number
   /** Borrowers that gave up after `connectionTimeout`. */

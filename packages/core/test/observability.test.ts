@@ -247,7 +247,7 @@ const closeCases: ReadonlyArray<{
 
 describe("close reasons", () => {
   for (const { options, provoke, reason } of closeCases) {
-    it.effect(`a connection closed as ${reason} says so in its event and in the closed counter`, () =>
+    it.effect(`a connection closed as ${reason} says so in its event, the closed counter and the stats`, () =>
       Effect.gen(function*() {
         const name = `close-reason-${reason}`
         const { connector, state } = makeTestConnector()
@@ -259,6 +259,9 @@ describe("close reasons", () => {
         const reasons = events.filter(PoolEvent.$is("Closed")).map((event) => event.reason)
         assert.deepStrictEqual(reasons, [reason])
         assert.strictEqual(yield* closedFor(name, reason), 1)
+        const stats = yield* pool.stats
+        assert.strictEqual(stats.closedByReason[reason], 1)
+        assert.include(stats.summary, `closed 1 (1 ${reason})`)
       }).pipe(Effect.scoped))
   }
 })

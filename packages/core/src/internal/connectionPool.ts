@@ -567,6 +567,7 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
       utilization: engine.lent / engine.maxConnections,
       created: engine.created,
       closed: engine.closed,
+      closedByReason: { ...engine.closedByReason },
       openFailures: engine.openFailures,
       timeouts: engine.timeouts,
       healthChecks: this.healthChecks,
@@ -581,12 +582,19 @@ const publicState = (state: RecordState): ConnectionState => state === "retired"
 
 const makeStats = (fields: Omit<PoolStats, "summary">): PoolStats => ({ ...fields, summary: summarize(fields) })
 
+/** `" (3 disconnected, 1 stale)"`: the reasons connections were closed for, or nothing when none was. */
+const closeBreakdown = (byReason: PoolStats["closedByReason"]): string => {
+  const parts = Object.entries(byReason).filter(([, count]) => count > 0).map(([reason, count]) => `${count} ${reason}`)
+  return parts.length === 0 ? "" : ` (${parts.join(", ")})`
+}
+
 /** @internal */
 export const summarize = (s: Omit<PoolStats, "summary">): string =>
   `pool "${s.name}": ${s.total}/${s.maxConnections} open (${s.inUse} in use, ${s.idle} idle), ` +
   `${s.waiting} waiting, ${s.healthy} healthy, ${s.unhealthy} unhealthy, ` +
   `utilization ${(s.utilization * 100).toFixed(1)}%, avg score ${s.averageScore.toFixed(1)}, ` +
-  `created ${s.created}, closed ${s.closed}, open failures ${s.openFailures}, timeouts ${s.timeouts}, ` +
+  `created ${s.created}, closed ${s.closed}${closeBreakdown(s.closedByReason)}, open failures ${s.openFailures}, ` +
+  `timeouts ${s.timeouts}, ` +
   `health checks ${s.healthChecks} (${s.healthCheckFailures} failed)`
 
 const makeResolved = <A, E, R>(

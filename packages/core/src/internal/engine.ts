@@ -98,6 +98,17 @@ export class Engine<A> {
   // counters for stats
   created = 0
   closed = 0
+  readonly closedByReason: Record<CloseReason, number> = {
+    stale: 0,
+    unhealthy: 0,
+    "validation-failed": 0,
+    invalidated: 0,
+    disconnected: 0,
+    expired: 0,
+    "idle-timeout": 0,
+    resized: 0,
+    shutdown: 0
+  }
   openFailures = 0
   timeouts = 0
   interruptedAtShutdown = 0
@@ -546,6 +557,7 @@ export class Engine<A> {
         this.closing--
         this.records.delete(record.id)
         this.closed++
+        this.closedByReason[reason]++
         this.observer.closed(record.id, reason)
         this.observer.counted(this)
         // With nothing open or opening, waiters would wait for nobody: try again for them now, even if
