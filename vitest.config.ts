@@ -7,6 +7,8 @@ export default defineConfig({
     outputFile: { json: "build/vitest-results.json" },
     // Live tests bound their own waits; these are backstops so a regression fails instead of hanging.
     testTimeout: 60_000,
-    hookTimeout: 60_000
+    hookTimeout: 60_000,
+    // The soak tests measure the heap after a full collection, which needs `global.gc`.
+    poolOptions: { forks: { execArgv: ["--expose-gc"] } }
   }
 })
