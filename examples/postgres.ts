@@ -53,18 +53,20 @@ export const retryConnectionFailures = <A, E extends { readonly _tag: string }, 
   })
 
 /**
- * Terminates this pool's sessions from the server side, as an operator or a failover would, from a session of
- * its own outside the pool. Returns how many were terminated.
+ * Terminates the sessions whose application name is `applicationName` from the server side, as an operator or a
+ * failover would. Sent on `admin`, a session outside the pool. Returns the process ids of the sessions' backends,
+ * which end a moment later (`pg_terminate_backend` signals them).
  */
-export const terminatePoolSessions = (config: ClientConfig, applicationName: string) =>
-  Effect.scoped(Effect.gen(function*() {
-    const admin = yield* Pg.connect(config)
-    const result = yield* admin.query(
-      "SELECT pg_terminate_backend(pid) AS terminated FROM pg_stat_activity WHERE application_name = $1",
+export const terminateSessionsNamed = (admin: Pg.PgConnection, applicationName: string) =>
+  Effect.map(
+    // In the select list, pg_terminate_backend runs for the filtered rows only (in the WHERE clause, the planner
+    // could run it before the filter, on every session of the server).
+    admin.query<{ pid: number; terminated: boolean }>(
+      "SELECT pid, pg_terminate_backend(pid) AS terminated FROM pg_stat_activity WHERE application_name = $1",
       [applicationName]
-    )
-    return result.rows.filter((row) => row.terminated === true).length
-  }))
+    ),
+    (result) => result.rows.filter((row) => row.terminated).map((row) => row.pid)
+  )
 
 export interface Outcome {
   readonly queries: number
@@ -94,7 +96,8 @@ export const main: Effect.Effect<Outcome, Pg.PgError | ConnectionPool.BorrowErro
 
     const killer = yield* Effect.fork(Effect.zipRight(
       Deferred.await(halfway),
-      terminatePoolSessions(server, poolName).pipe(
+      Effect.scoped(Effect.flatMap(Pg.connect(server), (admin) => terminateSessionsNamed(admin, poolName))).pipe(
+        Effect.map((pids) => pids.length),
         Effect.tap((terminated) => Effect.log(`halfway: the server terminated ${terminated} of the pool's sessions`))
       )
     ))

@@ -50,13 +50,13 @@ export const retryConnectionFailures = <A, E extends { readonly _tag: string }, 
   })
 
 /**
- * Kills this pool's connections from the server side, as an operator or a failover would: `CLIENT LIST` finds
- * them by name and `CLIENT KILL ID` closes each. (`CLIENT KILL TYPE normal` would also do, but it kills every
- * other client of the server too.) Uses its own connection, outside the pool. Returns how many were killed.
+ * Kills the connections named `clientName` from the server side, as an operator or a failover would: `CLIENT
+ * LIST` finds them by name and `CLIENT KILL ID` closes each. (`CLIENT KILL TYPE normal` would also do, but it
+ * kills every other client of the server too.) Sent on `admin`, a connection outside the pool. Returns how many
+ * were killed.
  */
-export const killPoolConnections = (options: Redis.RedisOptions, clientName: string) =>
-  Effect.scoped(Effect.gen(function*() {
-    const admin = yield* Redis.connect(options)
+export const killClientsNamed = (admin: Redis.RedisConnection, clientName: string) =>
+  Effect.gen(function*() {
     const list = String(yield* admin.command("CLIENT", "LIST"))
     const ids = list.split("\n")
       .filter((line) => line.includes(` name=${clientName} `))
@@ -64,7 +64,7 @@ export const killPoolConnections = (options: Redis.RedisOptions, clientName: str
     if (ids.length === 0) return 0
     const replies = yield* admin.pipeline(ids.map((id) => ["CLIENT", "KILL", "ID", id]))
     return replies.filter((reply) => reply === 1).length
-  }))
+  })
 
 export interface Outcome {
   readonly requests: number
@@ -94,7 +94,7 @@ export const main: Effect.Effect<Outcome, Redis.RedisError | ConnectionPool.Borr
 
     const killer = yield* Effect.fork(Effect.zipRight(
       Deferred.await(halfway),
-      killPoolConnections(address, poolName).pipe(
+      Effect.scoped(Effect.flatMap(Redis.connect(address), (admin) => killClientsNamed(admin, poolName))).pipe(
         Effect.tap((killed) => Effect.log(`halfway: the server killed ${killed} of the pool's connections`))
       )
     ))
