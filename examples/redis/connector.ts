@@ -61,11 +61,16 @@ const LF = 10
 /** A reply parsed from `buffer`, and where the next one starts; `undefined` when the bytes end mid-reply. */
 type Parsed = { readonly value: RedisValue; readonly next: number } | undefined
 
-class MalformedReply extends Error {}
+/** Bytes that are not RESP2; thrown by the parser, and the cause of the connection's `MalformedReply` failure. */
+export class MalformedReply extends Data.TaggedError("MalformedReply")<{ readonly detail: string }> {
+  override get message(): string {
+    return `malformed reply: ${this.detail}`
+  }
+}
 
 const parseInteger = (line: string): number => {
   const value = Number(line)
-  if (line.length === 0 || !Number.isInteger(value)) throw new MalformedReply(`not an integer: ${line}`)
+  if (line.length === 0 || !Number.isInteger(value)) throw new MalformedReply({ detail: `not an integer: ${line}` })
   return value
 }
 
@@ -95,17 +100,17 @@ const parseReply = (buffer: Buffer, start: number): Parsed => {
     case "$": {
       const length = parseInteger(line)
       if (length === -1) return { value: null, next }
-      if (length < 0) throw new MalformedReply(`bulk length ${length}`)
+      if (length < 0) throw new MalformedReply({ detail: `bulk length ${length}` })
       if (buffer.length < next + length + 2) return undefined
       if (buffer[next + length] !== CR || buffer[next + length + 1] !== LF) {
-        throw new MalformedReply("bulk string without its CRLF")
+        throw new MalformedReply({ detail: "bulk string without its CRLF" })
       }
       return { value: buffer.toString("utf8", next, next + length), next: next + length + 2 }
     }
     case "*": {
       const count = parseInteger(line)
       if (count === -1) return { value: null, next }
-      if (count < 0) throw new MalformedReply(`array length ${count}`)
+      if (count < 0) throw new MalformedReply({ detail: `array length ${count}` })
       const items: Array<RedisValue> = []
       let at = next
       for (let i = 0; i < count; i++) {
@@ -117,7 +122,7 @@ const parseReply = (buffer: Buffer, start: number): Parsed => {
       return { value: items, next: at }
     }
     default:
-      throw new MalformedReply(`unknown reply type ${JSON.stringify(String.fromCharCode(buffer[start]!))}`)
+      throw new MalformedReply({ detail: `unknown reply type ${JSON.stringify(String.fromCharCode(buffer[start]!))}` })
   }
 }
 
@@ -246,7 +251,7 @@ export class RedisConnection {
     try {
       this.parser.push(chunk, (reply) => {
         const slot = this.slots.shift()
-        if (slot === undefined) throw new MalformedReply("a reply to no command")
+        if (slot === undefined) throw new MalformedReply({ detail: "a reply to no command" })
         slot.deliver?.(reply)
       })
     } catch (error) {

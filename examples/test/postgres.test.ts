@@ -112,7 +112,9 @@ describe.skipIf(skipWithout("PostgreSQL", unavailable))("PostgreSQL example", ()
       const next = failureOf(yield* Effect.exit(session.query("SELECT 1")))
       assert.deepInclude(Cause.squash(next), { _tag: "PgConnectionError", reason: "Abandoned" })
     }))
+})
 
+describe("PostgreSQL connector, without a server", () => {
   it.live("a refused connect fails with PgConnectionError ConnectFailed", () =>
     Effect.gen(function*() {
       // Port 1 on the loopback: nothing listens there.

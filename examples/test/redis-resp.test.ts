@@ -3,7 +3,7 @@
  * reads) and several replies in one chunk (pipelining), and garbage.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { encodeCommand, RedisReplyError, type RedisValue, ReplyParser } from "../redis/connector.js"
+import { encodeCommand, MalformedReply, RedisReplyError, type RedisValue, ReplyParser } from "../redis/connector.js"
 
 const wire = [
   "+OK\r\n",
@@ -71,7 +71,7 @@ describe("RESP2 parser", () => {
 
   it("throws on bytes that are not RESP2", () => {
     for (const garbage of ["?what\r\n", ":4x\r\n", "$3\r\nabcXY", "$-2\r\n", "*-5\r\n"]) {
-      assert.throws(() => parseChunks([Buffer.from(garbage)]), undefined, undefined, garbage)
+      assert.throws(() => parseChunks([Buffer.from(garbage)]), MalformedReply, undefined, garbage)
     }
   })
 

@@ -6,7 +6,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit } from "effect"
 import { execFile } from "node:child_process"
+import * as fs from "node:fs"
 import * as net from "node:net"
+import * as os from "node:os"
+import * as path_ from "node:path"
 import { fileURLToPath } from "node:url"
 import { address, killClientsNamed, main, RedisPoolLive } from "../redis.js"
 import * as Redis from "../redis/connector.js"
@@ -116,7 +119,9 @@ describe.skipIf(skipWithout("Redis", unavailable))("Redis example", () => {
       const next = yield* Effect.exit(redis.command("PING"))
       assert.isTrue(Exit.isFailure(next), "a closed connection fails at once")
     }))
+})
 
+describe("Redis connector, without a server", () => {
   it.live("a refused connect and a missing socket path fail with ConnectFailed", () =>
     Effect.gen(function*() {
       const port = yield* freePort
@@ -125,5 +130,33 @@ describe.skipIf(skipWithout("Redis", unavailable))("Redis example", () => {
       assert.deepInclude(refused, { reason: "ConnectFailed", code: "ECONNREFUSED" })
       const missing = yield* Effect.flip(Effect.scoped(Redis.connect({ path: `/tmp/no-redis-${process.pid}.sock` })))
       assert.deepInclude(missing, { reason: "ConnectFailed", code: "ENOENT" })
+    }))
+
+  it.scopedLive("speaks over a Unix socket, and a server sending garbage fails the connection with MalformedReply", () =>
+    Effect.gen(function*() {
+      // A stand-in server on a Unix socket: PONG to the first command, then bytes that are not RESP.
+      const path = path_.join(os.tmpdir(), `examples-redis-${process.pid}.sock`)
+      yield* Effect.acquireRelease(
+        Effect.async<net.Server>((resume) => {
+          fs.rmSync(path, { force: true })
+          const server = net.createServer((socket) => {
+            let commands = 0
+            socket.on("data", () => socket.write(++commands === 1 ? "+PONG\r\n" : "?garbage\r\n"))
+          })
+          server.listen(path, () => {
+            resume(Exit.succeed(server))
+          })
+        }),
+        (server) =>
+          Effect.async<void>((resume) => {
+            server.close(() => resume(Exit.void))
+          })
+      )
+      const redis = yield* Redis.connect({ path })
+      assert.strictEqual(redis.address, `unix:${path}`)
+      yield* redis.ping
+      const error = yield* Effect.flip(redis.command("GET", "k"))
+      assert.deepInclude(error, { _tag: "RedisConnectionError", reason: "MalformedReply" })
+      assert.isFalse(redis.isOpen)
     }))
 })
