@@ -1,0 +1,33 @@
+/**
+ * Sizes and figures for the reliability tests (issue 6). `pnpm reliability` sets `RELIABILITY=full` for the
+ * heavy sizes; the default test run (CI) uses modest ones. Each reliability test records what it did and what
+ * held in its task meta, which vitest's JSON reporter writes out for the script that builds RELIABILITY.md.
+ */
+import { Config, Effect } from "effect"
+
+/**
+ * Read through `Config` (the environment by default) because the core package has no Node types: it must not
+ * depend on `process`.
+ */
+export const fullRun: boolean =
+  Effect.runSync(Config.string("RELIABILITY").pipe(Config.withDefault(""))).trim().toLowerCase() === "full"
+
+/** The modest size for the default run, the heavy one under `RELIABILITY=full`. */
+export const bySize = <A>(modest: A, full: A): A => fullRun ? full : modest
+
+/** A fixed seed unless `FC_SEED` names another (to replay a failure printed by fast-check). */
+export const propertySeed: number = Effect.runSync(Config.integer("FC_SEED").pipe(Config.withDefault(20251125)))
+
+export interface ReliabilityFigures {
+  /** The test family, one of issue 6's headings. */
+  readonly family: string
+  /** What the test did: counts of operations, faults injected, inputs tried. */
+  readonly did: Readonly<Record<string, number>>
+  /** What held: measured outcomes. */
+  readonly held: Readonly<Record<string, number>>
+}
+
+/** Records the figures of a reliability test in its task meta (vitest's JSON reporter writes them out). */
+export const recordReliability = (ctx: { readonly task: { readonly meta: object } }, figures: ReliabilityFigures) => {
+  Object.assign(ctx.task.meta, { reliability: figures })
+}
