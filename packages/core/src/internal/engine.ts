@@ -441,6 +441,8 @@ export class Engine<A> {
               this.opensPaused = false
               this.openSucceeded()
               if (this.records.size >= this.minConnections) Deferred.unsafeDone(this.warmed, Exit.void)
+              // Started before `resize` lowered the maximum, it is one too many now: neither lent nor kept.
+              if (this.liveCount > this.maxConnections) return this.close(record, "resized")
               this.deliver(record)
               this.openIfNeeded()
               return Effect.void
