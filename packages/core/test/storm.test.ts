@@ -17,12 +17,13 @@ const maxConnections = 10
 /** The issue's 10,000 under `RELIABILITY=full`; fewer in the default run, which must stay quick. */
 const borrowersPerRound = bySize(3_000, 10_000)
 /**
- * Borrowers arrive at random over this window (about 10 per millisecond) rather than all at once: 10,000 arrivals
- * at once would nearly all time out while waiting (10 connections serve a few dozen borrowers in 5 ms); spread out,
- * the pool runs saturated and timeouts land in every phase: waiting, just handed a connection, holding one, while
- * an open or a check is in flight.
+ * Borrowers arrive at random over this window, about 2 per millisecond, rather than all at once. 10,000 arrivals
+ * at once (or even 10 per millisecond) would nearly all time out while waiting: 10 connections serve a few dozen
+ * borrowers in 5 ms, and on a loaded machine the event loop itself lags by more than 5 ms. At this rate the pool
+ * runs saturated yet serves a good share, and timeouts land in every phase: waiting, just handed a connection,
+ * holding one, while an open or a check is in flight.
  */
-const arrivalWindowMillis = borrowersPerRound / 10
+const arrivalWindowMillis = borrowersPerRound / 2
 /** Bounds every live wait, so a regression fails instead of hanging. */
 const settleWithin = Duration.seconds(10)
 
@@ -212,7 +213,7 @@ const assertAllClosedOnce = (state: ReturnType<typeof makeTestConnector>["state"
 }
 
 describe("interruption storm", () => {
-  const rounds = bySize(2, 20)
+  const rounds = bySize(2, 10)
 
   it.live(
     `${
@@ -301,9 +302,9 @@ describe("interruption storm", () => {
         (index) => borrower(pool, index, holding, tally, true),
         { concurrency: "unbounded", discard: true }
       ))
-      // the pool closes while borrowers are arriving, waiting, holding and timing out: once the storm is under way
-      // (on a loaded machine the first arrivals can take a while), at a random moment
-      yield* Effect.sync(() => tally.served >= 5).pipe(
+      // the pool closes while borrowers are arriving, waiting, holding and timing out: once a third of them have
+      // ended (however long the first arrivals take on a loaded machine), at a random moment
+      yield* Effect.sync(() => tally.borrowers >= borrowersPerRound / 3 && tally.served > 0).pipe(
         Effect.repeat({ until: (underWay) => underWay, schedule: Schedule.spaced("1 millis") }),
         Effect.timeoutFail({ duration: settleWithin, onTimeout: () => new Error("the storm never got under way") })
       )
