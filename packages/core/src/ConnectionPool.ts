@@ -124,7 +124,10 @@ export interface ConnectionPool<A> extends Pipeable {
 export interface PooledConnection<A> {
   /** The connection's id, unique within its pool. */
   readonly id: number
-  /** The connection itself. */
+  /**
+   * The connection itself, while the loan lasts. Read after the loan ended (`release`, or the end of its
+   * scope or `use`) it throws `ReleasedHandleError`: the connection may be someone else's by then.
+   */
   readonly connection: A
   /** When the connection was opened, in epoch milliseconds of the `Clock`. */
   readonly createdAt: number

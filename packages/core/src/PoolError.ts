@@ -166,6 +166,27 @@ export class InvalidPoolOptions extends Data.TaggedError("InvalidPoolOptions")<{
 }
 
 /**
+ * A handle was used after its loan ended (`release`, or the end of its scope or `use`): its connection may
+ * be lent to another borrower by now, so the handle no longer gives it. Thrown by `handle.connection`,
+ * which is a plain property; inside an effect it surfaces as a defect naming the connection.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ReleasedHandleError extends Data.TaggedError("ReleasedHandleError")<{
+  readonly reason: "UsedAfterRelease"
+  readonly pool: string
+  readonly connectionId: number
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `pool "${this.pool}": connection ${this.connectionId} was used through a handle after it was returned`
+  }
+}
+
+/**
  * Rejected options in one line: `field (value): what was wrong; ...`. Shared by the packages that check
  * options of their own.
  *
@@ -188,6 +209,7 @@ export type PoolError =
   | PoolExhaustedError
   | PoolUnavailableError
   | InvalidPoolOptions
+  | ReleasedHandleError
 
 const describeCause = (cause: unknown): string => {
   if (cause instanceof Error) return cause.message

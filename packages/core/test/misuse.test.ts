@@ -5,12 +5,11 @@
  * (ConnectionPool.test.ts, "shutdown"), `release` then `handle.release` within one `get` ("an early release"), a
  * resize to 0 or below minConnections ("a resize is checked"), and bad options at construction (options.test.ts).
  *
- * The tests in the "gaps" groups fail today: each shows where the pool does not yet do what the issue or its own
- * documentation asks, with what it should do instead.
+ * The "found by this catalogue" group holds the cases that failed when the catalogue was written, fixed since.
  */
 import { ConnectionPool, PoolError } from "@connection-pool/core"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, Option, Scope, TestClock } from "effect"
+import { Cause, Deferred, Effect, Either, Exit, Fiber, Option, Scope, TestClock } from "effect"
 import { eventually, makeTestConnector, type TestConnection } from "./utils.js"
 
 type Pool = ConnectionPool.ConnectionPool<TestConnection>
@@ -96,10 +95,11 @@ describe("misuse: returning twice", () => {
       assert.strictEqual(yield* pool.availablePermits, 0)
       assert.deepStrictEqual((yield* pool.connections).map((c) => c.state), ["in-use"])
       // so a third borrower waits instead of being lent the same connection
+      const secondSerial = second.handle.connection.serial
       const third = yield* Effect.fork(pool.use((connection) => Effect.succeed(connection.serial)))
       yield* eventually(() => Effect.map(pool.stats, (s) => s.waiting === 1))
       yield* Deferred.succeed(secondRelease, undefined)
-      assert.strictEqual(yield* Fiber.join(third), second.handle.connection.serial)
+      assert.strictEqual(yield* Fiber.join(third), secondSerial)
       assert.strictEqual(yield* pool.availablePermits, 1)
     }))
 
@@ -269,11 +269,10 @@ describe("misuse: resize with bad values", () => {
  * Gaps: misuse the pool does not yet answer as the issue or its documentation asks. Each test fails until the pool
  * changes; the comment says what should happen.
  */
-describe("gaps: misuse without the typed error or the documented behaviour", () => {
-  // Issue 6 asks for a clear typed error when a returned connection is used. Today `handle.connection` keeps
-  // giving the raw connection after release, while the pool lends it to someone else: two borrowers share it and
-  // nothing says so. Whatever the fix (a revoked handle, an effectful accessor failing with a typed error), a
-  // released handle must not reach the connection the next borrower holds.
+describe("found by this catalogue", () => {
+  // Issue 6 asks for a clear typed error when a returned connection is used. `handle.connection` used to keep
+  // giving the raw connection after release, while the pool lent it to someone else: two borrowers shared it and
+  // nothing said so. Now it throws `ReleasedHandleError`.
   it.scoped("after release, the handle no longer reaches the connection now lent to the next borrower", () =>
     Effect.gen(function*() {
       const { connector } = makeTestConnector()
@@ -281,17 +280,22 @@ describe("gaps: misuse without the typed error or the documented behaviour", () 
       const released = yield* pool.use((_, handle) => Effect.succeed(handle))
       const release = yield* Deferred.make<void>()
       const next = yield* holdUntil(pool, release)
-      const reached = yield* Effect.option(Effect.try(() => released.connection))
+      const reached = yield* Effect.either(Effect.try({ try: () => released.connection, catch: (error) => error }))
       assert.isFalse(
-        Option.isSome(reached) && reached.value === next.handle.connection,
+        Either.isRight(reached) && reached.right === next.handle.connection,
         "a released handle still reaches the connection another borrower holds"
       )
+      assert.isTrue(Either.isLeft(reached))
+      if (Either.isLeft(reached)) {
+        assert.instanceOf(reached.left, PoolError.ReleasedHandleError)
+        assert.strictEqual((reached.left as PoolError.ReleasedHandleError).reason, "UsedAfterRelease")
+        assert.strictEqual((reached.left as PoolError.ReleasedHandleError).connectionId, next.handle.id)
+      }
       yield* Deferred.succeed(release, undefined)
     }))
 
   // README: "`pool.resize` ... (checked as at construction: fails with InvalidPoolOptions)", and construction
-  // rejects a misspelt option name. `resize` picks the two fields it knows and silently ignores the rest, so a
-  // misspelt bound (from JavaScript, or an object built elsewhere) is a no-op instead of an error.
+  // rejects a misspelt option name. `resize` used to pick the two fields it knows and silently ignore the rest.
   it.scoped("a misspelt bound is rejected with InvalidPoolOptions, as at construction", () =>
     Effect.gen(function*() {
       const { connector } = makeTestConnector()
@@ -304,13 +308,16 @@ describe("gaps: misuse without the typed error or the documented behaviour", () 
       assert.strictEqual(error.reason, "InvalidValue")
       assert.include(error.fields, "maxConnectons")
       assert.strictEqual(pool.maxConnections, 4)
+      // and no bounds at all, from JavaScript, is a typed error too rather than a TypeError
+      const missing = yield* failureOf(pool.resize(undefined as unknown as Parameters<Pool["resize"]>[0]))
+      assert.strictEqual(missing._tag, "InvalidPoolOptions")
+      assert.deepStrictEqual(missing.fields, ["bounds"])
     }))
 
-  // The engine means to handle a borrower that closes the pool itself ("not awaited: a borrower may be the very
-  // fiber closing the pool"), but after shutdownTimeout it interrupts that borrower and then waits for its
-  // connection, which the borrower can only return once the close (an uninterruptible finalizer it is running)
-  // has finished: the close never ends and the connection is never closed. With the default infinite
-  // shutdownTimeout the wait is documented; with a finite one, closing should end after it.
+  // A borrower that closes the pool itself: after shutdownTimeout the engine used to interrupt it and then wait
+  // for its connection, which the borrower could only return once the close (an uninterruptible finalizer it is
+  // running) had finished, so the close never ended. Now the connection is closed under it. With the default
+  // infinite shutdownTimeout the wait is documented.
   it.effect("a borrower closing the pool's scope itself: with shutdownTimeout the close still ends", () =>
     Effect.gen(function*() {
       const { connector, state } = makeTestConnector()

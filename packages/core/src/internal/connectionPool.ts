@@ -25,7 +25,7 @@ import type {
   TypeId as ConnectionPoolTypeId
 } from "../ConnectionPool.js"
 import type { Connector } from "../Connector.js"
-import { ConnectionError, type InvalidPoolOptions } from "../PoolError.js"
+import { ConnectionError, InvalidPoolOptions, type OptionIssue, ReleasedHandleError } from "../PoolError.js"
 import * as PoolEvent from "../PoolEvent.js"
 import { Engine } from "./engine.js"
 import * as Health from "./health.js"
@@ -44,6 +44,14 @@ class Loan<A> implements PooledConnection<A> {
     return this.record.id
   }
   get connection() {
+    // once returned, the connection may be someone else's: the handle no longer reaches it
+    if (this.returned) {
+      throw new ReleasedHandleError({
+        reason: "UsedAfterRelease",
+        pool: this.pool.name,
+        connectionId: this.record.id
+      })
+    }
     return this.record.connection
   }
   get createdAt() {
@@ -274,6 +282,8 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     readonly minConnections?: number | undefined
   }): Effect.Effect<void, InvalidPoolOptions> {
     return Effect.suspend(() => {
+      const misfit = resizeBoundsIssues(bounds)
+      if (misfit.length > 0) return Effect.fail(new InvalidPoolOptions({ reason: "InvalidValue", issues: misfit }))
       const maxConnections = bounds.maxConnections ?? this.engine.maxConnections
       const minConnections = bounds.minConnections ?? this.engine.minConnections
       return Effect.flatMap(
@@ -576,6 +586,20 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
       averageScore: total === 0 ? Health.initialScore : scoreSum / total
     })
   })
+}
+
+/** What `resize` accepts: an object of `maxConnections` and `minConnections`, nothing else (a misspelt bound). */
+const resizeBoundsIssues = (bounds: unknown): Array<OptionIssue> => {
+  if (typeof bounds !== "object" || bounds === null) {
+    return [{ field: "bounds", value: bounds, message: "must be an object of maxConnections and minConnections" }]
+  }
+  return Object.keys(bounds).filter((field) => field !== "maxConnections" && field !== "minConnections").map((
+    field
+  ) => ({
+    field,
+    value: (bounds as Record<string, unknown>)[field],
+    message: "is not a bound resize can change (maxConnections, minConnections)"
+  }))
 }
 
 const publicState = (state: RecordState): ConnectionState => state === "retired" ? "closing" : state

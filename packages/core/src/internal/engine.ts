@@ -680,20 +680,27 @@ export class Engine<A> {
     )
   }
 
-  readonly interruptBorrowers: Effect.Effect<void> = Effect.suspend(() => {
+  readonly interruptBorrowers: Effect.Effect<void> = Effect.withFiberRuntime((closingFiber) => {
     const borrowers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+    // A borrower may be the very fiber closing the pool (it closed the pool's scope inside `use`): it cannot
+    // give its connection back before the close ends, so the connection is closed under it. Its late return
+    // finds the connection retired and does nothing more.
+    const heldByClosingFiber: Array<ConnectionRecord<A>> = []
     for (const record of this.records.values()) {
-      if (record.state === "in-use" && record.borrowerFiber !== undefined) borrowers.push(record.borrowerFiber)
+      if (record.state !== "in-use" || record.borrowerFiber === undefined) continue
+      if (record.borrowerFiber === closingFiber) heldByClosingFiber.push(record)
+      else borrowers.push(record.borrowerFiber)
     }
-    this.interruptedAtShutdown += borrowers.length
+    this.interruptedAtShutdown += borrowers.length + heldByClosingFiber.length
     return Effect.logWarning(
-      `shutdownTimeout (${
-        Duration.format(this.options.shutdownTimeout)
-      }) passed: interrupting ${borrowers.length} borrower(s)`
+      `shutdownTimeout (${Duration.format(this.options.shutdownTimeout)}) passed: interrupting ${
+        borrowers.length + heldByClosingFiber.length
+      } borrower(s)`
     ).pipe(
       Effect.annotateLogs({ pool: this.options.name }),
-      // not awaited: a borrower may be the very fiber closing the pool
-      Effect.zipRight(Effect.forEach(borrowers, (fiber) => Fiber.interruptFork(fiber), { discard: true }))
+      // not awaited: they give their connections back as they end
+      Effect.zipRight(Effect.forEach(borrowers, (fiber) => Fiber.interruptFork(fiber), { discard: true })),
+      Effect.zipRight(Effect.forEach(heldByClosingFiber, (record) => this.close(record, "shutdown"), { discard: true }))
     )
   })
 
