@@ -30,9 +30,9 @@ const decoder = new TextDecoder()
 const healthRequest = encoder.encode("health")
 
 const workloadFibers = 6
-const feedLength = 14
-/** How long a degradation lasts: two or three health ticks. */
-const degradedFor = Duration.millis(2_500)
+const feedLength = 12
+/** How long a degradation lasts: three health ticks or so. */
+const degradedFor = Duration.seconds(3)
 
 export class InvalidArgument extends Data.TaggedError("InvalidArgument")<{
   readonly flag: string
@@ -83,7 +83,9 @@ const describe = (event: PoolEvent.PoolEvent, at: number): FeedEntry =>
     HealthChanged: (e): FeedEntry => ({
       at,
       kind: "health",
-      text: `#${e.connectionId} health ${e.previousScore} → ${e.healthScore} (${e.errorCount} errors)`
+      text: `#${e.connectionId} health ${e.previousScore} → ${e.healthScore} (${e.errorCount} ${
+        e.errorCount === 1 ? "error" : "errors"
+      })`
     }),
     Timeout: (e): FeedEntry => ({
       at,
@@ -177,7 +179,7 @@ const program = Effect.gen(function*() {
     yield* Ref.set(degradedChecks, 0)
     yield* Ref.set(degradedUntil, now + Duration.toMillis(degradedFor))
     yield* Ref.update(degradations, (n) => n + 1)
-    const message = `fault: the health endpoint fails for ${Duration.format(degradedFor)}`
+    const message = `fault: the health endpoint fails for ${Duration.toSeconds(degradedFor)} s`
     yield* note({ at: now, kind: "fault", text: message })
     yield* Effect.log(message)
     return { message, until: now + Duration.toMillis(degradedFor) }

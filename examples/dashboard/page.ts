@@ -12,13 +12,18 @@ const style = `
 }
 * { box-sizing: border-box; }
 body { margin: 0; background: var(--bg); color: var(--text); font: 14px/1.4 system-ui, sans-serif; }
-header { display: flex; align-items: center; gap: 16px; padding: 14px 20px; border-bottom: 1px solid var(--line); }
-header h1 { font-size: 18px; margin: 0; font-weight: 600; }
-header .where { color: var(--muted); flex: 1; }
+header { display: flex; align-items: center; gap: 12px; padding: 12px 20px 4px; }
+header h1 { font-size: 18px; margin: 0; font-weight: 600; white-space: nowrap; flex: 1; }
+.status { display: flex; align-items: center; gap: 12px; padding: 0 20px 10px 42px; border-bottom: 1px solid var(--line);
+  color: var(--muted); white-space: nowrap; }
+.status #where { overflow: hidden; text-overflow: ellipsis; flex: 1; }
+.status #fault { color: var(--amber); }
+.badge { background: #78350f; color: #fde68a; border-radius: 10px; padding: 0 8px; font-size: 12px; }
+.badge:empty { display: none; }
 .live { display: inline-block; width: 10px; height: 10px; border-radius: 50%; background: var(--muted); }
 .live.on { background: var(--green); box-shadow: 0 0 6px var(--green); }
 .live.off { background: var(--red); }
-button { background: var(--panel); color: var(--text); border: 1px solid var(--line); border-radius: 6px;
+button { white-space: nowrap; background: var(--panel); color: var(--text); border: 1px solid var(--line); border-radius: 6px;
   padding: 6px 12px; font: inherit; cursor: pointer; }
 button:hover { border-color: var(--blue); }
 main { padding: 16px 20px; display: grid; gap: 16px; }
@@ -54,10 +59,10 @@ tr.closing td { opacity: .45; }
 .feed li { padding: 2px 0; border-bottom: 1px solid #263449; white-space: nowrap; overflow: hidden;
   text-overflow: ellipsis; }
 .feed .t { color: var(--muted); margin-right: 6px; font-variant-numeric: tabular-nums; }
-.feed .fault { color: var(--amber); }
-.feed .closed { color: #fca5a5; }
-.feed .opened { color: #86efac; }
-.feed .health { color: #c4b5fd; }
+.feed .kind-fault { color: var(--amber); }
+.feed .kind-closed, .feed .kind-open-failed, .feed .kind-timeout { color: #fca5a5; }
+.feed .kind-opened { color: #86efac; }
+.feed .kind-health { color: #c4b5fd; }
 .summary { font: 12px/1.5 ui-monospace, monospace; color: var(--muted); word-break: break-word; }
 .empty { color: var(--muted); padding: 10px 6px; }
 `
@@ -85,8 +90,8 @@ const render = (s) => {
   setStat("succeeded", String(s.workload.succeeded))
   setStat("failed", String(s.workload.failed))
   setStat("summary", stats.summary)
-  $("#where").textContent = 'pool "' + stats.name + '" on ' + s.server + " · up " + seconds(s.now - s.startedAt) +
-    (s.faults.degradedUntil > s.now ? " · health endpoint degraded" : "")
+  $("#where").textContent = 'pool "' + stats.name + '" on ' + s.server + " · up " + seconds(s.now - s.startedAt)
+  $("#degraded").textContent = s.faults.degradedUntil > s.now ? "health endpoint degraded" : ""
 
   const rows = $("#connections")
   rows.replaceChildren()
@@ -128,7 +133,7 @@ const render = (s) => {
   const feed = $("#feed")
   feed.replaceChildren()
   for (const entry of s.feed) {
-    const item = el("li", { class: entry.kind })
+    const item = el("li", { class: "kind-" + entry.kind })
     item.append(el("span", { class: "t" }, seconds(s.now - entry.at) + " ago"), entry.text)
     feed.append(item)
   }
@@ -175,11 +180,14 @@ export const page = `<!doctype html>
 <header>
   <span id="live" class="live"></span>
   <h1>connection-pool dashboard</h1>
-  <span id="where" class="where">connecting…</span>
-  <span id="fault" class="where" style="flex:0 1 auto"></span>
   <button id="drop" title="the IPC server closes every connection">Drop connections</button>
   <button id="degrade" title="the server's health endpoint fails for a few seconds">Degrade health checks</button>
 </header>
+<div class="status">
+  <span id="where">connecting…</span>
+  <span id="degraded" class="badge"></span>
+  <span id="fault"></span>
+</div>
 <main>
   <div class="cards">
     ${card("open", `<span data-stat="total">-</span>`, `of <span data-stat="maxConnections">-</span> max`)}
@@ -198,14 +206,17 @@ export const page = `<!doctype html>
     ${card("requests", `<span data-stat="succeeded">-</span>`, `<span data-stat="failed">-</span> failed`)}
   </div>
   <div class="columns">
-    <section>
-      <h2>Connections</h2>
-      <table>
-        <thead><tr><th>id</th><th>state</th><th>health</th><th>errors</th><th>uses</th><th>last used</th>
-          <th>age</th></tr></thead>
-        <tbody id="connections"></tbody>
-      </table>
-    </section>
+    <div style="display:grid;gap:16px">
+      <section>
+        <h2>Connections</h2>
+        <table>
+          <thead><tr><th>id</th><th>state</th><th>health</th><th>errors</th><th>uses</th><th>last used</th>
+            <th>age</th></tr></thead>
+          <tbody id="connections"></tbody>
+        </table>
+      </section>
+      <section><h2>Summary</h2><div class="summary" data-stat="summary">-</div></section>
+    </div>
     <div style="display:grid;gap:16px">
       <section>
         <h2>Closed: <span data-stat="closed">-</span>, by reason</h2>
@@ -217,7 +228,6 @@ export const page = `<!doctype html>
       </section>
     </div>
   </div>
-  <section><h2>Summary</h2><div class="summary" data-stat="summary">-</div></section>
 </main>
 <script>${script}</script>
 </body>
