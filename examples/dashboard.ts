@@ -195,8 +195,11 @@ const program = Effect.gen(function*() {
   }
 
   const snapshot = Effect.gen(function*() {
-    // read together, so that the totals and the rows describe the same instant
-    const [stats, connections, now] = yield* Effect.all([pool.stats, pool.connections, Clock.currentTimeMillis])
+    // Read without yielding to another fiber in between, so that the totals and the rows describe the same
+    // instant (one row per open connection: `stats.total` rows).
+    const [stats, connections, now] = yield* Effect.all([pool.stats, pool.connections, Clock.currentTimeMillis]).pipe(
+      Effect.withMaxOpsBeforeYield(Number.MAX_SAFE_INTEGER)
+    )
     const result: Snapshot = {
       now,
       startedAt,
