@@ -92,6 +92,7 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
   readonly notesBorrowers: boolean
   readonly now: () => number
   readonly observer: Observer
+  readonly traceBorrows: boolean
 
   constructor(
     readonly connector: Connector<A, E, R>,
@@ -111,6 +112,7 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     this.notesBorrowers = Duration.isFinite(options.leakDetectionThreshold) ||
       Duration.isFinite(options.shutdownTimeout)
     this.preparesLoans = options.validateOnBorrow || this.notesBorrowers
+    this.traceBorrows = options.traceBorrows
     this.observer = new Observer(options.name, options.metrics, clock.events)
     this.engine = new Engine(
       options,
@@ -152,7 +154,7 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     f: (connection: A, handle: PooledConnection<A>) => Effect.Effect<B, E2, R2>
   ): Effect.Effect<B, E2 | BorrowError, R2> {
     return Effect.uninterruptibleMask((restore) => {
-      if (this.options.traceBorrows) {
+      if (this.traceBorrows) {
         return Effect.flatMap(this.tracedAcquire(restore), (record) => this.useWith(record, f, restore))
       }
       // Evaluated inside the uninterruptible region: an idle connection is taken here synchronously, so
@@ -261,7 +263,7 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
   // fiber's FiberRefs around it, which costs more than the rest of the borrow.
   readonly get: Effect.Effect<PooledConnection<A>, BorrowError, Scope.Scope> = Effect.scopeWith((scope) =>
     Effect.uninterruptibleMask((restore) => {
-      if (this.options.traceBorrows) {
+      if (this.traceBorrows) {
         return Effect.flatMap(this.tracedAcquire(restore), (record) => this.lendInto(scope, record))
       }
       const record = this.engine.isClosed ? undefined : this.engine.takeIdle()

@@ -114,6 +114,8 @@ export class Engine<A> {
   interruptedAtShutdown = 0
 
   readonly timeoutMillis: number
+  /** `metrics: true`: read on the borrow path, so kept here rather than looked up through the observer. */
+  readonly metrics: boolean
   /** The bounds in force; `resize` changes them on a live pool. */
   maxConnections: number
   minConnections: number
@@ -129,6 +131,7 @@ export class Engine<A> {
     readonly retryDriver: Schedule.ScheduleDriver<unknown, unknown> | undefined = undefined
   ) {
     this.timeoutMillis = Duration.toMillis(options.connectionTimeout)
+    this.metrics = options.metrics
     this.maxConnections = options.maxConnections
     this.minConnections = options.minConnections
     this.maxLifetimeMillis = Duration.toMillis(options.maxLifetime)
@@ -211,7 +214,7 @@ export class Engine<A> {
       const isOpen = this.hooks.isOpen(record.connection)
       if (isOpen && !record.expired) {
         this.lend(record)
-        this.observer.acquired(0)
+        if (this.metrics) this.observer.acquired(0)
         return record
       }
       // closed by its peer while idle, or out of its lifetime: retire it and try the next one
@@ -227,7 +230,7 @@ export class Engine<A> {
     record.useCount++
     record.loans++
     this.lent++
-    if (this.observer.metrics) {
+    if (this.metrics) {
       // the hold time's start; leak detection sets it too (to the same clock), when it notes the borrower
       record.lentAt = this.hooks.now()
       this.observer.counted(this)
@@ -272,7 +275,7 @@ export class Engine<A> {
         },
         onSuccess: (record) => {
           waiter.handed = undefined
-          if (this.observer.metrics) {
+          if (this.metrics) {
             this.observer.acquired(this.hooks.monotonicNow() - (waiter.deadline - this.timeoutMillis))
           }
           return record.lent
@@ -345,15 +348,20 @@ export class Engine<A> {
     this.lent--
     const now = this.hooks.now()
     record.lastUsedAt = now
-    if (this.observer.metrics) {
+    if (this.metrics) {
       if (record.lentAt !== undefined) this.observer.returned(now - record.lentAt)
       this.observer.counted(this)
     }
     record.lentAt = undefined
-    const reason = retire ?? this.reasonToRetire(record)
-    if (reason !== undefined) return this.close(record, reason)
-    this.deliver(record)
-    return undefined
+    // the common case first, without asking why not
+    if (
+      retire === undefined && !this.isClosed && !record.expired && this.hooks.isOpen(record.connection) &&
+      this.liveCount <= this.maxConnections
+    ) {
+      this.deliver(record)
+      return undefined
+    }
+    return this.close(record, retire ?? this.reasonToRetire(record) ?? "resized")
   }
 
   /** Why a connection coming back from a loan or a check must not be lent again; `undefined` if it may. */
