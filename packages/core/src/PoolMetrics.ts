@@ -8,7 +8,8 @@
  * doubling up to about 65 s.
  *
  * Off by default, as in HikariCP: recording a loan's wait and hold times reads the clock once more per
- * borrow and updates two histograms, which costs about a tenth of the fastest borrow (see BENCHMARKS.md).
+ * borrow and updates two histograms, which costs about a quarter of the fastest borrow (one fiber, no I/O)
+ * and a tenth at 100 fibers; small next to real I/O (see BENCHMARKS.md).
  *
  * @example
  * ```ts
