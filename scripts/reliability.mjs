@@ -62,9 +62,9 @@ const results = {
 mkdirSync(new URL("reliability/", `file://${root}`), { recursive: true })
 writeFileSync(new URL("reliability/results.json", `file://${root}`), JSON.stringify(results, null, 2) + "\n")
 
-const format = (value) => typeof value === "number" ? value.toLocaleString("en-US", { maximumFractionDigits: 3 }) : String(value)
-const pairs = (record) =>
-  Object.entries(record).map(([key, value]) => `${key} ${format(value)}`).join(", ") || "—"
+const format = (value) =>
+  typeof value === "number" ? value.toLocaleString("en-US", { maximumFractionDigits: 3 }) : String(value)
+const pairs = (record) => Object.entries(record).map(([key, value]) => `${key} ${format(value)}`).join(", ") || "—"
 const lines = [
   "# Reliability",
   "",
@@ -99,7 +99,9 @@ const worst = (tests) => {
 for (const family of families.values()) {
   const passed = family.tests.filter((test) => test.status === "passed").length
   lines.push(
-    `| ${family.family} | ${family.tests.length} | ${passed} | ${pairs(sum(family.tests, (test) => test.did))} | ${pairs(worst(family.tests))} |`
+    `| ${family.family} | ${family.tests.length} | ${passed} | ${pairs(sum(family.tests, (test) => test.did))} | ${
+      pairs(worst(family.tests))
+    } |`
   )
 }
 for (const family of families.values()) {
@@ -109,5 +111,7 @@ for (const family of families.values()) {
   }
 }
 writeFileSync(new URL("RELIABILITY.md", `file://${root}`), lines.join("\n") + "\n")
-console.log(`reliability: ${results.tests.passed} passed, ${results.tests.failed} failed in ${seconds} s; wrote RELIABILITY.md and reliability/results.json`)
+console.log(
+  `reliability: ${results.tests.passed} passed, ${results.tests.failed} failed in ${seconds} s; wrote RELIABILITY.md and reliability/results.json`
+)
 process.exit(run.status === 0 && results.tests.failed === 0 ? 0 : 1)
