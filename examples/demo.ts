@@ -17,7 +17,7 @@ import type { IpcError } from "@connection-pool/platform-node"
 import { IpcAddress, IpcPool } from "@connection-pool/platform-node"
 import { NodeRuntime } from "@effect/platform-node"
 import type { Cause } from "effect"
-import { Duration, Effect, Fiber, Logger, Random, Schedule, Stream } from "effect"
+import { Duration, Effect, Fiber, Logger, Random, Schedule, Scope, Stream } from "effect"
 import * as fs from "node:fs"
 import { parseArgs } from "node:util"
 import * as ServerProcess from "./demo/serverProcess.js"
@@ -106,6 +106,9 @@ const program = Effect.gen(function*() {
   if (mode !== "json") console.log("starting the IPC server in its own process...")
   let server = yield* ServerProcess.start(path)
   let serverUp = true
+  // The restarted server lives here: made before the pool, so it stops after the pool has closed (not when
+  // the fault-injecting fiber's work ends, which would cut the pool's connections before the final stats).
+  const restartScope = yield* Effect.acquireRelease(Scope.make(), (scope, exit) => Scope.close(scope, exit))
   const pool = yield* IpcPool.make({ path, connectTimeout: "1 second" }, {
     name: "demo",
     maxConnections: settings.connections,
@@ -183,7 +186,7 @@ const program = Effect.gen(function*() {
     const killedAt = Date.now()
     yield* Effect.sleep(settings.downFor)
     yield* fault("the server is started again on the same path")
-    server = yield* ServerProcess.start(path)
+    server = yield* Scope.extend(ServerProcess.start(path), restartScope)
     serverUp = true
     yield* fault(
       `the server is back (pid ${server.pid}), ${((Date.now() - killedAt) / 1000).toFixed(1)}s after the kill`
