@@ -263,6 +263,24 @@ export const assertRecoveredWithoutLeaks = (report: ChaosReport): void => {
   assert.strictEqual(report.serverCountAfterClose, 0, "the server sees none of them after the pool closed")
 }
 
+/**
+ * What must hold without the retry policy: the kills failed requests, every failure is one of the typed errors
+ * `tags` (the connector's connection error, or the pool's `ConnectionError` for a replacement whose open met a
+ * kill), nothing died or hung, and every request was answered or failed once. Returns how many failed.
+ */
+export const assertTypedFailuresOnly = (report: ChaosReport, tags: ReadonlyArray<string>): number => {
+  const failures = Object.values(report.failuresByTag).reduce((sum, count) => sum + count, 0)
+  assert.isAtLeast(report.connectionsKilled, size.kills + 1, "every round killed connections")
+  assert.isAbove(failures, 0, "the kills failed requests")
+  for (const tag of Object.keys(report.failuresByTag)) assert.include(tags, tag)
+  assert.strictEqual(report.defects, 0, "no defect, no interruption")
+  assert.strictEqual(report.hung, 0, "no request hung")
+  assert.strictEqual(report.answered + failures, report.requests, "every request answered or failed")
+  assert.strictEqual(failures, report.failedAttempts)
+  assert.strictEqual(report.mismatched, 0)
+  return failures
+}
+
 /** What the reliability report records of a run. */
 export const reliabilityFigures = (family: string, report: ChaosReport, withRetry: boolean) => ({
   family,
