@@ -197,7 +197,8 @@ export const formatOptionIssues = (issues: ReadonlyArray<OptionIssue>): string =
   issues.map((issue) => `${issue.field} (${formatValue(issue.value)}): ${issue.message}`).join("; ")
 
 /**
- * Any error of this module.
+ * Any error of this module. `ReleasedHandleError` is thrown by a property read, so it reaches a program as
+ * a defect (`Effect.catchAllDefect`), never in an effect's error channel.
  *
  * @since 0.1.0
  * @category models

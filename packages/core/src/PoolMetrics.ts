@@ -5,7 +5,8 @@
  * and Prometheus with `@effect/opentelemetry` (see `examples/metrics.ts`).
  *
  * Gauges are kept current as the pool changes; histograms are in seconds, with buckets from 0.5 ms
- * doubling up to about 65 s.
+ * doubling up to about 65 s. Give every pool that records metrics a `name` of its own: pools of one name
+ * share their series, so their gauges overwrite each other and their counters add up.
  *
  * Off by default, as in HikariCP: recording a loan's wait and hold times reads the clock once more per
  * borrow and updates two histograms, which costs about a quarter of the fastest borrow (one fiber, no I/O)

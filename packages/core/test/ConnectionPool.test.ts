@@ -912,6 +912,24 @@ describe("leak detection", () => {
       assert.strictEqual(leak!.annotations.connectionId, 1)
       // the pool's fibers log through the logger they were started with: this one collects
     }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, collectLogger))))
+
+  it.scoped("with traceBorrows, the span named is still the borrower's, not the pool's own borrow span", () =>
+    Effect.gen(function*() {
+      messages.length = 0
+      const { connector } = makeTestConnector()
+      const pool = yield* ConnectionPool.make(connector, { leakDetectionThreshold: "10 seconds", traceBorrows: true })
+      const lent = yield* Deferred.make<void>()
+      yield* Effect.forkScoped(
+        pool.use(() => Effect.zipRight(Deferred.succeed(lent, undefined), Effect.never)).pipe(
+          Effect.withSpan("handle-request")
+        )
+      )
+      yield* Deferred.await(lent)
+      yield* TestClock.adjust("10 seconds")
+      yield* eventually(() => messages.some((m) => m.message.includes("possible leak")))
+      const leak = messages.find((m) => m.message.includes("possible leak"))
+      assert.strictEqual(leak!.annotations.borrowedInSpan, "handle-request")
+    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, collectLogger))))
 })
 
 describe("lifetimes with jitter", () => {

@@ -164,6 +164,26 @@ describe("events", () => {
       assert.strictEqual(Chunk.size(yield* Stream.runCollect(pool.events)), 0)
     }))
 
+  it.effect("a subscriber that stalls misses events itself without holding back the others", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const { connector } = makeTestConnector()
+      const pool = yield* ConnectionPool.make(connector, { name: "events-stalled" }).pipe(Scope.extend(scope))
+      // reads one event, then never again
+      const stalled = yield* Effect.fork(Stream.runForEach(pool.events, () => Effect.never))
+      const { events, fiber } = yield* recordEvents(pool)
+      // each loan invalidates its connection: an Opened and a Closed event per loan, past the stalled one's buffer
+      const loans = PoolEvent.bufferSize
+      yield* Effect.repeatN(pool.use((_, handle) => handle.invalidate), loans - 1)
+      yield* eventually(() => events.length === 2 * loans)
+      yield* Scope.close(scope, Exit.void)
+      // the fast subscriber got every event and its stream ended with the pool
+      yield* Fiber.join(fiber)
+      assert.strictEqual(events.length, 2 * loans)
+      assert.strictEqual(events.filter(PoolEvent.$is("Closed")).length, loans)
+      yield* Fiber.interrupt(stalled)
+    }))
+
   it.effect("a failed open is an event carrying the ConnectionError", () =>
     Effect.gen(function*() {
       const { connector, state } = makeTestConnector()

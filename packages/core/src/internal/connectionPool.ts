@@ -9,8 +9,8 @@ import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { pipeArguments } from "effect/Pipeable"
-import * as PubSub from "effect/PubSub"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -26,12 +26,14 @@ import type {
 } from "../ConnectionPool.js"
 import type { Connector } from "../Connector.js"
 import { ConnectionError, InvalidPoolOptions, type OptionIssue, ReleasedHandleError } from "../PoolError.js"
-import * as PoolEvent from "../PoolEvent.js"
+import type * as PoolEvent from "../PoolEvent.js"
 import { Engine } from "./engine.js"
 import * as Health from "./health.js"
-import { endOfEvents, Observer, type Published } from "./observer.js"
+import { endOfEvents, Observer } from "./observer.js"
 import { fromConfig, resolve, type ResolvedOptions } from "./options.js"
 import type { ConnectionRecord, RecordState } from "./record.js"
+
+const borrowSpanName = "connection-pool.borrow"
 
 /** @internal */
 export const TypeId: ConnectionPoolTypeId = Symbol.for("@connection-pool/core/ConnectionPool") as ConnectionPoolTypeId
@@ -103,7 +105,6 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
       readonly monotonicNow: () => number
       readonly run: (effect: Effect.Effect<unknown>) => Fiber.RuntimeFiber<unknown>
       readonly retryDriver: Schedule.ScheduleDriver<unknown, unknown> | undefined
-      readonly events: PubSub.PubSub<Published>
     }
   ) {
     this.now = clock.now
@@ -113,7 +114,7 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
       Duration.isFinite(options.shutdownTimeout)
     this.preparesLoans = options.validateOnBorrow || this.notesBorrowers
     this.traceBorrows = options.traceBorrows
-    this.observer = new Observer(options.name, options.metrics, clock.events)
+    this.observer = new Observer(options.name, options.metrics)
     this.engine = new Engine(
       options,
       {
@@ -177,7 +178,7 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
     )
       .pipe(
         Effect.tap((record) => Effect.annotateCurrentSpan("connection.id", record.id)),
-        Effect.withSpan("connection-pool.borrow", { attributes: { "pool.name": this.name } })
+        Effect.withSpan(borrowSpanName, { attributes: { "pool.name": this.name } })
       )
   }
 
@@ -230,7 +231,11 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
   /** Notes who borrowed (for leak reports and a late shutdown): the fiber, and the span it is in. */
   noteBorrower(record: ConnectionRecord<A>): Effect.Effect<ConnectionRecord<A>> {
     return Effect.withFiberRuntime((fiber) => {
-      const span = fiber.currentSpan
+      // With `traceBorrows` this runs in the pool's own borrow span: the borrower's span is its parent.
+      const current = fiber.currentSpan
+      const span = current !== undefined && current._tag === "Span" && current.name === borrowSpanName
+        ? Option.getOrUndefined(current.parent)
+        : current
       record.lentAt = this.now()
       record.leakReported = false
       record.borrowerFiber = fiber
@@ -538,12 +543,11 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
 
   readonly activeConnections: Effect.Effect<number> = Effect.sync(() => this.engine.openCount)
 
-  readonly events: Stream.Stream<PoolEvent.PoolEvent> = Stream.suspend(() =>
-    this.observer.ended
-      ? Stream.empty
-      : Stream.fromPubSub(this.observer.events).pipe(
+  readonly events: Stream.Stream<PoolEvent.PoolEvent> = Stream.unwrapScoped(
+    Effect.map(Effect.suspend(() => this.observer.subscribe), (queue) =>
+      Stream.fromQueue(queue).pipe(
         Stream.takeWhile((event): event is PoolEvent.PoolEvent => event !== endOfEvents)
-      )
+      ))
   )
 
   readonly connections: Effect.Effect<ReadonlyArray<ConnectionInfo>> = Effect.sync(() =>
@@ -637,13 +641,11 @@ const makeResolved = <A, E, R>(
     const runFiber = yield* FiberSet.makeRuntime<never, unknown, never>()
     const run = (effect: Effect.Effect<unknown>) => runFiber(effect, { immediate: false })
     const retryDriver = options.openRetry === undefined ? undefined : yield* Schedule.driver(options.openRetry)
-    const events = yield* PubSub.dropping<Published>(PoolEvent.bufferSize)
     const pool = new PoolImpl(connector, options, context, {
       now: () => clock.unsafeCurrentTimeMillis(),
       monotonicNow: () => Number(clock.unsafeCurrentTimeNanos() / 1_000_000n),
       run,
-      retryDriver,
-      events
+      retryDriver
     })
     // Finalizers run last-added first: subscribers' streams end after the shutdown's events.
     yield* Effect.addFinalizer(() => pool.observer.end())

@@ -8,7 +8,8 @@
  */
 import * as Effect from "effect/Effect"
 import * as MetricLabel from "effect/MetricLabel"
-import * as PubSub from "effect/PubSub"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
 import type { ConnectionError } from "../PoolError.js"
 import * as PoolEvent from "../PoolEvent.js"
 import * as PoolMetrics from "../PoolMetrics.js"
@@ -16,7 +17,7 @@ import * as PoolMetrics from "../PoolMetrics.js"
 /** Published once the pool has closed: subscribers' streams end when they read it. */
 export const endOfEvents: unique symbol = Symbol.for("@connection-pool/core/endOfEvents")
 
-/** What the pool's hub carries: its events, then the end. */
+/** What a subscriber's queue carries: the pool's events, then the end. */
 export type Published = PoolEvent.PoolEvent | typeof endOfEvents
 
 /** The counts the gauges show, read from the engine. */
@@ -35,8 +36,7 @@ export class Observer {
   constructor(
     readonly pool: string,
     /** Whether metrics are recorded (`metrics: true`). */
-    readonly metrics: boolean,
-    readonly events: PubSub.PubSub<Published>
+    readonly metrics: boolean
   ) {
     const poolLabel = MetricLabel.make(PoolMetrics.poolLabel, pool)
     this.labels = [poolLabel]
@@ -75,7 +75,8 @@ export class Observer {
     if (!this.metrics) return
     PoolMetrics.connectionsOpen.unsafeUpdate(counts.openCount, this.labels)
     PoolMetrics.connectionsInUse.unsafeUpdate(counts.lent, this.labels)
-    PoolMetrics.connectionsIdle.unsafeUpdate(counts.openCount - counts.lent, this.labels)
+    // clamped: a connection closed under the fiber that is closing the pool is still counted lent until it returns
+    PoolMetrics.connectionsIdle.unsafeUpdate(Math.max(0, counts.openCount - counts.lent), this.labels)
     PoolMetrics.waiting.unsafeUpdate(counts.waiting, this.labels)
   }
 
@@ -139,19 +140,44 @@ export class Observer {
     )
   }
 
+  /**
+   * Each subscriber has a buffer of its own, so one that stalls misses events itself without holding back
+   * the others (a shared `PubSub` buffer would make every subscriber miss what the slowest has no room for).
+   */
+  readonly subscribers = new Set<Queue.Queue<Published>>()
+
   /** Never waits: with no subscriber the event is dropped at once, and a full buffer drops it too. */
   publish(event: PoolEvent.PoolEvent): void {
-    this.events.unsafeOffer(event)
+    for (const subscriber of this.subscribers) subscriber.unsafeOffer(event)
   }
 
   /**
+   * A subscriber's buffer for the rest of the scope. Subscribing after the pool has closed finds the end
+   * at once; the check and the registration happen in one step, so no end can slip in between.
+   */
+  readonly subscribe: Effect.Effect<Queue.Dequeue<Published>, never, Scope.Scope> = Effect.acquireRelease(
+    Effect.tap(Queue.dropping<Published>(PoolEvent.bufferSize), (queue) =>
+      Effect.sync(() => {
+        if (this.ended) queue.unsafeOffer(endOfEvents)
+        else this.subscribers.add(queue)
+      })),
+    (queue) => Effect.zipRight(Effect.sync(() => this.subscribers.delete(queue)), Queue.shutdown(queue))
+  )
+
+  /**
    * Ends every subscriber's stream once it has read the events before. A subscriber so far behind that
-   * the end does not fit in the buffer is cut off instead (its stream is interrupted), never left waiting.
+   * the end does not fit in its buffer is cut off instead (its stream ends early), never left waiting.
    */
   end(): Effect.Effect<void> {
     return Effect.suspend(() => {
       this.ended = true
-      return this.events.unsafeOffer(endOfEvents) ? Effect.void : PubSub.shutdown(this.events)
+      const subscribers = Array.from(this.subscribers)
+      this.subscribers.clear()
+      return Effect.forEach(
+        subscribers,
+        (queue) => queue.unsafeOffer(endOfEvents) ? Effect.void : Queue.shutdown(queue),
+        { discard: true }
+      )
     })
   }
 }
