@@ -112,6 +112,22 @@ describe("metrics", () => {
       assert.strictEqual(yield* count(PoolMetrics.healthCheckFailures, name), 1)
     }).pipe(Effect.scoped))
 
+  it.effect("a connection that fails validation adds no wait or hold sample: one loan, one sample each", () =>
+    Effect.gen(function*() {
+      const name = "metrics-validation"
+      const { connector, state } = makeTestConnector()
+      const pool = yield* ConnectionPool.make(connector, { name, metrics: true, validateOnBorrow: true })
+      yield* pool.use(() => Effect.void)
+      state.connections[0]!.healthy = false
+      yield* TestClock.adjust("1 second") // past the validation window
+      // the first connection fails its check and is retired; the borrower gets a new one
+      const serial = yield* pool.use((connection) => Effect.succeed(connection.serial))
+      assert.strictEqual(serial, 2)
+      assert.strictEqual((yield* Metric.value(tagged(PoolMetrics.waitTime, name))).count, 2)
+      assert.strictEqual((yield* Metric.value(tagged(PoolMetrics.holdTime, name))).count, 2)
+      assert.strictEqual(yield* closedFor(name, "validation-failed"), 1)
+    }).pipe(Effect.scoped))
+
   it.effect("records nothing unless asked to", () =>
     Effect.gen(function*() {
       const name = "metrics-off"

@@ -95,6 +95,8 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
   readonly now: () => number
   readonly observer: Observer
   readonly traceBorrows: boolean
+  readonly metrics: boolean
+  readonly monotonicNow: () => number
 
   constructor(
     readonly connector: Connector<A, E, R>,
@@ -114,6 +116,8 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
       Duration.isFinite(options.shutdownTimeout)
     this.preparesLoans = options.validateOnBorrow || this.notesBorrowers
     this.traceBorrows = options.traceBorrows
+    this.metrics = options.metrics
+    this.monotonicNow = clock.monotonicNow
     this.observer = new Observer(options.name, options.metrics)
     this.engine = new Engine(
       options,
@@ -161,8 +165,11 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
       // Evaluated inside the uninterruptible region: an idle connection is taken here synchronously, so
       // the common case spends no effect on acquiring it.
       const record = this.engine.isClosed ? undefined : this.engine.takeIdle()
-      if (record !== undefined && !this.preparesLoans) return this.useWith(record, f, restore)
-      return Effect.flatMap(this.acquirePrepared(record, restore), (record) => this.useWith(record, f, restore))
+      if (record !== undefined && !this.preparesLoans) {
+        if (this.metrics) this.loanStarted(record, 0)
+        return this.useWith(record, f, restore)
+      }
+      return Effect.flatMap(this.acquireTimed(record, restore), (record) => this.useWith(record, f, restore))
     })
   }
 
@@ -173,9 +180,7 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
   tracedAcquire(
     restore: <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>
   ): Effect.Effect<ConnectionRecord<A>, BorrowError> {
-    return Effect.suspend(() =>
-      this.acquirePrepared(this.engine.isClosed ? undefined : this.engine.takeIdle(), restore)
-    )
+    return Effect.suspend(() => this.acquireTimed(this.engine.isClosed ? undefined : this.engine.takeIdle(), restore))
       .pipe(
         Effect.tap((record) => Effect.annotateCurrentSpan("connection.id", record.id)),
         Effect.withSpan(borrowSpanName, { attributes: { "pool.name": this.name } })
@@ -183,8 +188,31 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
   }
 
   /**
-   * The slow path: waits for a connection if `record` is undefined, then validates it and notes its
-   * borrower when the options ask for it.
+   * The slow path, timed when metrics are on: the wait and the hold start once the borrower has the
+   * connection, validated, so a connection that fails validation (or goes back from an interrupted
+   * waiter) adds no sample.
+   */
+  acquireTimed(
+    record: ConnectionRecord<A> | undefined,
+    restore: <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>
+  ): Effect.Effect<ConnectionRecord<A>, BorrowError> {
+    if (!this.metrics) return this.acquirePrepared(record, restore)
+    const startedAt = this.monotonicNow()
+    return Effect.map(this.acquirePrepared(record, restore), (record) => {
+      this.loanStarted(record, this.monotonicNow() - startedAt)
+      return record
+    })
+  }
+
+  /** With metrics: the borrower has the connection after waiting this long; its hold starts now. */
+  loanStarted(record: ConnectionRecord<A>, waitedMillis: number): void {
+    record.lentAt = this.now()
+    this.observer.acquired(waitedMillis)
+  }
+
+  /**
+   * Waits for a connection if `record` is undefined, then validates it and notes its borrower when the
+   * options ask for it.
    */
   acquirePrepared(
     record: ConnectionRecord<A> | undefined,
@@ -272,8 +300,11 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
         return Effect.flatMap(this.tracedAcquire(restore), (record) => this.lendInto(scope, record))
       }
       const record = this.engine.isClosed ? undefined : this.engine.takeIdle()
-      if (record !== undefined && !this.preparesLoans) return this.lendInto(scope, record)
-      return Effect.flatMap(this.acquirePrepared(record, restore), (record) => this.lendInto(scope, record))
+      if (record !== undefined && !this.preparesLoans) {
+        if (this.metrics) this.loanStarted(record, 0)
+        return this.lendInto(scope, record)
+      }
+      return Effect.flatMap(this.acquireTimed(record, restore), (record) => this.lendInto(scope, record))
     })
   )
 

@@ -214,7 +214,6 @@ export class Engine<A> {
       const isOpen = this.hooks.isOpen(record.connection)
       if (isOpen && !record.expired) {
         this.lend(record)
-        if (this.metrics) this.observer.acquired(0)
         return record
       }
       // closed by its peer while idle, or out of its lifetime: retire it and try the next one
@@ -230,11 +229,7 @@ export class Engine<A> {
     record.useCount++
     record.loans++
     this.lent++
-    if (this.metrics) {
-      // the hold time's start; leak detection sets it too (to the same clock), when it notes the borrower
-      record.lentAt = this.hooks.now()
-      this.observer.counted(this)
-    }
+    if (this.metrics) this.observer.counted(this)
   }
 
   wait(
@@ -275,9 +270,6 @@ export class Engine<A> {
         },
         onSuccess: (record) => {
           waiter.handed = undefined
-          if (this.metrics) {
-            this.observer.acquired(this.hooks.monotonicNow() - (waiter.deadline - this.timeoutMillis))
-          }
           return record.lent
         }
       }
