@@ -345,15 +345,10 @@ export class Engine<A> {
       this.observer.counted(this)
     }
     record.lentAt = undefined
-    // the common case first, without asking why not
-    if (
-      retire === undefined && !this.isClosed && !record.expired && this.hooks.isOpen(record.connection) &&
-      this.liveCount <= this.maxConnections
-    ) {
-      this.deliver(record)
-      return undefined
-    }
-    return this.close(record, retire ?? this.reasonToRetire(record) ?? "resized")
+    const reason = retire ?? this.reasonToRetire(record)
+    if (reason !== undefined) return this.close(record, reason)
+    this.deliver(record)
+    return undefined
   }
 
   /** Why a connection coming back from a loan or a check must not be lent again; `undefined` if it may. */
