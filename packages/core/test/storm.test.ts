@@ -212,6 +212,22 @@ const assertAtRest = (
     assert.isAbove(served, 0)
   })
 
+/**
+ * A storm's pool in a scope of its own (closed by the test, to check what the close does), with the
+ * connector's counters, the tally and the map of connections held. `connectionTimeout` stays at its default
+ * (30 s): only the borrowers' own timeouts cut waits short, even on a loaded machine where the process stalls
+ * for longer than a short `connectionTimeout`.
+ */
+const makeStormPool = Effect.gen(function*() {
+  const { connector, state } = makeStormConnector()
+  const poolScope = yield* Scope.make()
+  const pool = yield* Scope.extend(
+    ConnectionPool.make(connector, { maxConnections, healthCheckInterval: "20 millis" }),
+    poolScope
+  )
+  return { state, tally: makeTally(), holding: new Map<number, number>(), poolScope, pool }
+})
+
 const assertAllClosedOnce = (state: ReturnType<typeof makeTestConnector>["state"]) => {
   assert.strictEqual(state.open, 0, "connections left open after the pool closed")
   assert.strictEqual(state.finalizerRuns.size, state.opened, "connections never closed")
@@ -227,16 +243,7 @@ describe("interruption storm", () => {
     } borrowers with 0-5 ms timeouts against ${maxConnections} connections, ${rounds} rounds`,
     (ctx) =>
       Effect.gen(function*() {
-        const { connector, state } = makeStormConnector()
-        const tally = makeTally()
-        const holding = new Map<number, number>()
-        const poolScope = yield* Scope.make()
-        const pool = yield* Scope.extend(
-          // connectionTimeout stays at its default (30 s): only the borrowers' own timeouts cut waits short, even on
-          // a loaded machine where the process stalls for longer than a short connectionTimeout
-          ConnectionPool.make(connector, { maxConnections, healthCheckInterval: "20 millis" }),
-          poolScope
-        )
+        const { holding, pool, poolScope, state, tally } = yield* makeStormPool
         const started = Date.now()
         for (let round = 1; round <= rounds; round++) {
           const killer = yield* Effect.fork(server(state, tally))
@@ -295,14 +302,7 @@ describe("interruption storm", () => {
 
   it.live("a storm while the pool closes: every borrower ends, every connection is closed exactly once", (ctx) =>
     Effect.gen(function*() {
-      const { connector, state } = makeStormConnector()
-      const tally = makeTally()
-      const holding = new Map<number, number>()
-      const poolScope = yield* Scope.make()
-      const pool = yield* Scope.extend(
-        ConnectionPool.make(connector, { maxConnections, healthCheckInterval: "20 millis" }),
-        poolScope
-      )
+      const { holding, pool, poolScope, state, tally } = yield* makeStormPool
       const storm = yield* Effect.fork(Effect.forEach(
         Array.from({ length: borrowersPerRound }, (_, index) => index),
         (index) => borrower(pool, index, holding, tally, true),
