@@ -96,7 +96,8 @@ const color256 = (n) => {
 
 const escapeHtml = (text) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
 
-// Escape sequences (CSI), and among them those that set colours and weights (SGR).
+// Escape sequences (CSI), and among them those that set colours and weights (SGR). no-control-regex is off for
+// these two because matching the ESC control character (\x1b) in tmux's capture is exactly their job.
 // eslint-disable-next-line no-control-regex
 const escapeSequence = /(\x1b\[[0-9;?]*[A-Za-z])/
 // eslint-disable-next-line no-control-regex
