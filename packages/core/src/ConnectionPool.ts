@@ -32,12 +32,16 @@ import type {
 import type * as PoolEvent from "./PoolEvent.js"
 
 /**
+ * The symbol that marks a `ConnectionPool`.
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -328,6 +332,8 @@ export interface Options {
 }
 
 /**
+ * Whether a value is a `ConnectionPool`.
+ *
  * @since 0.1.0
  * @category guards
  */
@@ -421,6 +427,26 @@ export const layerConfig: <I, A, E, R>(
 
 /**
  * Borrows a connection, runs `f` with it and returns it: `pool.use(f)` in data-first or data-last form.
+ * The connection goes back when `f` ends, however it ends; a failure of `f` that the connector's `isFault`
+ * counts is one of the connection's errors.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionPool, Connector } from "@connection-pool/core"
+ * import { Effect } from "effect"
+ *
+ * interface Db { readonly query: (sql: string) => Effect.Effect<number> }
+ *
+ * const program = Effect.gen(function*() {
+ *   const pool = yield* ConnectionPool.make(
+ *     Connector.make({ open: Effect.succeed<Db>({ query: () => Effect.succeed(1) }) })
+ *   )
+ *   const one = yield* ConnectionPool.use(pool, (db) => db.query("select 1"))
+ *   // data-last: annotate the connection, which the pool piped in cannot infer
+ *   const two = yield* pool.pipe(ConnectionPool.use((db: Db) => db.query("select 2")))
+ *   return one + two
+ * }).pipe(Effect.scoped)
+ * ```
  *
  * @since 0.1.0
  * @category borrowing
@@ -442,7 +468,29 @@ export const use: {
 )
 
 /**
- * Borrows a connection for the rest of the current scope: `pool.get`.
+ * Borrows a connection for the rest of the current scope: `pool.get`. Use it to run several effects on one
+ * connection; wrap them in `Effect.scoped` to give the connection back as soon as they are done.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionPool, Connector } from "@connection-pool/core"
+ * import { Effect } from "effect"
+ *
+ * interface Db { readonly query: (sql: string) => Effect.Effect<number> }
+ *
+ * const program = Effect.gen(function*() {
+ *   const pool = yield* ConnectionPool.make(
+ *     Connector.make({ open: Effect.succeed<Db>({ query: () => Effect.succeed(1) }) })
+ *   )
+ *   return yield* Effect.gen(function*() {
+ *     const handle = yield* ConnectionPool.get(pool)
+ *     yield* handle.connection.query("begin")
+ *     const rows = yield* handle.connection.query("update accounts set balance = 0")
+ *     yield* handle.connection.query("commit")
+ *     return rows
+ *   }).pipe(Effect.scoped) // the connection goes back here
+ * }).pipe(Effect.scoped)
+ * ```
  *
  * @since 0.1.0
  * @category borrowing

@@ -12,12 +12,16 @@ import { hasProperty } from "effect/Predicate"
 import type * as Scope from "effect/Scope"
 
 /**
+ * The symbol that marks a `Connector`.
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const TypeId: unique symbol = Symbol.for("@connection-pool/core/Connector")
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -54,6 +58,8 @@ export interface Connector<A, E = never, R = never> {
 }
 
 /**
+ * Whether a value is a `Connector`.
+ *
  * @since 0.1.0
  * @category guards
  */
@@ -67,10 +73,18 @@ export const isConnector = (u: unknown): u is Connector<unknown, unknown, unknow
  * import { Connector } from "@connection-pool/core"
  * import { Effect } from "effect"
  *
+ * interface Client {
+ *   open: boolean
+ * }
+ *
  * const connector = Connector.make({
- *   open: Effect.acquireRelease(Effect.sync(() => ({ open: true })), (c) => Effect.sync(() => { c.open = false })),
- *   check: (c) => c.open ? Effect.void : Effect.fail("closed"),
- *   isOpen: (c) => c.open
+ *   // the finalizer added by acquireRelease is what closes the connection
+ *   open: Effect.acquireRelease(
+ *     Effect.sync((): Client => ({ open: true })),
+ *     (client) => Effect.sync(() => { client.open = false })
+ *   ),
+ *   check: (client: Client) => client.open ? Effect.void : Effect.fail("closed"),
+ *   isOpen: (client: Client) => client.open
  * })
  * ```
  *

@@ -1,8 +1,8 @@
 /**
- * One pool per key: for instance one per socket path (a worker per daemon) or one per tenant. Each key's
- * pool is a {@link ConnectionPool.ConnectionPool} made on first use, with `maxConnections` per key; a
- * total bound across keys caps the connections open at once; keys unused for `keyIdleTimeout` are closed
- * and forgotten.
+ * One pool per key: for instance one per socket path (a worker per daemon) or one per tenant.
+ * Each key's pool is a {@link ConnectionPool.ConnectionPool} made on first use, with `maxConnections` per key;
+ * a total bound across keys caps the connections open at once; keys unused for `keyIdleTimeout` are closed and
+ * forgotten.
  *
  * @since 0.1.0
  */
@@ -17,12 +17,16 @@ import * as internal from "./internal/keyedPool.js"
 import type { ConnectionError, InvalidPoolOptions } from "./PoolError.js"
 
 /**
+ * The symbol that marks a `KeyedConnectionPool`.
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -30,6 +34,24 @@ export type TypeId = typeof TypeId
 
 /**
  * A pool of pools, one per key of type `K`, of connections of type `A`.
+ *
+ * @example
+ * ```ts
+ * import { Connector, KeyedConnectionPool } from "@connection-pool/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const pools = yield* KeyedConnectionPool.make(
+ *     (tenant: string) => Connector.make({ open: Effect.succeed({ tenant }) }),
+ *     { maxConnections: 2, keyIdleTimeout: "1 minute" }
+ *   )
+ *   yield* pools.use("acme", (connection) => Effect.log(`serving ${connection.tenant}`))
+ *   for (const [tenant, stats] of yield* pools.stats) {
+ *     yield* Effect.log(`${tenant}: ${stats.summary}`)
+ *   }
+ *   yield* pools.closeKey("acme") // waits for its lent connections, then forgets the key
+ * }).pipe(Effect.scoped)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -75,6 +97,8 @@ export interface Options<K> extends ConnectionPool.Options {
 }
 
 /**
+ * Whether a value is a `KeyedConnectionPool`.
+ *
  * @since 0.1.0
  * @category guards
  */

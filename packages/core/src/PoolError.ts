@@ -1,6 +1,7 @@
 /**
- * The errors a pool can fail with. Every one is a tagged error with a `reason` that says what happened
- * and, where there is one, the `cause` that led to it; a program never receives a bare string.
+ * The errors a pool can fail with.
+ * Every one is a tagged error with a `reason` that says what happened and, where there is one, the `cause`
+ * that led to it; a program never receives a bare string.
  *
  * @since 0.1.0
  */
@@ -9,25 +10,49 @@ import * as Duration from "effect/Duration"
 import { hasProperty } from "effect/Predicate"
 
 /**
+ * The symbol that marks an error of this module (see {@link isPoolError}).
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const TypeId: unique symbol = Symbol.for("@connection-pool/core/PoolError")
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category type ids
  */
 export type TypeId = typeof TypeId
 
 /**
+ * Whether a value is one of the errors of this module (any {@link PoolError}).
+ *
  * @since 0.1.0
  * @category guards
  */
 export const isPoolError = (u: unknown): u is PoolError => hasProperty(u, TypeId)
 
 /**
- * No connection could be lent within `connectionTimeout`.
+ * No connection could be lent within `connectionTimeout`: every connection stayed lent (or, when
+ * `lastOpenError` is set, the pool could not open one) for the whole wait.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionPool, Connector } from "@connection-pool/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const pool = yield* ConnectionPool.make(Connector.make({ open: Effect.succeed("connection") }), {
+ *     maxConnections: 1,
+ *     connectionTimeout: "200 millis"
+ *   })
+ *   return yield* pool.use((connection) => Effect.succeed(connection)).pipe(
+ *     Effect.catchTag("PoolTimeoutError", (error) =>
+ *       Effect.logWarning(error.message).pipe(Effect.as("busy, try again later")))
+ *   )
+ * }).pipe(Effect.scoped)
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -39,7 +64,11 @@ export class PoolTimeoutError extends Data.TaggedError("PoolTimeoutError")<{
   /** The most recent failure to open a connection, when the last open attempt failed. */
   readonly lastOpenError?: ConnectionError | undefined
 }> {
-  /** @since 0.1.0 */
+  /**
+   * Marks the error as one of this module's (see {@link isPoolError}).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
   override get message(): string {
@@ -60,7 +89,11 @@ export class ConnectionError extends Data.TaggedError("ConnectionError")<{
   readonly connectionId?: number | undefined
   readonly cause: unknown
 }> {
-  /** @since 0.1.0 */
+  /**
+   * Marks the error as one of this module's (see {@link isPoolError}).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
   override get message(): string {
@@ -80,7 +113,11 @@ export class PoolExhaustedError extends Data.TaggedError("PoolExhaustedError")<{
   readonly pool: string
   readonly maxWaiting: number
 }> {
-  /** @since 0.1.0 */
+  /**
+   * Marks the error as one of this module's (see {@link isPoolError}).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
   override get message(): string {
@@ -100,7 +137,11 @@ export class PoolUnavailableError extends Data.TaggedError("PoolUnavailableError
   readonly pool: string
   readonly lastError: ConnectionError | undefined
 }> {
-  /** @since 0.1.0 */
+  /**
+   * Marks the error as one of this module's (see {@link isPoolError}).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
   override get message(): string {
@@ -119,7 +160,11 @@ export class PoolClosedError extends Data.TaggedError("PoolClosedError")<{
   readonly reason: "PoolClosed" | "ClosedWhileWaiting"
   readonly pool: string
 }> {
-  /** @since 0.1.0 */
+  /**
+   * Marks the error as one of this module's (see {@link isPoolError}).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
   override get message(): string {
@@ -153,7 +198,11 @@ export class InvalidPoolOptions extends Data.TaggedError("InvalidPoolOptions")<{
   readonly issues: ReadonlyArray<OptionIssue>
   readonly cause?: unknown
 }> {
-  /** @since 0.1.0 */
+  /**
+   * Marks the error as one of this module's (see {@link isPoolError}).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   /** The names of the rejected fields. @since 0.1.0 */
   get fields(): ReadonlyArray<string> {
@@ -178,7 +227,11 @@ export class ReleasedHandleError extends Data.TaggedError("ReleasedHandleError")
   readonly pool: string
   readonly connectionId: number
 }> {
-  /** @since 0.1.0 */
+  /**
+   * Marks the error as one of this module's (see {@link isPoolError}).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
   override get message(): string {
@@ -191,7 +244,7 @@ export class ReleasedHandleError extends Data.TaggedError("ReleasedHandleError")
  * options of their own.
  *
  * @since 0.1.0
- * @category utils
+ * @category formatting
  */
 export const formatOptionIssues = (issues: ReadonlyArray<OptionIssue>): string =>
   issues.map((issue) => `${issue.field} (${formatValue(issue.value)}): ${issue.message}`).join("; ")

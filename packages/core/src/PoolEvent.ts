@@ -1,6 +1,7 @@
 /**
- * What happens in a pool, as a stream of events (`pool.events`) for programs that want hooks: log every
- * closed connection with its reason, alert on timeouts, feed a dashboard.
+ * What happens in a pool, as a stream of events (`pool.events`).
+ * It is for programs that want hooks: log every closed connection with its reason, alert on timeouts, feed a
+ * dashboard.
  *
  * Events are published as they happen, from the pool's own fibers, and never wait for a subscriber: a
  * subscriber that falls more than {@link bufferSize} events behind misses the newer ones until it catches up.
@@ -78,6 +79,26 @@ export const closeReasons: ReadonlyArray<CloseReason> = [
  * - `Closed`: a connection was retired for `reason`; its finalizers have run.
  * - `HealthChanged`: a check or a fault moved a connection's score from `previousScore` to `healthScore`.
  * - `Timeout`: a borrower waited `connectionTimeout` (`waitedMillis`) without getting a connection.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionPool, Connector, PoolEvent } from "@connection-pool/core"
+ * import { Effect, Stream } from "effect"
+ *
+ * const describe = PoolEvent.$match({
+ *   Opened: (event) => `connection ${event.connectionId} opened in ${event.openMillis} ms`,
+ *   OpenFailed: (event) => `open failed: ${event.error.message}`,
+ *   Closed: (event) => `connection ${event.connectionId} closed: ${event.reason}`,
+ *   HealthChanged: (event) => `connection ${event.connectionId}: score ${event.previousScore} -> ${event.healthScore}`,
+ *   Timeout: (event) => `a borrower gave up after ${event.waitedMillis} ms`
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const pool = yield* ConnectionPool.make(Connector.make({ open: Effect.succeed("connection") }), { name: "cache" })
+ *   yield* pool.events.pipe(Stream.runForEach((event) => Effect.log(describe(event))), Effect.forkScoped)
+ *   return yield* pool.use((connection) => Effect.succeed(connection))
+ * }).pipe(Effect.scoped)
+ * ```
  *
  * @since 0.1.0
  * @category models

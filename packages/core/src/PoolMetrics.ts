@@ -1,8 +1,8 @@
 /**
- * The metrics a pool records with Effect's `Metric`, when built with `metrics: true`. Each is tagged with
- * the pool's name under {@link poolLabel} (and `closed` with the reason under {@link reasonLabel}), so
- * several pools share one set of metrics. Export them as any Effect metric: for instance to OpenTelemetry
- * and Prometheus with `@effect/opentelemetry` (see `examples/metrics.ts`).
+ * The metrics a pool records with Effect's `Metric`, when built with `metrics: true`.
+ * Each is tagged with the pool's name under {@link poolLabel} (and `closed` with the reason under
+ * {@link reasonLabel}), so several pools share one set of metrics. Export them as any Effect metric: for
+ * instance to OpenTelemetry and Prometheus with `@effect/opentelemetry` (see `examples/metrics.ts`).
  *
  * Gauges are kept current as the pool changes; histograms are in seconds, with buckets from 0.5 ms
  * doubling up to about 65 s. Give every pool that records metrics a `name` of its own: pools of one name
@@ -113,6 +113,19 @@ export const openFailures = Metric.counter("connection_pool_open_failures", {
 
 /**
  * Connections closed, tagged with the reason under {@link reasonLabel}.
+ *
+ * @example
+ * ```ts
+ * import { PoolMetrics } from "@connection-pool/core"
+ * import { Effect, Metric } from "effect"
+ *
+ * // connections of the pool "cache" retired as unhealthy
+ * const unhealthy = PoolMetrics.closed.pipe(
+ *   Metric.tagged(PoolMetrics.poolLabel, "cache"),
+ *   Metric.tagged(PoolMetrics.reasonLabel, "unhealthy")
+ * )
+ * const report = Metric.value(unhealthy).pipe(Effect.flatMap(({ count }) => Effect.log(`${count} unhealthy`)))
+ * ```
  *
  * @since 0.1.0
  * @category counters

@@ -1,4 +1,8 @@
 /**
+ * `@connection-pool/core`: a bounded, health-monitored connection pool for Effect, for any transport.
+ * Each module is re-exported here as a namespace (`import { ConnectionPool } from "@connection-pool/core"`)
+ * and can also be imported on its own (`@connection-pool/core/ConnectionPool`).
+ *
  * @since 0.1.0
  */
 

@@ -34,6 +34,8 @@ export const FrameType: {
 } = internal.FrameType
 
 /**
+ * A frame type: one of the values of {@link FrameType}.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -115,6 +117,18 @@ export interface Decoder {
 
 /**
  * A decoder that rejects payloads above `maxFrameSize` bytes.
+ *
+ * @example
+ * ```ts
+ * import { Frame } from "@connection-pool/platform-node"
+ *
+ * const frame = Frame.encode(Frame.FrameType.Request, 1, new TextEncoder().encode("hello"))
+ * const onFrame: Frame.FrameHandler = (type, id, payload) => console.log(type, id, new TextDecoder().decode(payload))
+ *
+ * const decoder = Frame.makeDecoder(1024)
+ * decoder.push(frame.subarray(0, 6), onFrame) // half a header: nothing yet
+ * decoder.push(frame.subarray(6), onFrame) // logs 1 1 hello
+ * ```
  *
  * @since 0.1.0
  * @category decoding

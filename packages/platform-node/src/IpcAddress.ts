@@ -1,6 +1,6 @@
 /**
- * Where an IPC server listens and a connector connects: a Unix domain socket path, a Windows named pipe, or a
- * TCP host and port.
+ * Where an IPC server listens and a connector connects.
+ * An address is a Unix domain socket path, a Windows named pipe, or a TCP host and port.
  *
  * @since 0.1.0
  */
@@ -37,6 +37,8 @@ export interface TcpAddress {
 export type Address = PathAddress | TcpAddress
 
 /**
+ * Whether an address is a socket path or named pipe rather than a TCP address.
+ *
  * @since 0.1.0
  * @category guards
  */
@@ -53,6 +55,17 @@ export const format: (address: Address) => string = internal.format
 /**
  * A local socket path for `name`: a named pipe `\\.\pipe\<name>` on Windows, `<os.tmpdir()>/<name>.sock`
  * elsewhere.
+ *
+ * @example
+ * ```ts
+ * import { IpcAddress, IpcServer } from "@connection-pool/platform-node"
+ * import { Effect } from "effect"
+ *
+ * const program = IpcServer.make({ path: IpcAddress.localPath("my-app"), handler: IpcServer.echoHandler }).pipe(
+ *   Effect.flatMap((server) => Effect.log(`listening on ${IpcAddress.format(server.address)}`)),
+ *   Effect.scoped
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category constructors

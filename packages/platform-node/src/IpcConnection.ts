@@ -18,12 +18,16 @@ import type { Options } from "./IpcConnector.js"
 import type { InvalidIpcOptions, RequestError, SocketError } from "./IpcError.js"
 
 /**
+ * The symbol that marks an `IpcConnection`.
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -66,6 +70,8 @@ export interface IpcConnection {
 }
 
 /**
+ * Whether a value is an `IpcConnection`.
+ *
  * @since 0.1.0
  * @category guards
  */
@@ -74,6 +80,18 @@ export const isIpcConnection = (u: unknown): u is IpcConnection => hasProperty(u
 /**
  * Opens one connection, outside any pool, for the rest of the current scope. Fails with `InvalidIpcOptions`
  * for bad options and a `SocketError` when the connection cannot be made.
+ *
+ * @example
+ * ```ts
+ * import { IpcConnection } from "@connection-pool/platform-node"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const connection = yield* IpcConnection.connect({ path: "/tmp/app.sock", connectTimeout: "1 second" })
+ *   const reply = yield* connection.request(new TextEncoder().encode("hello"))
+ *   return new TextDecoder().decode(reply)
+ * }).pipe(Effect.scoped) // closing the scope closes the connection
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -84,6 +102,29 @@ export const connect: (
 
 /**
  * `connection.request(payload)`, data-first or data-last.
+ *
+ * @example
+ * ```ts
+ * import { IpcConnection } from "@connection-pool/platform-node"
+ * import { Effect } from "effect"
+ *
+ * const encoder = new TextEncoder()
+ *
+ * const program = Effect.gen(function*() {
+ *   const connection = yield* IpcConnection.connect({ host: "127.0.0.1", port: 7000 })
+ *   // concurrent requests on one connection: each gets its own reply, matched by id
+ *   return yield* Effect.all([
+ *     IpcConnection.request(connection, encoder.encode("first")),
+ *     IpcConnection.request(connection, encoder.encode("second"))
+ *   ], { concurrency: "unbounded" })
+ * }).pipe(Effect.scoped)
+ *
+ * // data-last
+ * const once = IpcConnection.connect({ port: 7000 }).pipe(
+ *   Effect.flatMap(IpcConnection.request(encoder.encode("once"))),
+ *   Effect.scoped
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category requests

@@ -1,6 +1,7 @@
 /**
- * A `Connector` for `@connection-pool/core` that opens IPC connections over a Unix domain socket, a Windows named
- * pipe or TCP, checks idle ones with a ping frame, and retires broken ones.
+ * A `Connector` for `@connection-pool/core` that opens IPC connections.
+ * It connects over a Unix domain socket, a Windows named pipe or TCP, checks idle connections with a ping frame,
+ * and retires broken ones.
  *
  * @since 0.1.0
  */

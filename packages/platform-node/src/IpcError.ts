@@ -1,6 +1,7 @@
 /**
- * The errors of the IPC connector, channel and server. Each is a tagged error with a `reason` literal that says
- * what happened and, where there is one, the `cause` that led to it.
+ * The errors of the IPC connector, channel and server.
+ * Each is a tagged error with a `reason` literal that says what happened and, where there is one, the `cause`
+ * that led to it.
  *
  * @since 0.1.0
  */
@@ -11,18 +12,24 @@ import * as Option from "effect/Option"
 import { hasProperty } from "effect/Predicate"
 
 /**
+ * The symbol that marks an error of this package (see {@link isIpcError}).
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const TypeId: unique symbol = Symbol.for("@connection-pool/platform-node/IpcError")
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category type ids
  */
 export type TypeId = typeof TypeId
 
 /**
+ * Whether a value is one of the errors of this package (any {@link IpcError}).
+ *
  * @since 0.1.0
  * @category guards
  */
@@ -70,7 +77,11 @@ export class SocketError extends Data.TaggedError("SocketError")<{
   readonly code?: string | undefined
   readonly cause?: unknown
 }> {
-  /** @since 0.1.0 */
+  /**
+   * Marks the error as one of this package's (see {@link isIpcError}).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
   override get message(): string {
@@ -132,7 +143,11 @@ export class ProtocolError extends Data.TaggedError("ProtocolError")<{
   readonly limit?: number | undefined
   readonly cause?: unknown
 }> {
-  /** @since 0.1.0 */
+  /**
+   * Marks the error as one of this package's (see {@link isIpcError}).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
   override get message(): string {
@@ -165,7 +180,11 @@ export class RemoteError extends Data.TaggedError("RemoteError")<{
   /** The server's message. */
   readonly detail: string
 }> {
-  /** @since 0.1.0 */
+  /**
+   * Marks the error as one of this package's (see {@link isIpcError}).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
   override get message(): string {
@@ -194,7 +213,11 @@ export class InvalidIpcOptions extends Data.TaggedError("InvalidIpcOptions")<{
   readonly reason: "InvalidAddress" | "InvalidValue"
   readonly issues: ReadonlyArray<OptionIssue>
 }> {
-  /** @since 0.1.0 */
+  /**
+   * Marks the error as one of this package's (see {@link isIpcError}).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   /** The names of the rejected fields. @since 0.1.0 */
   get fields(): ReadonlyArray<string> {
@@ -221,7 +244,11 @@ export class ServerError extends Data.TaggedError("ServerError")<{
   readonly code?: string | undefined
   readonly cause?: unknown
 }> {
-  /** @since 0.1.0 */
+  /**
+   * Marks the error as one of this package's (see {@link isIpcError}).
+   *
+   * @since 0.1.0
+   */
   readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
   override get message(): string {

@@ -52,6 +52,21 @@ export const make: (
 /**
  * A layer that builds an IPC pool for the service `tag`.
  *
+ * @example
+ * ```ts
+ * import { IpcPool } from "@connection-pool/platform-node"
+ * import { Context, Effect } from "effect"
+ *
+ * class WorkerPool extends Context.Tag("app/WorkerPool")<WorkerPool, IpcPool.IpcPool>() {}
+ *
+ * const WorkerPoolLive = IpcPool.layer(WorkerPool, { path: "/run/worker.sock" }, { maxConnections: 8 })
+ *
+ * const program = Effect.gen(function*() {
+ *   const pool = yield* WorkerPool
+ *   return yield* IpcPool.request(pool, new TextEncoder().encode("status"))
+ * }).pipe(Effect.provide(WorkerPoolLive))
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -65,6 +80,21 @@ export const layer: <I>(
  * Borrows a connection, sends `payload` and returns the reply, giving the connection back. A connection broken by
  * the request (or by its interruption) is retired rather than given back.
  *
+ * @example
+ * ```ts
+ * import { IpcError, IpcPool } from "@connection-pool/platform-node"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const pool = yield* IpcPool.make({ port: 7000 })
+ *   // an idempotent request: retry it on a fresh connection when the one it used broke
+ *   return yield* pool.pipe(
+ *     IpcPool.request(new TextEncoder().encode("status")),
+ *     Effect.retry({ times: 2, while: IpcError.isConnectionFault })
+ *   )
+ * }).pipe(Effect.scoped)
+ * ```
+ *
  * @since 0.1.0
  * @category requests
  */
@@ -75,6 +105,23 @@ export const request: {
 
 /**
  * A typed request on a pool: see `IpcConnection.requestSchema`.
+ *
+ * @example
+ * ```ts
+ * import { IpcPool } from "@connection-pool/platform-node"
+ * import { Effect, Schema } from "effect"
+ *
+ * const add = IpcPool.requestSchema({
+ *   request: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+ *   response: Schema.Struct({ sum: Schema.Number })
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const pool = yield* IpcPool.make({ path: "/tmp/calculator.sock" })
+ *   const { sum } = yield* add(pool, { a: 1, b: 2 })
+ *   return sum
+ * }).pipe(Effect.scoped)
+ * ```
  *
  * @since 0.1.0
  * @category requests

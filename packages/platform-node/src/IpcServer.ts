@@ -1,7 +1,7 @@
 /**
- * An IPC server speaking the same frames as `IpcConnection`: it runs a handler per request, answers pings, and
- * reports its connections. It runs in-process as a scoped effect or layer, or as its own process
- * (`serveProcess`, and the entry script `src/bin/server.ts`).
+ * An IPC server speaking the same frames as `IpcConnection`.
+ * It runs a handler per request, answers pings, and reports its connections. It runs in-process as a scoped
+ * effect or layer, or as its own process (`serveProcess`, and the entry script `src/bin/server.ts`).
  *
  * For tests it can be told to misbehave: a handler may reply with `garbage()`, `truncated()`, `oversized(size)`,
  * `noReply`, `closeConnection` or `resetConnection` instead of bytes.
@@ -20,12 +20,16 @@ import type { Address } from "./IpcAddress.js"
 import type { InvalidIpcOptions, ProtocolError, ServerError } from "./IpcError.js"
 
 /**
+ * The symbol that marks an `IpcServer`.
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const TypeId: unique symbol = internal.TypeId
 
 /**
+ * The type of {@link TypeId}.
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -64,6 +68,8 @@ export interface IpcServer {
 }
 
 /**
+ * Counts of a server's connections and requests, as returned by `stats`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -87,6 +93,8 @@ export interface ServerStats {
 export const IpcServer: Context.Tag<IpcServer, IpcServer> = internal.tag
 
 /**
+ * Whether a value is an `IpcServer`.
+ *
  * @since 0.1.0
  * @category guards
  */
@@ -139,6 +147,15 @@ export type Reply = Uint8Array | Misbehavior
  * the error's message, or `"HandlerDefect"` for a defect); a reply above `maxFrameSize` as `"ReplyTooLarge"`.
  * Requests on one connection are handled concurrently and answered as they finish. A handler still running when
  * its connection closes is interrupted.
+ *
+ * @example
+ * ```ts
+ * import type { IpcServer } from "@connection-pool/platform-node"
+ * import { Effect } from "effect"
+ *
+ * const upperCase: IpcServer.Handler = (payload) =>
+ *   Effect.succeed(new TextEncoder().encode(new TextDecoder().decode(payload).toUpperCase()))
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -205,6 +222,20 @@ export const make: <E, R>(
 /**
  * A layer running a server as the {@link IpcServer} service.
  *
+ * @example
+ * ```ts
+ * import { IpcServer } from "@connection-pool/platform-node"
+ * import { Effect } from "effect"
+ *
+ * const ServerLive = IpcServer.layer({ path: "/tmp/app.sock", handler: IpcServer.echoHandler })
+ *
+ * const program = Effect.gen(function*() {
+ *   const server = yield* IpcServer.IpcServer
+ *   const stats = yield* server.stats
+ *   yield* Effect.log(`${stats.open} connections open, ${stats.requests} requests so far`)
+ * }).pipe(Effect.provide(ServerLive))
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -240,6 +271,9 @@ export const echoHandler: Handler = internal.echoHandler
 export const ScriptedFailure: typeof internal.ScriptedFailure = internal.ScriptedFailure
 
 /**
+ * The type of a {@link ScriptedFailure} error: a tagged error of reason `"Scripted"` whose `detail` is the
+ * text after `fail:`.
+ *
  * @since 0.1.0
  * @category handlers
  */
@@ -257,6 +291,20 @@ export type ScriptedFailure = internal.ScriptedFailure
  *
  * and anything else is echoed.
  *
+ * @example
+ * ```ts
+ * import { IpcConnection, IpcServer } from "@connection-pool/platform-node"
+ * import { Effect } from "effect"
+ *
+ * // how does the client report a connection reset by the server?
+ * const program = Effect.gen(function*() {
+ *   const server = yield* IpcServer.make({ port: 0, handler: IpcServer.scriptedHandler })
+ *   const connection = yield* IpcConnection.connect({ ...server.address })
+ *   const error = yield* Effect.flip(connection.request(new TextEncoder().encode("reset")))
+ *   return error._tag // "SocketError"
+ * }).pipe(Effect.scoped)
+ * ```
+ *
  * @since 0.1.0
  * @category handlers
  */
@@ -266,6 +314,27 @@ export const scriptedHandler: Handler<ScriptedFailure> = internal.scriptedHandle
  * A typed handler: the request is decoded from JSON with `schemas.request`, the reply encoded as JSON with
  * `schemas.response`. A request that does not decode is answered with an error frame (`HandlerFailed`, the
  * `ProtocolError` of reason `"DecodeFailed"` as message).
+ *
+ * @example
+ * ```ts
+ * import { IpcPool, IpcServer } from "@connection-pool/platform-node"
+ * import { Effect, Schema } from "effect"
+ *
+ * const Add = {
+ *   request: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+ *   response: Schema.Struct({ sum: Schema.Number })
+ * }
+ *
+ * const program = Effect.gen(function*() {
+ *   const server = yield* IpcServer.make({
+ *     port: 0,
+ *     handler: IpcServer.schemaHandler(Add, ({ a, b }) => Effect.succeed({ sum: a + b }))
+ *   })
+ *   const pool = yield* IpcPool.make({ ...server.address })
+ *   const { sum } = yield* IpcPool.requestSchema(Add)(pool, { a: 1, b: 2 })
+ *   return sum // 3
+ * }).pipe(Effect.scoped)
+ * ```
  *
  * @since 0.1.0
  * @category handlers

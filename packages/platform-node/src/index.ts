@@ -1,4 +1,9 @@
 /**
+ * `@connection-pool/platform-node`: IPC connections for Node.js, and pools of them for `@connection-pool/core`.
+ * Connections go over Unix domain sockets, Windows named pipes or TCP and speak length-prefixed frames; the
+ * package has a `Connector`, a ready-made pool and a server for the same protocol. Each module is re-exported
+ * here as a namespace and can also be imported on its own (`@connection-pool/platform-node/IpcPool`).
+ *
  * @since 0.1.0
  */
 
