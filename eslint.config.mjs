@@ -43,5 +43,11 @@ export default tseslint.config(
         }
       ]
     }
+  },
+  {
+    // CommonJS fixtures (the packed-install test's `require` consumer).
+    files: ["**/*.cjs"],
+    languageOptions: { sourceType: "commonjs" },
+    rules: { "@typescript-eslint/no-require-imports": "off" }
   }
 )

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * Runs an echo server as its own process:
  *
