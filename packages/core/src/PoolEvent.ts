@@ -117,27 +117,79 @@ export type PoolEvent = Data.TaggedEnum<{
   Timeout: { readonly pool: string; readonly waitedMillis: number }
 }>
 
+const constructors = Data.taggedEnum<PoolEvent>()
+
 /**
- * Constructors (`PoolEvent.Closed({ ... })`), guards (`PoolEvent.$is("Closed")`) and matching
- * (`PoolEvent.$match`) for {@link PoolEvent}.
+ * Builds an `Opened` event.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const {
-  $is,
-  $match,
-  Closed,
-  HealthChanged,
-  OpenFailed,
-  Opened,
-  Timeout
-} = Data.taggedEnum<PoolEvent>()
+export const Opened = constructors.Opened
+
+/**
+ * Builds an `OpenFailed` event.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const OpenFailed = constructors.OpenFailed
+
+/**
+ * Builds a `Closed` event.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const Closed = constructors.Closed
+
+/**
+ * Builds a `HealthChanged` event.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const HealthChanged = constructors.HealthChanged
+
+/**
+ * Builds a `Timeout` event.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const Timeout = constructors.Timeout
+
+/**
+ * A guard for one kind of event: `PoolEvent.$is("Closed")(event)` narrows `event` to a `Closed` event.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectionPool } from "@connection-pool/core"
+ * import { PoolEvent } from "@connection-pool/core"
+ * import { Stream } from "effect"
+ *
+ * // Only the closes, with their reasons.
+ * const closes = <A>(pool: ConnectionPool.ConnectionPool<A>) =>
+ *   pool.events.pipe(Stream.filter(PoolEvent.$is("Closed")), Stream.map((event) => event.reason))
+ * ```
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const $is = constructors.$is
+
+/**
+ * Matches an event on its kind, with one case per kind (see the example on {@link PoolEvent}).
+ *
+ * @since 0.1.0
+ * @category pattern matching
+ */
+export const $match = constructors.$match
 
 /**
  * How many events a subscriber may fall behind before it misses newer ones.
  *
  * @since 0.1.0
- * @category models
+ * @category constants
  */
 export const bufferSize = 4096
