@@ -1,7 +1,7 @@
 // `pnpm packed-install`: proves the packages work when installed from their tarballs, the way a user gets
 // them. Builds them, packs each with `pnpm pack`, checks what the tarballs hold, installs them with npm into
 // a fresh project outside the workspace (next to effect and TypeScript from the registry), then type-checks
-// and runs the same small program (scripts/packed-install/consumer.*) as each kind of consumer:
+// and runs the same small program (scripts/packed-install/consumer.*) as each kind of consumer (the JavaScript ones share program.cjs):
 //
 //   esm        plain JavaScript, `import`
 //   cjs        plain JavaScript, `require`
@@ -80,6 +80,7 @@ try {
   // 3. The consumers.
   fs.copyFileSync(path.join(fixtures, "consumer.mjs"), path.join(project, "esm.mjs"))
   fs.copyFileSync(path.join(fixtures, "consumer.cjs"), path.join(project, "cjs.cjs"))
+  fs.copyFileSync(path.join(fixtures, "program.cjs"), path.join(project, "program.cjs"))
   for (const dir of ["nodenext", "bundler"]) fs.mkdirSync(path.join(project, dir))
   fs.copyFileSync(path.join(fixtures, "consumer.ts"), path.join(project, "nodenext", "esm.mts"))
   fs.copyFileSync(path.join(fixtures, "consumer.ts"), path.join(project, "nodenext", "cjs.cts"))
