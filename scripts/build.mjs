@@ -1,13 +1,18 @@
-// `pnpm build`: compiles each published package to dist/ as it is packed.
+// `pnpm build`: compiles each published package to dist/ as it is packed (each package's `prepack` runs this
+// for itself, so `pnpm pack` and `pnpm publish` never ship a stale dist/).
 //
-//   dist/esm/  ES modules with their .d.ts (the package is `"type": "module"`)
-//   dist/cjs/  CommonJS with their own .d.ts, under a package.json saying `"type": "commonjs"`, so a
-//              `require` consumer's TypeScript sees CommonJS declarations, not ESM ones
+//   dist/esm/  ES modules, under a package.json saying `"type": "module"`
+//   dist/cjs/  CommonJS, under a package.json saying `"type": "commonjs"` (the bin is ESM only)
+//   dist/dts/  one set of declarations for both: a type declared twice (a TypeId's unique symbol, a class)
+//              would make the ESM and CommonJS halves of one program incompatible
 //
 // In the workspace, `exports` points at src/*.ts (tests, examples and tsx run the sources); the published
-// manifest takes `publishConfig` instead, which pnpm applies when packing. This script checks that
-// `publishConfig.exports` offers exactly the public modules (src/*.ts, never src/internal/), so a new
-// module cannot ship unexported and nothing deep can be imported.
+// manifest takes `publishConfig` instead, which pnpm applies when packing: `"type": "commonjs"` (as effect's
+// own packages), `exports` for each public module, and `typesVersions` for TypeScript's older node10
+// resolution, which ignores `exports`. This script checks that both offer exactly the public modules
+// (src/*.ts, never src/internal/), so a new module cannot ship unexported and nothing deep can be imported.
+//
+//   node scripts/build.mjs [package...]   (default: every package; platform-node builds core first if needed)
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -15,8 +20,17 @@ import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 // In dependency order: platform-node compiles against core's built declarations.
-const packages = ["core", "platform-node"]
+const allPackages = ["core", "platform-node"]
 const tsc = path.join(root, "node_modules", ".bin", "tsc")
+const asked = process.argv.slice(2)
+for (const name of asked) if (!allPackages.includes(name)) fail(`no package ${name}: use ${allPackages.join(", ")}`)
+const packages = asked.length === 0
+  ? allPackages
+  : allPackages.filter((name) =>
+    asked.includes(name) ||
+    (name === "core" && asked.includes("platform-node") &&
+      !fs.existsSync(path.join(root, "packages", "core", "dist", "dts", "index.d.ts")))
+  )
 
 for (const name of packages) {
   const dir = path.join(root, "packages", name)
@@ -28,9 +42,10 @@ for (const name of packages) {
     const result = spawnSync(tsc, ["-p", config], { cwd: dir, stdio: "inherit" })
     if (result.status !== 0) fail(`tsc -p ${config} failed in packages/${name}`)
   }
+  fs.writeFileSync(path.join(dir, "dist", "esm", "package.json"), JSON.stringify({ type: "module" }) + "\n")
   fs.writeFileSync(path.join(dir, "dist", "cjs", "package.json"), JSON.stringify({ type: "commonjs" }) + "\n")
   for (const bin of Object.values(manifest.publishConfig.bin ?? {})) fs.chmodSync(path.join(dir, bin), 0o755)
-  console.log(`build: packages/${name} -> dist/esm, dist/cjs`)
+  console.log(`build: packages/${name} -> dist/esm, dist/cjs, dist/dts`)
 }
 
 function checkManifest(name, dir, manifest) {
@@ -38,25 +53,32 @@ function checkManifest(name, dir, manifest) {
   if (manifest.sideEffects !== false) fail(`${where}: "sideEffects" must be false`)
   if (manifest.peerDependencies?.effect === undefined) fail(`${where}: effect must be a peer dependency`)
   if (manifest.dependencies?.effect !== undefined) fail(`${where}: effect must not be a direct dependency`)
-  const exports = manifest.publishConfig?.exports
-  if (exports === undefined) fail(`${where}: no publishConfig.exports`)
+  const published = manifest.publishConfig
+  if (published?.exports === undefined) fail(`${where}: no publishConfig.exports`)
+  if (published.type !== "commonjs") fail(`${where}: publishConfig.type must be "commonjs" (dist/esm says module)`)
   const modules = fs.readdirSync(path.join(dir, "src"))
     .filter((file) => file.endsWith(".ts") && file !== "index.ts")
     .map((file) => file.slice(0, -".ts".length))
-  const expected = new Set([".", "./package.json", ...modules.map((module) => `./${module}`)])
-  const offered = Object.keys(exports)
-  const missing = [...expected].filter((key) => !offered.includes(key))
-  const extra = offered.filter((key) => !expected.has(key))
-  if (missing.length > 0) fail(`${where}: publishConfig.exports lacks ${missing.join(", ")}`)
-  if (extra.length > 0) fail(`${where}: publishConfig.exports offers ${extra.join(", ")}, which is not a public module`)
-  for (const module of [".", ...modules.map((module) => `./${module}`)]) {
-    const file = module === "." ? "index" : module.slice(2)
-    const want = {
-      import: { types: `./dist/esm/${file}.d.ts`, default: `./dist/esm/${file}.js` },
-      require: { types: `./dist/cjs/${file}.d.ts`, default: `./dist/cjs/${file}.js` }
-    }
-    if (JSON.stringify(exports[module]) !== JSON.stringify(want)) {
-      fail(`${where}: publishConfig.exports["${module}"] should be ${JSON.stringify(want)}`)
+    .sort()
+  const entry = (file) => ({
+    types: `./dist/dts/${file}.d.ts`,
+    import: `./dist/esm/${file}.js`,
+    default: `./dist/cjs/${file}.js`
+  })
+  const want = {
+    main: "./dist/cjs/index.js",
+    module: "./dist/esm/index.js",
+    types: "./dist/dts/index.d.ts",
+    exports: {
+      "./package.json": "./package.json",
+      ".": entry("index"),
+      ...Object.fromEntries(modules.map((module) => [`./${module}`, entry(module)]))
+    },
+    typesVersions: { "*": Object.fromEntries(modules.map((module) => [module, [`./dist/dts/${module}.d.ts`]])) }
+  }
+  for (const [field, value] of Object.entries(want)) {
+    if (JSON.stringify(published[field]) !== JSON.stringify(value)) {
+      fail(`${where}: publishConfig.${field} should be ${JSON.stringify(value)} (the public modules are src/*.ts)`)
     }
   }
 }

@@ -65,6 +65,10 @@ for (const name of packages) {
     const body = withoutFrontMatter(fs.readFileSync(path.join(modulesDir, file), "utf8"))
     // docgen files an export with no `@category` under "utils"; none of ours belongs there.
     if (/^# utils$/m.test(body)) problems.push(`packages/${name}/src/${moduleName}.ts: an export has no @category`)
+    // Examples are type-checked against the sources, where internal modules resolve; users cannot import them.
+    if (/from "@connection-pool\/[^"]*\/internal\//.test(body)) {
+      problems.push(`packages/${name}/src/${moduleName}.ts: an example imports an internal module`)
+    }
     for (const exportName of mainExports[name]?.[moduleName] ?? []) {
       const section = sectionOf(body, exportName)
       if (section === undefined) problems.push(`packages/${name}/src/${moduleName}.ts: ${exportName} is not documented`)

@@ -1,5 +1,5 @@
 // `pnpm packed-install`: proves the packages work when installed from their tarballs, the way a user gets
-// them. Builds them, packs each with `pnpm pack`, checks what the tarballs hold, installs them with npm into
+// them. Packs each with `pnpm pack` (its prepack builds it), checks what the tarballs hold, installs them with npm into
 // a fresh project outside the workspace (next to effect and TypeScript from the registry), then type-checks
 // and runs the same small program (scripts/packed-install/consumer.*) as each kind of consumer (the JavaScript ones share program.cjs):
 //
@@ -7,10 +7,14 @@
 //   cjs        plain JavaScript, `require`
 //   nodenext   TypeScript, moduleResolution NodeNext: an .mts and a .cts file (ESM and CommonJS output)
 //   bundler    TypeScript, moduleResolution Bundler
+//   node10     TypeScript, moduleResolution Node10 (which ignores `exports`: the types come through typesVersions)
 //
-// and runs the published bin (the IPC server) once. Every consumer must print the same line.
+// and runs the published bin (the IPC server) once. Every consumer must print the same line. One more program
+// mixes the halves: a connector typed and loaded through `require`, used by a pool typed and loaded through
+// `import` (a CommonJS connector library in an ESM app), which type-checks only if both share one set of
+// declarations.
 //
-//   node scripts/packed-install.mjs [--no-build] [--keep]
+//   node scripts/packed-install.mjs [--keep]
 import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -21,7 +25,7 @@ const root = fileURLToPath(new URL("..", import.meta.url))
 const fixtures = path.join(root, "scripts", "packed-install")
 const packages = ["core", "platform-node"]
 const keep = process.argv.includes("--keep")
-const expected = JSON.stringify({
+const everyConsumerPrints = JSON.stringify({
   inMemory: { connections: 2, timedOut: "PoolTimeoutError", created: 2, inUse: 0 },
   ipc: "hello"
 })
@@ -31,8 +35,6 @@ let work // the temporary directory, once made
 const pnpmVersion = readJson(path.join(root, "package.json")).packageManager.split("@")[1]
 const installedVersion = (name, from = root) =>
   readJson(path.join(from, "node_modules", ...name.split("/"), "package.json")).version
-
-if (!process.argv.includes("--no-build")) run("node", [path.join(root, "scripts", "build.mjs")], { cwd: root })
 
 work = fs.mkdtempSync(path.join(os.tmpdir(), "connection-pool-packed-"))
 if (!path.relative(root, work).startsWith("..")) fail(`${work} is inside the workspace`)
@@ -57,7 +59,6 @@ try {
   // 2. A fresh project outside the workspace, installed by npm from the tarballs and the registry.
   const project = path.join(work, "project")
   fs.mkdirSync(project)
-  const platformNodeDir = path.join(root, "packages", "platform-node")
   writeJson(path.join(project, "package.json"), {
     name: "packed-install-consumer",
     private: true,
@@ -65,9 +66,8 @@ try {
     dependencies: {
       "@connection-pool/core": `file:${tarballOf.core}`,
       "@connection-pool/platform-node": `file:${tarballOf["platform-node"]}`,
-      effect: installedVersion("effect"),
-      "@effect/platform": installedVersion("@effect/platform", platformNodeDir),
-      "@effect/platform-node": installedVersion("@effect/platform-node", platformNodeDir)
+      // Only what the packages ask for as peers: effect.
+      effect: installedVersion("effect")
     },
     devDependencies: {
       typescript: installedVersion("typescript"),
@@ -81,10 +81,14 @@ try {
   fs.copyFileSync(path.join(fixtures, "consumer.mjs"), path.join(project, "esm.mjs"))
   fs.copyFileSync(path.join(fixtures, "consumer.cjs"), path.join(project, "cjs.cjs"))
   fs.copyFileSync(path.join(fixtures, "program.cjs"), path.join(project, "program.cjs"))
-  for (const dir of ["nodenext", "bundler"]) fs.mkdirSync(path.join(project, dir))
+  for (const dir of ["nodenext", "bundler", "node10"]) fs.mkdirSync(path.join(project, dir))
   fs.copyFileSync(path.join(fixtures, "consumer.ts"), path.join(project, "nodenext", "esm.mts"))
   fs.copyFileSync(path.join(fixtures, "consumer.ts"), path.join(project, "nodenext", "cjs.cts"))
+  for (const file of ["mixed.mts", "mixed-connector.cts"]) {
+    fs.copyFileSync(path.join(fixtures, file), path.join(project, "nodenext", file))
+  }
   fs.copyFileSync(path.join(fixtures, "consumer.ts"), path.join(project, "bundler", "main.ts"))
+  fs.copyFileSync(path.join(fixtures, "consumer.ts"), path.join(project, "node10", "main.ts"))
   const strict = {
     strict: true,
     exactOptionalPropertyTypes: true,
@@ -102,18 +106,29 @@ try {
     compilerOptions: { ...strict, module: "ESNext", moduleResolution: "Bundler", outDir: "out/bundler" },
     include: ["bundler"]
   })
+  writeJson(path.join(project, "tsconfig.node10.json"), {
+    compilerOptions: { ...strict, module: "CommonJS", moduleResolution: "Node10", outDir: "out/node10" },
+    include: ["node10"]
+  })
   const tsc = path.join(project, "node_modules", ".bin", "tsc")
 
-  consumer("esm (JavaScript, import)", ["esm.mjs"], "ran")
-  consumer("cjs (JavaScript, require)", ["cjs.cjs"], "ran")
+  consumer("esm (JavaScript, import)", ["esm.mjs"], { outcome: "ran" })
+  consumer("cjs (JavaScript, require)", ["cjs.cjs"], { outcome: "ran" })
   run(tsc, ["-p", "tsconfig.nodenext.json"], { cwd: project })
   consumer("TypeScript NodeNext, .mts (ESM)", ["out/nodenext/esm.mjs"])
   consumer("TypeScript NodeNext, .cts (CommonJS)", ["out/nodenext/cjs.cjs"])
+  consumer("TypeScript NodeNext, ESM and CommonJS halves mixed", ["out/nodenext/mixed.mjs"], {
+    expected: JSON.stringify({ mixed: "shared" })
+  })
   run(tsc, ["-p", "tsconfig.bundler.json"], { cwd: project })
   consumer("TypeScript Bundler", ["out/bundler/main.js"])
+  run(tsc, ["-p", "tsconfig.node10.json"], { cwd: project })
+  // The project is `"type": "module"`; Node10 output is CommonJS.
+  writeJson(path.join(project, "out", "node10", "package.json"), { type: "commonjs" })
+  consumer("TypeScript Node10 (CommonJS)", ["out/node10/main.js"])
   await checkBin(project)
 
-  function consumer(kind, args, outcome = "type-checked and ran") {
+  function consumer(kind, args, { expected = everyConsumerPrints, outcome = "type-checked and ran" } = {}) {
     const output = run("node", args, { cwd: project }).trim()
     if (output !== expected) fail(`${kind} printed ${output}, expected ${expected}`)
     results.push([kind, outcome])
@@ -126,35 +141,31 @@ try {
 for (const [what, outcome] of results) console.log(`packed-install: ${what}: ${outcome}`)
 console.log(`packed-install: passed in ${((Date.now() - started) / 1000).toFixed(1)}s`)
 
-/** What a tarball must hold: built ESM and CommonJS with declarations, an exports map into dist only. */
+/** What a tarball must hold: built ESM and CommonJS, one set of declarations, a manifest naming only those. */
 function checkTarball(name, file) {
   const where = path.basename(file)
   const entries = run("tar", ["-tzf", file], { cwd: root }).split("\n").filter(Boolean)
-  for (
-    const required of [
-      "package/dist/esm/index.js",
-      "package/dist/esm/index.d.ts",
-      "package/dist/cjs/index.js",
-      "package/dist/cjs/index.d.ts",
-      "package/dist/cjs/package.json",
-      "package/LICENSE",
-      "package/README.md",
-      "package/CHANGELOG.md"
-    ]
-  ) {
-    if (!entries.includes(required)) fail(`${where} lacks ${required}`)
+  for (const required of ["dist/esm/package.json", "dist/cjs/package.json", "LICENSE", "README.md", "CHANGELOG.md"]) {
+    if (!entries.includes(`package/${required}`)) fail(`${where} lacks ${required}`)
   }
-  const stray = entries.filter((entry) => /^package\/(test|build|node_modules|docs)\//.test(entry))
+  const stray = entries.filter((entry) => /^package\/(test|build|node_modules|docs|dist\/cjs\/bin)\//.test(entry))
   if (stray.length > 0) fail(`${where} holds ${stray.slice(0, 5).join(", ")}`)
-  const manifestText = run("tar", ["-xzOf", file, "package/package.json"], { cwd: root })
-  if (manifestText.includes("workspace:")) fail(`${where}: package.json still says workspace:`)
-  const manifest = JSON.parse(manifestText)
+  const manifest = readTarEntry(file, "package/package.json")
+  if (JSON.stringify(manifest).includes("workspace:")) fail(`${where}: package.json still says workspace:`)
   if (manifest.sideEffects !== false) fail(`${where}: sideEffects is not false`)
   if (manifest.peerDependencies?.effect === undefined) fail(`${where}: effect is not a peer dependency`)
-  const targets = JSON.stringify(manifest.exports)
-  if (targets.includes("/src/") || targets.includes("internal")) fail(`${where}: exports reach ${targets}`)
-  for (const target of targets.match(/\.\/dist\/[^"]+/g) ?? []) {
-    if (!entries.includes(`package/${target.slice(2)}`)) fail(`${where}: exports name ${target}, not in the tarball`)
+  if (manifest.type !== "commonjs") fail(`${where}: type is ${manifest.type}, not commonjs`)
+  if (readTarEntry(file, "package/dist/esm/package.json").type !== "module") fail(`${where}: dist/esm is not ESM`)
+  const reach = JSON.stringify([manifest.exports, manifest.typesVersions])
+  if (reach.includes("/src/") || reach.includes("internal")) fail(`${where}: exports reach ${reach}`)
+  // Every file the manifest names (main, module, types, bin, exports, typesVersions) is in the tarball.
+  const leaves = (value) =>
+    typeof value === "string" ? [value] : Object.values(value ?? {}).flatMap((inner) => leaves(inner))
+  const named = [manifest.main, manifest.module, manifest.types, manifest.bin, manifest.exports, manifest.typesVersions]
+  const targets = named.flatMap((field) => leaves(field))
+  if (targets.length < 3) fail(`${where}: names no files`)
+  for (const target of targets) {
+    if (!entries.includes(`package/${target.slice(2)}`)) fail(`${where}: names ${target}, which is not in the tarball`)
   }
 }
 
@@ -184,6 +195,10 @@ function run(command, args, options) {
     fail(`${command} ${args.join(" ")} failed (${result.error?.message ?? `exit ${result.status}`})`)
   }
   return result.stdout
+}
+
+function readTarEntry(file, entry) {
+  return JSON.parse(run("tar", ["-xzOf", file, entry], { cwd: root }))
 }
 
 function readJson(file) {

@@ -3,8 +3,10 @@
  * scripts/packed-install.mjs in a project outside the workspace under each TypeScript resolution mode.
  * It prints one line of JSON, which the script compares with what every consumer must print.
  */
-import { ConnectionPool, Connector } from "@connection-pool/core"
-import type { PoolError } from "@connection-pool/core"
+import { Connector } from "@connection-pool/core"
+// A module by its own path, as well as through the index.
+import * as ConnectionPool from "@connection-pool/core/ConnectionPool"
+import type * as PoolError from "@connection-pool/core/PoolError"
 import { IpcAddress, IpcPool, IpcServer } from "@connection-pool/platform-node"
 import { Effect } from "effect"
 

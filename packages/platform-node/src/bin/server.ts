@@ -15,7 +15,9 @@
  *
  * @since 0.1.0
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import { parseArgs } from "node:util"
 import * as IpcServer from "../IpcServer.js"
 
@@ -41,7 +43,7 @@ if (handler === undefined) {
 
 const asNumber = (text: string | undefined): number | undefined => text === undefined ? undefined : Number(text)
 
-NodeRuntime.runMain(IpcServer.serveProcess({
+const server = Effect.runFork(IpcServer.serveProcess({
   path: values.path,
   host: values.host,
   port: asNumber(values.port),
@@ -50,3 +52,18 @@ NodeRuntime.runMain(IpcServer.serveProcess({
   answerPings: values["no-pings"] !== true,
   handler
 }))
+
+// What NodeRuntime.runMain does, in the few lines this bin needs (so the package does not depend on
+// @effect/platform-node for one script): SIGINT or SIGTERM interrupts the server, whose finalizers close the
+// listener and its connections; a failure is printed and exits 1.
+const stop = () => Effect.runFork(Fiber.interrupt(server))
+process.once("SIGINT", stop)
+process.once("SIGTERM", stop)
+server.addObserver((exit) => {
+  process.removeListener("SIGINT", stop)
+  process.removeListener("SIGTERM", stop)
+  if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause)) {
+    process.stderr.write(`${Cause.pretty(exit.cause)}\n`)
+    process.exitCode = 1
+  }
+})
