@@ -60,6 +60,12 @@ function checkManifest(name, dir, manifest) {
     .filter((file) => file.endsWith(".ts") && file !== "index.ts")
     .map((file) => file.slice(0, -".ts".length))
     .sort()
+  const index = fs.readFileSync(path.join(dir, "src", "index.ts"), "utf8")
+  for (const module of modules) {
+    if (!index.includes(`export * as ${module} from "./${module}.js"`)) {
+      fail(`packages/${name}/src/index.ts does not re-export ${module}`)
+    }
+  }
   const entry = (file) => ({
     types: `./dist/dts/${file}.d.ts`,
     import: `./dist/esm/${file}.js`,

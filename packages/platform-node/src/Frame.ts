@@ -39,7 +39,7 @@ export const FrameType: {
  * @since 0.1.0
  * @category models
  */
-export type FrameType = internal.FrameType
+export type FrameType = typeof FrameType[keyof typeof FrameType]
 
 /**
  * The error codes of an error frame, by name.
