@@ -1,7 +1,8 @@
 // `pnpm packed-install`: proves the packages work when installed from their tarballs, the way a user gets
-// them. Packs each with `pnpm pack` (its prepack builds it), checks what the tarballs hold, installs them with npm into
-// a fresh project outside the workspace (next to effect and TypeScript from the registry), then type-checks
-// and runs the same small program (scripts/packed-install/consumer.*) as each kind of consumer (the JavaScript ones share program.cjs):
+// them. Packs each with `pnpm pack` (its prepack builds it), checks what the tarballs hold, installs them with
+// npm into a fresh project outside the workspace (next to effect and TypeScript from the registry), then
+// type-checks and runs the same small program (scripts/packed-install/consumer.ts; the JavaScript consumers
+// share program.cjs) as each kind of consumer:
 //
 //   esm        plain JavaScript, `import`
 //   cjs        plain JavaScript, `require`
@@ -30,13 +31,11 @@ const everyConsumerPrints = JSON.stringify({
   ipc: "hello"
 })
 const started = Date.now()
-let work // the temporary directory, once made
 
 const pnpmVersion = readJson(path.join(root, "package.json")).packageManager.split("@")[1]
-const installedVersion = (name, from = root) =>
-  readJson(path.join(from, "node_modules", ...name.split("/"), "package.json")).version
+const installedVersion = (name) => readJson(path.join(root, "node_modules", ...name.split("/"), "package.json")).version
 
-work = fs.mkdtempSync(path.join(os.tmpdir(), "connection-pool-packed-"))
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "connection-pool-packed-"))
 if (!path.relative(root, work).startsWith("..")) fail(`${work} is inside the workspace`)
 const results = []
 try {
@@ -129,7 +128,7 @@ try {
   await checkBin(project)
 
   function consumer(kind, args, { expected = everyConsumerPrints, outcome = "type-checked and ran" } = {}) {
-    const output = run("node", args, { cwd: project }).trim()
+    const output = run("node", args, { cwd: project, timeout: 60_000 }).trim()
     if (output !== expected) fail(`${kind} printed ${output}, expected ${expected}`)
     results.push([kind, outcome])
   }
@@ -189,7 +188,8 @@ async function checkBin(project) {
 }
 
 function run(command, args, options) {
-  const result = spawnSync(command, args, { ...options, encoding: "utf8", timeout: 300_000, maxBuffer: 64 << 20 })
+  // Bounded: 5 minutes by default (npm install on a slow registry), less where the caller says.
+  const result = spawnSync(command, args, { timeout: 300_000, ...options, encoding: "utf8", maxBuffer: 64 << 20 })
   if (result.status !== 0) {
     process.stderr.write(`${result.stdout ?? ""}${result.stderr ?? ""}`)
     fail(`${command} ${args.join(" ")} failed (${result.error?.message ?? `exit ${result.status}`})`)
@@ -212,6 +212,6 @@ function writeJson(file, value) {
 function fail(message) {
   console.error(`packed-install: ${message}`)
   if (keep) console.error(`packed-install: kept ${work}`)
-  else if (work !== undefined) fs.rmSync(work, { recursive: true, force: true })
+  else fs.rmSync(work, { recursive: true, force: true })
   process.exit(1)
 }
