@@ -117,7 +117,7 @@ try {
   consumer("TypeScript NodeNext, .mts (ESM)", ["out/nodenext/esm.mjs"])
   consumer("TypeScript NodeNext, .cts (CommonJS)", ["out/nodenext/cjs.cjs"])
   consumer("TypeScript NodeNext, ESM and CommonJS halves mixed", ["out/nodenext/mixed.mjs"], {
-    expected: JSON.stringify({ mixed: "shared" })
+    expected: JSON.stringify({ mixed: "shared", refused: "ConnectionError from library" })
   })
   run(tsc, ["-p", "tsconfig.bundler.json"], { cwd: project })
   consumer("TypeScript Bundler", ["out/bundler/main.js"])
@@ -125,7 +125,7 @@ try {
   // The project is `"type": "module"`; Node10 output is CommonJS.
   writeJson(path.join(project, "out", "node10", "package.json"), { type: "commonjs" })
   consumer("TypeScript Node10 (CommonJS)", ["out/node10/main.js"])
-  await checkBin(project)
+  for (const signal of ["SIGTERM", "SIGINT"]) await checkBin(project, signal)
 
   function consumer(kind, args, { expected = everyConsumerPrints, outcome = "type-checked and ran" } = {}) {
     const output = run("node", args, { cwd: project, timeout: 60_000 }).trim()
@@ -168,8 +168,8 @@ function checkTarball(name, file) {
   }
 }
 
-/** The published bin starts the IPC server as a process and reports ready; SIGTERM stops it cleanly. */
-async function checkBin(project) {
+/** The published bin starts the IPC server as a process and reports ready; `signal` stops it cleanly. */
+async function checkBin(project, signal) {
   const bin = path.join(project, "node_modules", ".bin", "connection-pool-ipc-server")
   const child = spawn(bin, ["--port", "0", "--host", "127.0.0.1"], { cwd: project, stdio: ["ignore", "pipe", "pipe"] })
   let output = ""
@@ -179,12 +179,12 @@ async function checkBin(project) {
   const deadline = Date.now() + 30_000
   while (!output.includes("\n") && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
   const ready = output.includes("\"event\":\"ready\"")
-  child.kill("SIGTERM")
+  child.kill(signal)
   const status = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("hung"), 10_000))])
   if (status === "hung") child.kill("SIGKILL")
   if (!ready) fail(`connection-pool-ipc-server printed ${JSON.stringify(output)} instead of its ready line`)
-  if (status !== 0) fail(`connection-pool-ipc-server exited with ${status} on SIGTERM`)
-  results.push(["bin connection-pool-ipc-server", "started, reported ready, stopped on SIGTERM"])
+  if (status !== 0) fail(`connection-pool-ipc-server exited with ${status} on ${signal}`)
+  results.push(["bin connection-pool-ipc-server", `started, reported ready, stopped on ${signal} with exit 0`])
 }
 
 function run(command, args, options) {

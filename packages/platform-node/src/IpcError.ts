@@ -282,8 +282,10 @@ export type IpcError = SocketError | ProtocolError | RemoteError | InvalidIpcOpt
  * @category guards
  */
 export const isConnectionFault = (u: unknown): boolean => {
-  if (u instanceof SocketError) return true
-  if (u instanceof ProtocolError) return u.direction === "receive" && u.reason !== "DecodeFailed"
+  // By tag, not `instanceof`: a program loading both the ESM and the CommonJS build has two copies of each class.
+  if (!isIpcError(u)) return false
+  if (u._tag === "SocketError") return true
+  if (u._tag === "ProtocolError") return u.direction === "receive" && u.reason !== "DecodeFailed"
   return false
 }
 

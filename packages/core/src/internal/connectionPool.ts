@@ -27,7 +27,7 @@ import type {
 import type { Connector } from "../Connector.js"
 import { ConnectionError, InvalidPoolOptions, type OptionIssue, ReleasedHandleError } from "../PoolError.js"
 import type * as PoolEvent from "../PoolEvent.js"
-import { Engine } from "./engine.js"
+import { Engine, isConnectionError } from "./engine.js"
 import * as Health from "./health.js"
 import { endOfEvents, Observer } from "./observer.js"
 import { fromConfig, resolve, type ResolvedOptions } from "./options.js"
@@ -437,7 +437,7 @@ class PoolImpl<A, E, R> implements ConnectionPool<A> {
       if (Cause.isInterruptedOnly(exit.cause)) return this.engine.endCheck(record, "shutdown")
       this.recordCheckFailure(record)
       const failure = Cause.squash(exit.cause)
-      const error = failure instanceof ConnectionError
+      const error = isConnectionError(failure)
         ? failure
         : new ConnectionError({ reason: "CheckFailed", pool: this.name, connectionId: record.id, cause: failure })
       return Effect.logWarning("health check failed", error).pipe(

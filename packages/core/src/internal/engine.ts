@@ -26,6 +26,7 @@ import * as Scope from "effect/Scope"
 import type { BorrowError } from "../ConnectionPool.js"
 import {
   ConnectionError,
+  isPoolError,
   PoolClosedError,
   PoolExhaustedError,
   PoolTimeoutError,
@@ -460,7 +461,7 @@ export class Engine<A> {
     this.consecutiveFailures++
     this.opensPaused = true
     const failure = Cause.squash(cause)
-    const error = failure instanceof ConnectionError
+    const error = isConnectionError(failure)
       ? failure
       : new ConnectionError({ reason: "OpenFailed", pool: this.options.name, cause: failure })
     this.lastOpenError = error
@@ -705,3 +706,10 @@ export class Engine<A> {
     }
   }
 }
+
+/**
+ * Whether a connector failed with a `ConnectionError` of its own, to pass on as it is. By tag, not
+ * `instanceof`: a program loading both the ESM and the CommonJS build has two copies of the class, and a
+ * connector built against one must be understood by a pool built against the other.
+ */
+export const isConnectionError = (u: unknown): u is ConnectionError => isPoolError(u) && u._tag === "ConnectionError"
