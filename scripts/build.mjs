@@ -12,7 +12,7 @@
 // resolution, which ignores `exports`. This script checks that both offer exactly the public modules
 // (src/*.ts, never src/internal/), so a new module cannot ship unexported and nothing deep can be imported.
 //
-//   node scripts/build.mjs [package...]   (default: every package; platform-node builds core first if needed)
+//   node scripts/build.mjs [package...]   (default: every package; platform-node builds core first)
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -24,13 +24,13 @@ const allPackages = ["core", "platform-node"]
 const tsc = path.join(root, "node_modules", ".bin", "tsc")
 const asked = process.argv.slice(2)
 for (const name of asked) if (!allPackages.includes(name)) fail(`no package ${name}: use ${allPackages.join(", ")}`)
-const packages = asked.length === 0
-  ? allPackages
-  : allPackages.filter((name) =>
-    asked.includes(name) ||
-    (name === "core" && asked.includes("platform-node") &&
-      !fs.existsSync(path.join(root, "packages", "core", "dist", "dts", "index.d.ts")))
-  )
+// platform-node compiles against core's declarations, so building it rebuilds core first (never a stale one).
+const packages = asked.length === 0 || asked.includes("platform-node") ? allPackages : asked
+
+// npm ignores publishConfig: it would pack the workspace manifest, whose exports point at src/*.ts.
+if (process.env.npm_lifecycle_event === "prepack" && process.env.npm_config_user_agent?.startsWith("npm/")) {
+  fail("pack and publish with pnpm (pnpm pack, pnpm publish, pnpm release): npm ignores publishConfig")
+}
 
 for (const name of packages) {
   const dir = path.join(root, "packages", name)

@@ -21,17 +21,29 @@ import * as Fiber from "effect/Fiber"
 import { parseArgs } from "node:util"
 import * as IpcServer from "../IpcServer.js"
 
-const { values } = parseArgs({
-  options: {
-    path: { type: "string" },
-    host: { type: "string" },
-    port: { type: "string" },
-    "max-frame-size": { type: "string" },
-    backlog: { type: "string" },
-    "no-pings": { type: "boolean" },
-    handler: { type: "string", default: "echo" }
+const usage = "usage: connection-pool-ipc-server (--path <path> | --port <port> [--host <host>]) " +
+  "[--max-frame-size <bytes>] [--backlog <n>] [--no-pings] [--handler echo|scripted]"
+
+const parse = () => {
+  try {
+    return parseArgs({
+      options: {
+        path: { type: "string" },
+        host: { type: "string" },
+        port: { type: "string" },
+        "max-frame-size": { type: "string" },
+        backlog: { type: "string" },
+        "no-pings": { type: "boolean" },
+        handler: { type: "string", default: "echo" }
+      }
+    }).values
+  } catch (error) {
+    // An unknown flag or a missing value: say which, without a stack trace.
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${usage}\n`)
+    return process.exit(2)
   }
-})
+}
+const values = parse()
 
 const handlers = { echo: IpcServer.echoHandler, scripted: IpcServer.scriptedHandler } as const
 
@@ -63,7 +75,11 @@ server.addObserver((exit) => {
   process.removeListener("SIGINT", stop)
   process.removeListener("SIGTERM", stop)
   if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause)) {
-    process.stderr.write(`${Cause.pretty(exit.cause)}\n`)
+    // A typed failure (bad options, an address in use) is told in one line; a defect with its stack.
+    const failure = Cause.failureOption(exit.cause)
+    process.stderr.write(
+      failure._tag === "Some" ? `${failure.value._tag}: ${failure.value.message}\n` : `${Cause.pretty(exit.cause)}\n`
+    )
     process.exitCode = 1
   }
 })
