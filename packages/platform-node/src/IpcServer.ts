@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import type * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -268,7 +269,8 @@ export const echoHandler: Handler = internal.echoHandler
  * @since 0.1.0
  * @category handlers
  */
-export const ScriptedFailure: typeof internal.ScriptedFailure = internal.ScriptedFailure
+export const ScriptedFailure: new(args: { readonly reason: "Scripted"; readonly detail: string }) => ScriptedFailure =
+  internal.ScriptedFailure
 
 /**
  * The type of a {@link ScriptedFailure} error: a tagged error of reason `"Scripted"` whose `detail` is the
@@ -277,7 +279,11 @@ export const ScriptedFailure: typeof internal.ScriptedFailure = internal.Scripte
  * @since 0.1.0
  * @category handlers
  */
-export type ScriptedFailure = internal.ScriptedFailure
+export interface ScriptedFailure extends Cause.YieldableError {
+  readonly _tag: "ScriptedFailure"
+  readonly reason: "Scripted"
+  readonly detail: string
+}
 
 /**
  * A handler scripted by the request's text, to test clients against every kind of reply. Requests of at most 64
