@@ -10,24 +10,22 @@ import * as Health from "./health.js"
 export type RecordState = "idle" | "in-use" | "checking" | "retired"
 
 /**
- * One open connection and its health record. Mutated only by the pool's engine and maintenance fiber,
- * never across a yield point, so fibers see it consistent.
+ * One open connection and its health record. Mutated only by the pool's parts, never across a yield
+ * point, so fibers see it consistent.
  */
 export class ConnectionRecord<A> {
   state: RecordState = "idle"
   /** Set by `handle.invalidate`: retire when returned. */
   invalidated = false
-  /** Set when the connection outlives its lifetime while lent or checked: retire when it comes back. */
-  expired = false
+  /** Set when validation on borrow failed: retire at once, never lend. */
+  failedValidation = false
   /** When its lifetime ends (`maxLifetime` less jitter, or a `"creation"` `timeToLive`); never if infinite. */
-  expiresAt = Number.POSITIVE_INFINITY
+  readonly expiresAt: number
   healthScore = Health.initialScore
   errorCount = 0
   useCount = 0
   lastUsedAt: number
-  /** Counts loans, so a handle of an earlier loan cannot return a later one. */
-  loans = 0
-  /** With leak detection on: when the current loan began, who took it, and whether it was reported. */
+  /** With metrics or leak detection on: when the current loan began; who took it, and whether it was reported. */
   lentAt: number | undefined = undefined
   borrower: { readonly fiber: string; readonly span: string | undefined } | undefined = undefined
   /** With `shutdownTimeout`: the fiber that holds the current loan, interrupted if shutdown runs late. */
@@ -40,10 +38,12 @@ export class ConnectionRecord<A> {
     readonly id: number,
     readonly connection: A,
     readonly createdAt: number,
+    lifetimeMillis: number,
     /** Closing it closes the connection (the connector's finalizers). */
     readonly scope: Scope.CloseableScope
   ) {
     this.lastUsedAt = createdAt
+    this.expiresAt = createdAt + lifetimeMillis
     this.lent = Effect.succeed(this)
   }
 }

@@ -1,0 +1,91 @@
+/**
+ * Maintenance: the health tick the maintenance fiber runs every `healthCheckInterval`. It retires stale and
+ * unhealthy idle connections, checks the others (taken off the idle stack, so no borrower gets one
+ * mid-check), then opens up to `minConnections` again (which retries opens that failed).
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Schedule from "effect/Schedule"
+import { ConnectionError } from "../PoolError.js"
+import type { Checks } from "./checks.js"
+import type { Engine, Restore } from "./engine.js"
+import { isConnectionError, type Opener } from "./opener.js"
+import type { OpenGate } from "./openGate.js"
+import type { ResolvedOptions } from "./options.js"
+import type { ConnectionRecord } from "./record.js"
+import * as Retire from "./retire.js"
+
+export class Maintenance<A> {
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly engine: Engine<A>,
+    private readonly checks: Checks<A, any>,
+    private readonly gate: OpenGate,
+    private readonly opener: Opener<A>
+  ) {}
+
+  /** Retires the idle connections the retire decision calls due at a tick; says how many. */
+  readonly cleanUpStale: Effect.Effect<number> = Effect.suspend(() =>
+    Retire.idleInTurn(this.engine, this.engine.idle.slice(), "tick")
+  )
+
+  /**
+   * Checks one connection taken off the idle stack. Runs uninterruptibly but for the check itself
+   * (`restore`), so the connection always ends its check: delivered, or retired.
+   */
+  private checkOne(record: ConnectionRecord<A>, restore: Restore): Effect.Effect<void> {
+    return Effect.flatMap(Effect.exit(restore(this.checks.check(record))), (exit) => {
+      if (Exit.isSuccess(exit)) {
+        this.checks.passed(record)
+        return this.engine.endCheck(record)
+      }
+      // cut short (the pool is closing): the connection goes back as it was
+      if (Cause.isInterruptedOnly(exit.cause)) return this.engine.endCheck(record)
+      this.checks.failed(record)
+      const failure = Cause.squash(exit.cause)
+      const error = isConnectionError(failure)
+        ? failure
+        : new ConnectionError({
+          reason: "CheckFailed",
+          pool: this.options.name,
+          connectionId: record.id,
+          cause: failure
+        })
+      return Effect.logWarning("health check failed", error).pipe(
+        Effect.annotateLogs({ pool: this.options.name, connectionId: record.id, healthScore: record.healthScore }),
+        Effect.zipRight(this.engine.endCheck(record))
+      )
+    })
+  }
+
+  /** Takes the idle connections off the idle stack and checks them; none is left stranded mid-check. */
+  private readonly checkIdle: Effect.Effect<void> = Effect.uninterruptibleMask((restore) =>
+    Effect.forEach(this.engine.takeIdleForCheck(), (record) => this.checkOne(record, restore), {
+      concurrency: "unbounded",
+      discard: true
+    })
+  )
+
+  /** One health tick. */
+  get tick(): Effect.Effect<void> {
+    return this.cleanUpStale.pipe(
+      Effect.tap((retired) =>
+        retired > 0 ? Effect.logDebug(`health tick retired ${retired} connection(s)`) : Effect.void
+      ),
+      Effect.zipRight(this.checkIdle),
+      Effect.zipRight(Effect.sync(() => {
+        this.gate.resume()
+        this.opener.openIfNeeded()
+      })),
+      Effect.catchAllCause((cause) => Effect.logError("health tick failed", cause)),
+      Effect.annotateLogs({ pool: this.options.name }),
+      Effect.withSpan("connection-pool.health-tick", { root: true, attributes: { "pool.name": this.options.name } })
+    )
+  }
+
+  /** The maintenance fiber's work: a health tick every `healthCheckInterval`, the first one interval in. */
+  get fiber(): Effect.Effect<void> {
+    return Effect.asVoid(Effect.schedule(this.tick, Schedule.spaced(this.options.healthCheckInterval)))
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Shutdown: stops lending, ends the opens in flight, and completes when every connection the pool opened
+ * is closed; past `shutdownTimeout`, it interrupts the borrowers still holding a connection.
+ */
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
+import type { Engine } from "./engine.js"
+import type { Opener } from "./opener.js"
+import type { OpenGate } from "./openGate.js"
+import type { ResolvedOptions } from "./options.js"
+import type { ConnectionRecord } from "./record.js"
+import * as Retire from "./retire.js"
+import type { Counters } from "./stats.js"
+
+export class Shutdown<A> {
+  /** Done once the pool is closed, with nothing open and nothing opening. */
+  private readonly drained = Deferred.unsafeMake<void>(FiberId.none)
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly engine: Engine<A>,
+    private readonly gate: OpenGate,
+    private readonly counters: Counters
+  ) {}
+
+  checkDrained(): void {
+    if (this.engine.isClosed && this.engine.openCount === 0 && this.gate.opening === 0) {
+      Deferred.unsafeDone(this.drained, Exit.void)
+    }
+  }
+
+  /**
+   * Stops lending, fails every waiter with `PoolClosedError`, closes idle connections now and lent ones
+   * as they come back, and completes when every connection is closed.
+   */
+  run(opener: Opener<A>): Effect.Effect<void> {
+    return Effect.suspend(() =>
+      Retire.stopLending(this.engine).pipe(
+        Effect.zipRight(Fiber.interruptAll(Array.from(opener.fibers))),
+        Effect.zipRight(Effect.sync(() => this.checkDrained())),
+        Effect.zipRight(this.awaitReturns)
+      )
+    )
+  }
+
+  /**
+   * Waits for lent connections to come back, at most `shutdownTimeout`; then interrupts the borrowers
+   * still holding one (they give it back as they end) and waits for those.
+   */
+  private get awaitReturns(): Effect.Effect<void> {
+    const drained = Deferred.await(this.drained)
+    if (!Duration.isFinite(this.options.shutdownTimeout)) return drained
+    // Interruptible: shutdown runs in a finalizer, where an uninterruptible wait could not lose the race.
+    return Effect.interruptible(drained).pipe(
+      Effect.timeoutOption(this.options.shutdownTimeout),
+      Effect.flatMap((returned) =>
+        Option.isSome(returned) ? Effect.void : Effect.zipRight(this.interruptBorrowers, drained)
+      )
+    )
+  }
+
+  private readonly interruptBorrowers: Effect.Effect<void> = Effect.withFiberRuntime((closingFiber) => {
+    const borrowers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+    // A borrower may be the very fiber closing the pool (it closed the pool's scope inside `use`): it cannot
+    // give its connection back before the close ends, so the connection is closed under it. Its late return
+    // finds the connection retired and does nothing more.
+    const heldByClosingFiber: Array<ConnectionRecord<A>> = []
+    for (const record of this.engine.records.values()) {
+      if (record.state !== "in-use" || record.borrowerFiber === undefined) continue
+      if (record.borrowerFiber === closingFiber) heldByClosingFiber.push(record)
+      else borrowers.push(record.borrowerFiber)
+    }
+    this.counters.interruptedAtShutdown += borrowers.length + heldByClosingFiber.length
+    return Effect.logWarning(
+      `shutdownTimeout (${Duration.format(this.options.shutdownTimeout)}) passed: interrupting ${
+        borrowers.length + heldByClosingFiber.length
+      } borrower(s)`
+    ).pipe(
+      Effect.annotateLogs({ pool: this.options.name }),
+      // not awaited: they give their connections back as they end
+      Effect.zipRight(Effect.forEach(borrowers, (fiber) => Fiber.interruptFork(fiber), { discard: true })),
+      Effect.zipRight(
+        Effect.forEach(heldByClosingFiber, (record) => Retire.underBorrower(this.engine, record), { discard: true })
+      )
+    )
+  })
+}
