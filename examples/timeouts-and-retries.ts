@@ -13,7 +13,7 @@
  */
 import type { ConnectionPool } from "@connection-pool/core"
 import type { IpcError } from "@connection-pool/platform-node"
-import { IpcAddress, IpcPool, IpcServer } from "@connection-pool/platform-node"
+import { IpcAddress, IpcPool, IpcServer, IpcServerFaults } from "@connection-pool/platform-node"
 import { NodeRuntime } from "@effect/platform-node"
 import type { Cause, Duration } from "effect"
 import { Console, Data, Effect, Exit, Schedule, Scope } from "effect"
@@ -43,8 +43,9 @@ const scripts: Record<string, ReadonlyArray<"ok" | "slow" | "busy" | "hang-up">>
 
 const attemptsSeen = new Map<string, number>()
 
-const handler: IpcServer.Handler<Busy> = (payload) =>
-  Effect.suspend((): Effect.Effect<IpcServer.Reply, Busy> => {
+// Hanging up is a fault (test tooling): IpcServerFaults.handler acts it out on the request's connection.
+const handler: IpcServer.Handler<Busy> = IpcServerFaults.handler((payload) =>
+  Effect.suspend((): Effect.Effect<IpcServerFaults.Reply, Busy> => {
     const request = decoder.decode(payload)
     const attempt = (attemptsSeen.get(request) ?? 0) + 1
     attemptsSeen.set(request, attempt)
@@ -55,11 +56,12 @@ const handler: IpcServer.Handler<Busy> = (payload) =>
       case "busy":
         return Effect.fail(new Busy())
       case "hang-up":
-        return Effect.succeed(IpcServer.closeConnection)
+        return Effect.succeed(IpcServerFaults.closeConnection)
       default:
         return Effect.succeed(encoder.encode(`${request} served on attempt ${attempt}`))
     }
   })
+)
 
 // ---- the policy -------------------------------------------------------------------------------------------------
 

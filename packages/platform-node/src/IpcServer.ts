@@ -3,12 +3,11 @@
  * It runs a handler per request, answers pings, and reports its connections. It runs in-process as a scoped
  * effect or layer, or as its own process (`serveProcess`, and the entry script `src/bin/server.ts`).
  *
- * For tests it can be told to misbehave: a handler may reply with `garbage()`, `truncated()`, `oversized(size)`,
- * `noReply`, `closeConnection` or `resetConnection` instead of bytes.
+ * To test clients against a server that misbehaves (garbage, cut frames, hang-ups, silence), see the test tooling
+ * in `IpcServerFaults`: it wraps a handler of this module, and this one stays free of it.
  *
  * @since 0.1.0
  */
-import type * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -115,35 +114,6 @@ export interface RequestInfo {
 }
 
 /**
- * Instead of bytes, a handler may reply with a misbehaviour, to test clients against a broken server:
- *
- * - `Garbage`: writes `bytes` as they are (not a frame).
- * - `Truncated`: writes the first half of a reply frame carrying `payload`, then closes the connection.
- * - `Oversized`: writes a reply header declaring `size` bytes, and no body.
- * - `NoReply`: writes nothing; the request is never answered.
- * - `Close`: closes the connection without replying.
- * - `Reset`: resets the connection (TCP) or closes it abruptly (path, pipe) without replying.
- *
- * @since 0.1.0
- * @category models
- */
-export type Misbehavior =
-  | { readonly _tag: "Garbage"; readonly bytes: Uint8Array }
-  | { readonly _tag: "Truncated"; readonly payload: Uint8Array }
-  | { readonly _tag: "Oversized"; readonly size: number }
-  | { readonly _tag: "NoReply" }
-  | { readonly _tag: "Close" }
-  | { readonly _tag: "Reset" }
-
-/**
- * A handler's reply: the payload of the reply frame, or a misbehaviour.
- *
- * @since 0.1.0
- * @category models
- */
-export type Reply = Uint8Array | Misbehavior
-
-/**
  * Handles one request. Its failure is sent back as an error frame (`RemoteError` of reason `"HandlerFailed"` with
  * the error's message, or `"HandlerDefect"` for a defect); a reply above `maxFrameSize` as `"ReplyTooLarge"`.
  * Requests on one connection are handled concurrently and answered as they finish. A handler still running when
@@ -161,7 +131,10 @@ export type Reply = Uint8Array | Misbehavior
  * @since 0.1.0
  * @category models
  */
-export type Handler<E = never, R = never> = (payload: Uint8Array, request: RequestInfo) => Effect.Effect<Reply, E, R>
+export type Handler<E = never, R = never> = (
+  payload: Uint8Array,
+  request: RequestInfo
+) => Effect.Effect<Uint8Array, E, R>
 
 /**
  * Server options. Give a `path` (a Unix socket path or a Windows named pipe), or a `port` (0 for any free port)
@@ -264,59 +237,6 @@ export const serveProcess: <E, R>(
 export const echoHandler: Handler = internal.echoHandler
 
 /**
- * The error of {@link scriptedHandler}'s `fail` command.
- *
- * @since 0.1.0
- * @category handlers
- */
-export const ScriptedFailure: new(args: { readonly reason: "Scripted"; readonly detail: string }) => ScriptedFailure =
-  internal.ScriptedFailure
-
-/**
- * The type of a {@link ScriptedFailure} error: a tagged error of reason `"Scripted"` whose `detail` is the
- * text after `fail:`.
- *
- * @since 0.1.0
- * @category handlers
- */
-export interface ScriptedFailure extends Cause.YieldableError {
-  readonly _tag: "ScriptedFailure"
-  readonly reason: "Scripted"
-  readonly detail: string
-}
-
-/**
- * A handler scripted by the request's text, to test clients against every kind of reply. Requests of at most 64
- * bytes are read as commands:
- *
- * - `garbage`, `truncated`, `oversized` (64 MiB) or `oversized:<bytes>`, `silent`, `close`, `reset`: the
- *   misbehaviours of the same names;
- * - `fail` or `fail:<message>`: fails with a {@link ScriptedFailure} (an error frame `HandlerFailed`);
- * - `die` or `die:<message>`: dies (an error frame `HandlerDefect`);
- * - `sleep:<ms>` or `sleep:<ms>:<text>`: waits, then replies with `<text>`;
- *
- * and anything else is echoed.
- *
- * @example
- * ```ts
- * import { IpcConnection, IpcServer } from "@connection-pool/platform-node"
- * import { Effect } from "effect"
- *
- * // how does the client report a connection reset by the server?
- * const program = Effect.gen(function*() {
- *   const server = yield* IpcServer.make({ port: 0, handler: IpcServer.scriptedHandler })
- *   const connection = yield* IpcConnection.connect({ ...server.address })
- *   const error = yield* Effect.flip(connection.request(new TextEncoder().encode("reset")))
- *   return error._tag // "SocketError"
- * }).pipe(Effect.scoped)
- * ```
- *
- * @since 0.1.0
- * @category handlers
- */
-export const scriptedHandler: Handler<ScriptedFailure> = internal.scriptedHandler
-
-/**
  * A typed handler: the request is decoded from JSON with `schemas.request`, the reply encoded as JSON with
  * `schemas.response`. A request that does not decode is answered with an error frame (`HandlerFailed`, the
  * `ProtocolError` of reason `"DecodeFailed"` as message).
@@ -352,51 +272,3 @@ export const schemaHandler = <A, I, RA, B, J, RB, E, R>(
   },
   f: (request: A) => Effect.Effect<B, E, R>
 ): Handler<E | ProtocolError, R | RA | RB> => internalSchema.handler(schemas, f)
-
-/**
- * A reply of bytes that are not a frame (by default an HTTP status line).
- *
- * @since 0.1.0
- * @category misbehaviour
- */
-export const garbage: (bytes?: Uint8Array | undefined) => Misbehavior = internal.garbage
-
-/**
- * A reply frame cut in half, after which the connection is closed. By default the payload is 64 bytes.
- *
- * @since 0.1.0
- * @category misbehaviour
- */
-export const truncated: (payload?: Uint8Array | undefined) => Misbehavior = internal.truncated
-
-/**
- * A reply header declaring `size` bytes of payload, with no body.
- *
- * @since 0.1.0
- * @category misbehaviour
- */
-export const oversized: (size: number) => Misbehavior = internal.oversized
-
-/**
- * No reply at all.
- *
- * @since 0.1.0
- * @category misbehaviour
- */
-export const noReply: Misbehavior = internal.noReply
-
-/**
- * Close the connection instead of replying.
- *
- * @since 0.1.0
- * @category misbehaviour
- */
-export const closeConnection: Misbehavior = internal.closeConnection
-
-/**
- * Reset the connection instead of replying.
- *
- * @since 0.1.0
- * @category misbehaviour
- */
-export const resetConnection: Misbehavior = internal.resetConnection

@@ -55,3 +55,10 @@ export * as IpcPool from "./IpcPool.js"
  * @since 0.1.0
  */
 export * as IpcServer from "./IpcServer.js"
+
+/**
+ * Test tooling: handlers that make an `IpcServer` misbehave.
+ *
+ * @since 0.1.0
+ */
+export * as IpcServerFaults from "./IpcServerFaults.js"

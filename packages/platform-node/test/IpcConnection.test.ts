@@ -1,4 +1,4 @@
-import { IpcConnection, IpcConnector, IpcServer } from "@connection-pool/platform-node"
+import { IpcConnection, IpcConnector, IpcServer, IpcServerFaults } from "@connection-pool/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { type Duration, Effect, Exit, Fiber, Logger, LogLevel, Schema, Scope } from "effect"
 import * as fs from "node:fs"
@@ -43,7 +43,7 @@ describe("IpcConnection", () => {
       Effect.gen(function*() {
         const path = yield* tempSocketPath("pipeline")
         // Later requests finish first, so replies come back in another order than the requests went out.
-        yield* IpcServer.make({ path, handler: IpcServer.scriptedHandler })
+        yield* IpcServer.make({ path, handler: IpcServerFaults.scriptedHandler })
         const connection = yield* IpcConnection.connect({ path })
         const replies = yield* Effect.forEach(
           Array.from({ length: 200 }, (_, i) => i),
@@ -83,7 +83,7 @@ describe("IpcConnection", () => {
     it.scopedLive("a failure or defect comes back as a RemoteError and leaves the connection open", () =>
       Effect.gen(function*() {
         const path = yield* tempSocketPath("remote")
-        yield* IpcServer.make({ path, handler: IpcServer.scriptedHandler }).pipe(
+        yield* IpcServer.make({ path, handler: IpcServerFaults.scriptedHandler }).pipe(
           Logger.withMinimumLogLevel(LogLevel.None) // the server logs defects; this one is on purpose
         )
         const connection = yield* IpcConnection.connect({ path })
@@ -327,7 +327,7 @@ describe("IpcConnection", () => {
       Effect.gen(function*() {
         const path = yield* tempSocketPath("shutdown")
         const serverScope = yield* Scope.make()
-        yield* Scope.extend(IpcServer.make({ path, handler: IpcServer.scriptedHandler }), serverScope)
+        yield* Scope.extend(IpcServer.make({ path, handler: IpcServerFaults.scriptedHandler }), serverScope)
         const connection = yield* IpcConnection.connect({ path })
         assert.strictEqual(text(yield* connection.request(bytes("x")).pipe(within("2 seconds", "the reply"))), "x")
         // A handler in progress is interrupted, and its request fails instead of hanging.

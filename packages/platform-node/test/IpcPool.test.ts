@@ -1,4 +1,4 @@
-import { IpcPool, IpcServer } from "@connection-pool/platform-node"
+import { IpcPool, IpcServer, IpcServerFaults } from "@connection-pool/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, Layer, Schema, Scope } from "effect"
 import { bytes, openFds, tempSocketPath, text, within } from "./utils.js"
@@ -9,7 +9,7 @@ describe("IpcPool", () => {
   it.scopedLive("never opens more than maxConnections under concurrent load, and closes all with its scope", () =>
     Effect.gen(function*() {
       const path = yield* tempSocketPath("bound")
-      const server = yield* IpcServer.make({ path, handler: IpcServer.scriptedHandler })
+      const server = yield* IpcServer.make({ path, handler: IpcServerFaults.scriptedHandler })
       const poolScope = yield* Scope.make()
       const pool = yield* Scope.extend(IpcPool.make({ path }, { maxConnections: 5 }), poolScope)
 
@@ -70,7 +70,7 @@ describe("IpcPool", () => {
   it.scopedLive("the process's file descriptors are the same before a pool is built and after it closes, 100 times", () =>
     Effect.gen(function*() {
       const path = yield* tempSocketPath("fds")
-      const server = yield* IpcServer.make({ path, handler: IpcServer.scriptedHandler })
+      const server = yield* IpcServer.make({ path, handler: IpcServerFaults.scriptedHandler })
       const cycle = Effect.scoped(Effect.gen(function*() {
         const pool = yield* IpcPool.make({ path }, { maxConnections: 4 })
         yield* Effect.forEach(
@@ -101,7 +101,7 @@ describe("IpcPool", () => {
   it.scopedLive("the server's error replies do not count against a healthy connection; broken ones retire it", () =>
     Effect.gen(function*() {
       const path = yield* tempSocketPath("faults")
-      const server = yield* IpcServer.make({ path, handler: IpcServer.scriptedHandler })
+      const server = yield* IpcServer.make({ path, handler: IpcServerFaults.scriptedHandler })
       const pool = yield* IpcPool.make({ path }, { maxConnections: 1, maxErrors: 2 })
       // Core's default would count every failure and retire the connection after `maxErrors`.
       for (let i = 0; i < 5; i++) {

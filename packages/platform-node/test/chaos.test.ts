@@ -13,7 +13,7 @@
  * life (signals, a request in flight when it dies). These are about steady load, the retry policy and the figures.
  */
 import type { ConnectionPool } from "@connection-pool/core"
-import { type IpcAddress, IpcError, IpcPool, IpcServer } from "@connection-pool/platform-node"
+import { type IpcAddress, IpcError, IpcPool, IpcServer, IpcServerFaults } from "@connection-pool/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Clock, Effect, Exit, Fiber, Option, Schedule, Scope } from "effect"
 import * as fs from "node:fs"
@@ -117,7 +117,7 @@ const faults: ReadonlyArray<Fault> = [
     expectedTags: ["SocketError"],
     start: Effect.gen(function*() {
       const path = yield* tempSocketPath("chaos-close")
-      const server = yield* IpcServer.make({ path, handler: IpcServer.scriptedHandler })
+      const server = yield* IpcServer.make({ path, handler: IpcServerFaults.scriptedHandler })
       return inProcess(server, server.closeConnections)
     })
   },
@@ -127,7 +127,7 @@ const faults: ReadonlyArray<Fault> = [
     expectedTags: ["SocketError"],
     // Over TCP, where a reset is a real RST (ECONNRESET on the client).
     start: Effect.gen(function*() {
-      const server = yield* IpcServer.make({ port: 0, handler: IpcServer.scriptedHandler })
+      const server = yield* IpcServer.make({ port: 0, handler: IpcServerFaults.scriptedHandler })
       return inProcess(server, server.resetConnections)
     })
   },

@@ -1,5 +1,5 @@
 import type { ConnectionPool } from "@connection-pool/core"
-import { type IpcConnection, IpcPool, IpcServer } from "@connection-pool/platform-node"
+import { type IpcConnection, IpcPool, IpcServer, IpcServerFaults } from "@connection-pool/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Scope } from "effect"
 import { bytes, eventually, freePort, tempSocketPath, text, within } from "./utils.js"
@@ -10,8 +10,8 @@ type Transport = "path" | "tcp"
 const setup = (transport: Transport, poolOptions?: ConnectionPool.Options) =>
   Effect.gen(function*() {
     const server = transport === "path"
-      ? yield* IpcServer.make({ path: yield* tempSocketPath("fault"), handler: IpcServer.scriptedHandler })
-      : yield* IpcServer.make({ port: 0, handler: IpcServer.scriptedHandler })
+      ? yield* IpcServer.make({ path: yield* tempSocketPath("fault"), handler: IpcServerFaults.scriptedHandler })
+      : yield* IpcServer.make({ port: 0, handler: IpcServerFaults.scriptedHandler })
     const pool = yield* IpcPool.make(server.address, { maxConnections: 1, ...poolOptions })
     return { server, pool }
   })
@@ -175,7 +175,10 @@ describe("faults, against real sockets", () => {
 
         // The server comes up: the same pool serves.
         const serverScope = yield* Scope.make()
-        const server = yield* Scope.extend(IpcServer.make({ path, handler: IpcServer.scriptedHandler }), serverScope)
+        const server = yield* Scope.extend(
+          IpcServer.make({ path, handler: IpcServerFaults.scriptedHandler }),
+          serverScope
+        )
         const connection = yield* warmConnection(pool)
 
         // It goes away again (taking its connections), and comes back again.
@@ -186,7 +189,7 @@ describe("faults, against real sockets", () => {
         )
         assert.strictEqual(again._tag, "ConnectionError")
         assert.strictEqual(yield* server.openConnections, 0)
-        yield* IpcServer.make({ path, handler: IpcServer.scriptedHandler })
+        yield* IpcServer.make({ path, handler: IpcServerFaults.scriptedHandler })
         assert.strictEqual(
           text(yield* IpcPool.request(pool, bytes("again")).pipe(within("2 seconds", "a reply"))),
           "again"
@@ -201,7 +204,7 @@ describe("faults, against real sockets", () => {
           yield* Effect.exit(IpcPool.request(pool, bytes("hello")).pipe(within("2 seconds", "a prompt failure")))
         )
         assertOpenFailedWith(error, "ConnectionRefused", "ECONNREFUSED")
-        yield* IpcServer.make({ port, handler: IpcServer.scriptedHandler })
+        yield* IpcServer.make({ port, handler: IpcServerFaults.scriptedHandler })
         assert.strictEqual(
           text(yield* IpcPool.request(pool, bytes("back")).pipe(within("2 seconds", "a reply"))),
           "back"
@@ -273,7 +276,7 @@ describe("faults, against real sockets", () => {
     it.scopedLive("the health check's ping times out on a server that never answers pings: the connection goes", () =>
       Effect.gen(function*() {
         const path = yield* tempSocketPath("no-pong")
-        const server = yield* IpcServer.make({ path, answerPings: false, handler: IpcServer.scriptedHandler })
+        const server = yield* IpcServer.make({ path, answerPings: false, handler: IpcServerFaults.scriptedHandler })
         const pool = yield* IpcPool.make({ path, pingTimeout: "50 millis" }, {
           maxConnections: 1,
           healthCheckInterval: "100 millis"

@@ -11,7 +11,11 @@
  * when forked, when the parent goes away.
  *
  * Options: `--path <path>` or `--port <port>` (0 for any) with `--host <host>`, `--max-frame-size <bytes>`, `--backlog <n>`,
- * `--no-pings` (never answer pings), `--handler echo|scripted` (default `echo`; see `IpcServer.scriptedHandler`).
+ * `--no-pings` (never answer pings), `--handler echo|scripted` (default `echo`).
+ *
+ * `--handler scripted` is a test mode: `IpcServerFaults.scriptedHandler`, with which any client can make the server
+ * misbehave (garbage, hang-ups, silence). It is never the default, and it says so on stderr when chosen. A command
+ * it cannot carry out is answered with an error frame; the server goes on.
  *
  * @since 0.1.0
  */
@@ -20,6 +24,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { parseArgs } from "node:util"
 import * as IpcServer from "../IpcServer.js"
+import * as IpcServerFaults from "../IpcServerFaults.js"
 
 const usage = "usage: connection-pool-ipc-server (--path <path> | --port <port> [--host <host>]) " +
   "[--max-frame-size <bytes>] [--backlog <n>] [--no-pings] [--handler echo|scripted]"
@@ -45,12 +50,15 @@ const parse = () => {
 }
 const values = parse()
 
-const handlers = { echo: IpcServer.echoHandler, scripted: IpcServer.scriptedHandler } as const
+const handlers = { echo: IpcServer.echoHandler, scripted: IpcServerFaults.scriptedHandler } as const
 
-const handler = handlers[values.handler as keyof typeof handlers]
+const handler = Object.hasOwn(handlers, values.handler) ? handlers[values.handler as keyof typeof handlers] : undefined
 if (handler === undefined) {
   process.stderr.write(`unknown --handler ${values.handler}: use echo or scripted\n`)
   process.exit(2)
+}
+if (handler === IpcServerFaults.scriptedHandler) {
+  process.stderr.write("--handler scripted is test tooling: any client can make this server misbehave\n")
 }
 
 const asNumber = (text: string | undefined): number | undefined => text === undefined ? undefined : Number(text)

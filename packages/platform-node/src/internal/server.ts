@@ -1,7 +1,5 @@
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -11,31 +9,13 @@ import * as Option from "effect/Option"
 import { hasProperty } from "effect/Predicate"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
-import * as fs from "node:fs"
 import * as net from "node:net"
 import type { Address } from "../IpcAddress.js"
-import { type InvalidIpcOptions, type OptionIssue, ServerError } from "../IpcError.js"
-import type {
-  Handler,
-  IpcServer,
-  Misbehavior,
-  Options,
-  Reply,
-  ServerStats,
-  TypeId as IpcServerTypeId
-} from "../IpcServer.js"
-import { format, isPipePath, resolveAddress } from "./address.js"
-import {
-  Decoder,
-  emptyPayload,
-  encode,
-  encodeErrorPayload,
-  encodeHeader,
-  type ErrorCode,
-  FrameType,
-  HEADER_SIZE,
-  writeFrame
-} from "./frame.js"
+import type { InvalidIpcOptions, OptionIssue, ServerError } from "../IpcError.js"
+import type { Handler, IpcServer, Options, RequestInfo, ServerStats, TypeId as IpcServerTypeId } from "../IpcServer.js"
+import { resolveAddress } from "./address.js"
+import { Decoder, emptyPayload, encodeErrorPayload, type ErrorCode, FrameType, writeFrame } from "./frame.js"
+import { listen } from "./listen.js"
 import { booleanOption, frameSizeOption, invalid } from "./options.js"
 
 /** @internal */
@@ -44,66 +24,7 @@ export const TypeId: IpcServerTypeId = Symbol.for("@connection-pool/platform-nod
 /** @internal */
 export const tag = Context.GenericTag<IpcServer>("@connection-pool/platform-node/IpcServer")
 
-// ---- misbehaviour, for tests -----------------------------------------------------------------------------------
-
-const misbehavior = (value: Misbehavior): Misbehavior => value
-
-export const garbage = (bytes?: Uint8Array | undefined): Misbehavior =>
-  misbehavior({ _tag: "Garbage", bytes: bytes ?? Buffer.from("HTTP/1.1 400 Bad Request\r\n\r\n", "latin1") })
-
-export const truncated = (payload?: Uint8Array | undefined): Misbehavior =>
-  misbehavior({ _tag: "Truncated", payload: payload ?? Buffer.alloc(64, 0x78) })
-
-export const oversized = (size: number): Misbehavior => misbehavior({ _tag: "Oversized", size })
-
-export const noReply: Misbehavior = { _tag: "NoReply" }
-export const closeConnection: Misbehavior = { _tag: "Close" }
-export const resetConnection: Misbehavior = { _tag: "Reset" }
-
 export const echoHandler: Handler = (payload) => Effect.succeed(payload)
-
-export class ScriptedFailure extends Data.TaggedError("ScriptedFailure")<{
-  readonly reason: "Scripted"
-  readonly detail: string
-}> {
-  override get message(): string {
-    return this.detail
-  }
-}
-
-const scriptDecoder = new TextDecoder()
-
-export const scriptedHandler: Handler<ScriptedFailure> = (payload) => {
-  const command = payload.length > 64 ? "" : scriptDecoder.decode(payload)
-  const colon = command.indexOf(":")
-  const verb = colon < 0 ? command : command.slice(0, colon)
-  const argument = colon < 0 ? undefined : command.slice(colon + 1)
-  switch (verb) {
-    case "garbage":
-      return Effect.succeed(garbage())
-    case "truncated":
-      return Effect.succeed(truncated())
-    case "oversized":
-      return Effect.succeed(oversized(argument === undefined ? 64 * 1024 * 1024 : Number(argument)))
-    case "silent":
-      return Effect.succeed(noReply)
-    case "close":
-      return Effect.succeed(closeConnection)
-    case "reset":
-      return Effect.succeed(resetConnection)
-    case "fail":
-      return Effect.fail(new ScriptedFailure({ reason: "Scripted", detail: argument ?? "the handler refused" }))
-    case "die":
-      return Effect.dieMessage(argument ?? "the handler died")
-    case "sleep": {
-      const second = argument!.indexOf(":")
-      const millis = Number(second < 0 ? argument : argument!.slice(0, second))
-      const reply = second < 0 ? emptyPayload : Buffer.from(argument!.slice(second + 1), "utf8")
-      return Effect.as(Effect.sleep(Duration.millis(millis)), reply)
-    }
-  }
-  return Effect.succeed(payload)
-}
 
 // ---- options -----------------------------------------------------------------------------------------------------
 
@@ -245,8 +166,51 @@ class ServerImpl<E, R> implements IpcServer {
   }
 }
 
+/** What test tooling may act on when it answers a request itself: the request's connection. */
+export interface RawConnection {
+  /** The connection closed (by either side): nothing more should be written. */
+  readonly closed: boolean
+  readonly socket: net.Socket
+  /** An RST over TCP, an abrupt close over a path or pipe. */
+  reset(): void
+}
+
+/**
+ * The `RequestInfo` a handler receives. Its connection is private (a handler that logs or copies its request
+ * sees the two numbers only); `takeOverReply` reaches it.
+ */
+class ServerRequest implements RequestInfo {
+  // Own fields, as the plain object this replaced: a handler that spreads or serialises its request keeps both.
+  readonly connectionId: number
+  readonly #connection: ServerConnection<unknown, unknown>
+  #takenOver = false
+
+  constructor(connection: ServerConnection<any, any>, readonly requestId: number) {
+    this.connectionId = connection.id
+    this.#connection = connection
+  }
+
+  get takenOver(): boolean {
+    return this.#takenOver
+  }
+
+  takeOver(): RawConnection {
+    this.#takenOver = true
+    return this.#connection
+  }
+}
+
+/**
+ * Lets `IpcServerFaults` answer a request on the socket itself, with bytes the protocol has no reply for
+ * (garbage, a cut frame, a hang-up): the server then writes nothing for that request, whatever its handler
+ * returns. `undefined` when `request` was not passed by a server of this module. Test tooling only: the
+ * production reply path never calls it.
+ */
+export const takeOverReply = (request: RequestInfo): RawConnection | undefined =>
+  request instanceof ServerRequest ? request.takeOver() : undefined
+
 class ServerConnection<E, R> {
-  readonly fibers = new Set<Fiber.RuntimeFiber<Reply, E>>()
+  readonly fibers = new Set<Fiber.RuntimeFiber<Uint8Array, E>>()
   readonly decoder: Decoder
   closed = false
 
@@ -292,21 +256,28 @@ class ServerConnection<E, R> {
   private handle(id: number, payload: Uint8Array): void {
     this.server.requests++
     const handler = this.server.options.handler
+    const request = new ServerRequest(this, id)
     // Suspended, so that a handler that throws instead of returning an effect dies instead of crashing the server.
-    const fiber = this.server.runFork(Effect.suspend(() => handler(payload, { connectionId: this.id, requestId: id })))
+    const fiber = this.server.runFork(Effect.suspend(() => handler(payload, request)))
     let done = false
     fiber.addObserver((exit) => {
       done = true
       this.fibers.delete(fiber)
-      this.respond(id, exit)
+      // This runs outside any fiber: a throw here would be an uncaught exception that stops the whole server.
+      try {
+        this.respond(request, exit)
+      } catch (error) {
+        this.replyFailed(id, error)
+      }
     })
     if (!done) this.fibers.add(fiber)
   }
 
-  private respond(id: number, exit: Exit.Exit<Reply, E>): void {
-    if (this.closed) return
+  private respond(request: ServerRequest, exit: Exit.Exit<Uint8Array, E>): void {
+    if (this.closed || request.takenOver) return
+    const id = request.requestId
     if (Exit.isSuccess(exit)) {
-      const reply = exit.value
+      const reply: unknown = exit.value
       if (reply instanceof Uint8Array) {
         const limit = this.server.options.maxFrameSize
         if (reply.length > limit) {
@@ -314,7 +285,8 @@ class ServerConnection<E, R> {
         }
         return this.write(FrameType.Reply, id, reply)
       }
-      return this.misbehave(id, reply)
+      // Not bytes (a handler typed loosely): say so rather than leave the client waiting.
+      return this.writeError(id, "HandlerDefect", `the handler replied with ${describe(reply)}, not bytes`)
     }
     const failure = Cause.failureOption(exit.cause)
     if (Option.isSome(failure)) return this.writeError(id, "HandlerFailed", describe(failure.value))
@@ -322,32 +294,13 @@ class ServerConnection<E, R> {
     this.writeError(id, "HandlerDefect", describe(Cause.squash(exit.cause)))
   }
 
-  private misbehave(id: number, reply: Misbehavior): void {
-    switch (reply._tag) {
-      case "Garbage":
-        this.socket.write(reply.bytes)
-        return
-      case "Truncated": {
-        // Cut the frame in the middle of its payload (or of its header when there is no payload), then hang up.
-        const frame = encode(FrameType.Reply, id, reply.payload)
-        const cut = reply.payload.length >= 2 ? HEADER_SIZE + Math.floor(reply.payload.length / 2) : HEADER_SIZE / 2
-        this.socket.end(frame.subarray(0, cut))
-        return
-      }
-      case "Oversized":
-        // Only the header: a client must refuse the frame from its declared length, before any body arrives.
-        this.socket.write(encodeHeader(FrameType.Reply, id, reply.size))
-        return
-      case "NoReply":
-        return
-      case "Close":
-        this.socket.end()
-        return
-      case "Reset":
-        return this.reset()
-      default:
-        // Not bytes and not a misbehaviour (a handler typed loosely): say so rather than leave the client waiting.
-        return this.writeError(id, "HandlerDefect", `the handler replied with ${describe(reply)}, not bytes`)
+  /** Sending the answer threw: tell the client with a generic error frame, or hang up if even that fails. */
+  private replyFailed(id: number, error: unknown): void {
+    this.server.runFork(Effect.logError("IPC server could not send a reply", Cause.die(error)))
+    try {
+      this.writeError(id, "HandlerDefect", "the server could not send the reply")
+    } catch {
+      this.socket.destroy()
     }
   }
 
@@ -372,7 +325,17 @@ class ServerConnection<E, R> {
 
 const ignore = () => {}
 
+/** A one-line account of a failure, defect or stray reply for an error frame; it never throws. */
 const describe = (error: unknown): string => {
+  try {
+    return describeUnsafe(error)
+  } catch {
+    // A getter or `toString` that throws: the value cannot tell what it is.
+    return "a value that could not be described"
+  }
+}
+
+const describeUnsafe = (error: unknown): string => {
   if (hasProperty(error, "message") && typeof error.message === "string" && error.message.length > 0) {
     return hasProperty(error, "_tag") && typeof error._tag === "string"
       ? `${error._tag}: ${error.message}`
@@ -387,84 +350,10 @@ const describe = (error: unknown): string => {
   }
 }
 
-// ---- listening ---------------------------------------------------------------------------------------------------
-
-const listenOnce = (
-  server: net.Server,
-  address: Address,
-  backlog: number
-): Effect.Effect<void, NodeJS.ErrnoException> =>
-  Effect.async<void, NodeJS.ErrnoException>((resume) => {
-    const onError = (error: NodeJS.ErrnoException) => {
-      server.removeListener("listening", onListening)
-      resume(Exit.fail(error))
-    }
-    const onListening = () => {
-      server.removeListener("error", onError)
-      resume(Exit.void)
-    }
-    server.once("error", onError)
-    server.once("listening", onListening)
-    if ("path" in address) server.listen({ path: address.path, backlog })
-    else server.listen({ host: address.host, port: address.port, backlog })
-  })
-
-/** Whether something answers at a socket path. */
-const answers = (path: string): Effect.Effect<boolean> =>
-  Effect.async<boolean>((resume) => {
-    const probe = net.createConnection({ path })
-    probe.once("connect", () => {
-      probe.destroy()
-      resume(Exit.succeed(true))
-    })
-    probe.once("error", () => {
-      probe.destroy()
-      resume(Exit.succeed(false))
-    })
-  })
-
-/**
- * A Unix socket path left behind by a server that died without closing (killed, crashed) makes `listen` fail with
- * `EADDRINUSE` although nobody listens. Remove it, but only if it is a socket and nothing answers on it.
- */
-const removeStaleSocket = (path: string): Effect.Effect<boolean> =>
-  Effect.flatMap(answers(path), (live) =>
-    live ? Effect.succeed(false) : Effect.sync(() => {
-      try {
-        if (!fs.lstatSync(path).isSocket()) return false
-        fs.unlinkSync(path)
-        return true
-      } catch {
-        return false
-      }
-    }))
-
-const listen = <E, R>(server: net.Server, options: ResolvedServerOptions<E, R>): Effect.Effect<void, ServerError> => {
-  const address = options.address
-  const toServerError = (error: NodeJS.ErrnoException) =>
-    new ServerError({
-      reason: error.code === "EADDRINUSE" ? "AddressInUse" : "ListenFailed",
-      address: format(address),
-      code: error.code,
-      cause: error
-    })
-  return listenOnce(server, address, options.backlog).pipe(
-    Effect.catchAll((error) =>
-      error.code === "EADDRINUSE" && "path" in address && !isPipePath(address.path) && options.removeStaleSocket
-        ? Effect.flatMap(
-          removeStaleSocket(address.path),
-          (removed) => removed ? listenOnce(server, address, options.backlog) : Effect.fail(error)
-        )
-        : Effect.fail(error)
-    ),
-    Effect.mapError(toServerError)
-  )
-}
-
 const closeServer = <E, R>(server: net.Server, impl: ServerImpl<E, R>): Effect.Effect<void> =>
   Effect.suspend(() => {
     impl.closing = true
-    const fibers: Array<Fiber.RuntimeFiber<Reply, E>> = []
+    const fibers: Array<Fiber.RuntimeFiber<Uint8Array, E>> = []
     for (const connection of impl.connections) {
       fibers.push(...connection.fibers)
       connection.socket.destroy()
