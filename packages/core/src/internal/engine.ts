@@ -68,8 +68,10 @@ export class Engine<A> implements Health.PoolView<A> {
   /** The bounds in force; `resize` changes them on a live pool. */
   maxConnections: number
   minConnections: number
-  listener: EngineListener | undefined = undefined
+  /** Set by the pool once the parts that listen exist, before anything is lent. */
+  listener!: EngineListener
   readonly isOpen: (connection: A) => boolean
+  readonly now: () => number
   readonly limits: Health.Limits
   private readonly timeoutMillis: number
   /** `metrics: true`: read on the borrow path, so kept here rather than looked up through the observer. */
@@ -86,6 +88,7 @@ export class Engine<A> implements Health.PoolView<A> {
     this.maxConnections = options.maxConnections
     this.minConnections = options.minConnections
     this.isOpen = hooks.isOpen
+    this.now = hooks.now
     this.limits = Health.limits(options)
   }
 
@@ -104,8 +107,8 @@ export class Engine<A> implements Health.PoolView<A> {
   }
 
   /** The one retire decision, asked with this pool's state and limits. */
-  retireReason(record: ConnectionRecord<A>, occasion: Health.Occasion): CloseReason | undefined {
-    return Health.retireReason(record, occasion, this, this.limits, this.hooks.now)
+  retireReason(record: ConnectionRecord<A>, occasion: Health.Occasion, now?: number): CloseReason | undefined {
+    return Health.retireReason(record, occasion, this, this.limits, now)
   }
 
   /**
@@ -129,7 +132,7 @@ export class Engine<A> implements Health.PoolView<A> {
         this.lend(record)
         return record
       }
-      // closed by its peer while idle, or out of its lifetime: retire it and try the next one
+      // retired (closed by its peer while idle, or out of its lifetime): try the next one
       this.hooks.run(this.close(record, reason))
       record = this.idle.pop()
     }
@@ -157,11 +160,11 @@ export class Engine<A> implements Health.PoolView<A> {
           const { maxWaiting, name } = this.options
           return resume(Effect.fail(new PoolExhaustedError({ reason: "TooManyWaiting", pool: name, maxWaiting })))
         }
-        const refused = this.listener?.refuseWaiter()
+        const refused = this.listener.refuseWaiter()
         if (refused !== undefined) return resume(Effect.fail(refused))
         // Queued only once the fiber is suspended here, so whoever settles the waiter can resume it.
         this.waiters.enqueue(waiter, resume, this.hooks.monotonicNow() + this.timeoutMillis)
-        this.listener?.waiterArrived()
+        this.listener.waiterArrived()
         if (this.waiters.needsReaper()) {
           this.hooks.run(this.waiters.reap(this.hooks.monotonicNow, (expired) => this.expire(expired)))
         }
@@ -188,7 +191,7 @@ export class Engine<A> implements Health.PoolView<A> {
   private expire(waiter: Waiter<ConnectionRecord<A>, BorrowError>): void {
     this.counters.timeouts++
     this.observer.timedOut(this.timeoutMillis)
-    this.waiters.settle(waiter, Effect.fail(this.listener!.timedOut()))
+    this.waiters.settle(waiter, Effect.fail(this.listener.timedOut()))
   }
 
   /** Every waiter hears of `error` now. */
@@ -214,8 +217,12 @@ export class Engine<A> implements Health.PoolView<A> {
    * delivered. Returns the effect that closes it, or `undefined` when there is nothing left to do (the
    * hot path).
    */
-  private place(record: ConnectionRecord<A>): Effect.Effect<void> | undefined {
-    const reason = this.retireReason(record, "return")
+  private place(
+    record: ConnectionRecord<A>,
+    occasion: Health.Occasion,
+    now?: number
+  ): Effect.Effect<void> | undefined {
+    const reason = this.retireReason(record, occasion, now)
     if (reason !== undefined) return this.close(record, reason)
     this.deliver(record)
     return undefined
@@ -231,7 +238,7 @@ export class Engine<A> implements Health.PoolView<A> {
       this.observer.counted(this)
     }
     record.lentAt = undefined
-    return this.place(record)
+    return this.place(record, "return", now)
   }
 
   recycle(record: ConnectionRecord<A>): Effect.Effect<void> {
@@ -246,7 +253,7 @@ export class Engine<A> implements Health.PoolView<A> {
     this.records.set(record.id, record)
     this.counters.created++
     this.observer.counted(this)
-    return this.place(record)
+    return this.place(record, "open")
   }
 
   /**
@@ -266,7 +273,7 @@ export class Engine<A> implements Health.PoolView<A> {
         this.counters.closedByReason[reason]++
         this.observer.closed(record.id, reason)
         this.observer.counted(this)
-        this.listener?.connectionClosed()
+        this.listener.connectionClosed()
       })
     ))
   }
@@ -292,10 +299,13 @@ export class Engine<A> implements Health.PoolView<A> {
     return taken
   }
 
-  /** Ends a check: the connection is retired if the retire decision says so, else delivered. */
-  endCheck(record: ConnectionRecord<A>): Effect.Effect<void> {
+  /**
+   * Ends a check: the connection is retired if the retire decision says so at `occasion` (`return`, or
+   * `shutdown` for a check cut short by the pool's close), else delivered.
+   */
+  endCheck(record: ConnectionRecord<A>, occasion: "return" | "shutdown"): Effect.Effect<void> {
     if (record.state !== "checking") return Effect.void
     this.checking--
-    return this.place(record) ?? Effect.void
+    return this.place(record, occasion) ?? Effect.void
   }
 }

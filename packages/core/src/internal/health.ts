@@ -51,14 +51,21 @@ export const isUnhealthy = (
 ): boolean => record.healthScore <= limits.unhealthyScore || record.errorCount >= limits.maxErrors
 
 /**
- * When a connection is looked at, which decides the rules that apply beyond the ones that always do:
- * - `lend`: taken off the idle stack for a borrower;
- * - `return`: back from a loan or a check, or just opened;
- * - `tick`: an idle connection, at the maintenance fiber's health tick (also retired when stale);
- * - `sweep`: an idle connection, at the lifetime sweep (also retired when idle too long, above
- *   `minConnections`).
+ * When a connection is looked at; each occasion has its own rules, all of them here:
+ * - `lend`: taken off the idle stack for a borrower (closed by its peer while idle, or out of its lifetime);
+ * - `open`: just opened (the pool closed, or `resize` lowered the maximum while it opened);
+ * - `return`: back from a loan or a check (invalidated, failed validation, unhealthy, the pool closed, out
+ *   of its lifetime, closed by its peer, above a lowered maximum);
+ * - `tick`: idle, at the maintenance fiber's health tick (unhealthy, closed by its peer, stale);
+ * - `sweep`: idle, at the lifetime sweep (out of its lifetime, or idle too long above `minConnections`);
+ * - `resize`: idle above a lowered maximum;
+ * - `shutdown`: the pool is closing (idle ones, one held by the fiber closing the pool, one whose check was
+ *   cut short by the close).
  */
-export type Occasion = "lend" | "return" | "tick" | "sweep"
+export type Occasion = "lend" | "open" | "return" | "tick" | "sweep" | "resize" | "shutdown"
+
+/** Occasions whose verdict is fixed: the connection is retired, for the occasion's own reason. */
+export type Forced = "resize" | "shutdown"
 
 /** What the retire decision reads of the pool. */
 export interface PoolView<A> {
@@ -68,30 +75,73 @@ export interface PoolView<A> {
   readonly maxConnections: number
   readonly minConnections: number
   readonly isOpen: (connection: A) => boolean
+  /** Epoch milliseconds of the pool's `Clock`. */
+  readonly now: () => number
 }
+
+const expired = (record: ConnectionRecord<unknown>, now: number): boolean => record.expiresAt <= now
+
+/** Whether a connection has a lifetime at all: only then is the clock read (lending is the hot path). */
+const mortal = (record: ConnectionRecord<unknown>): boolean => record.expiresAt !== Number.POSITIVE_INFINITY
 
 /**
  * Why a connection must be retired now, or `undefined` if it may be lent (again). Every path that retires
  * a connection asks this, so the answer to "why was this connection closed?" is here and only here.
+ * `now` is the clock's time when the caller has read it already.
  */
-export const retireReason = <A>(
+export function retireReason<A>(
+  record: ConnectionRecord<A>,
+  occasion: Forced,
+  pool: PoolView<A>,
+  limits: Limits,
+  now?: number
+): CloseReason
+export function retireReason<A>(
   record: ConnectionRecord<A>,
   occasion: Occasion,
   pool: PoolView<A>,
   limits: Limits,
-  now: () => number
-): CloseReason | undefined => {
-  if (record.invalidated) return "invalidated"
-  if (record.failedValidation) return "validation-failed"
-  if (isUnhealthy(record, limits)) return "unhealthy"
-  if (pool.isClosed) return "shutdown"
-  // The clock is read only for connections that have a lifetime: lending is the hot path.
-  if (record.expiresAt !== Number.POSITIVE_INFINITY && record.expiresAt <= now()) return "expired"
-  if (!pool.isOpen(record.connection)) return "disconnected"
-  if (pool.liveCount > pool.maxConnections) return "resized"
-  if (occasion === "tick" && now() - record.lastUsedAt >= limits.staleMillis) return "stale"
-  if (
-    occasion === "sweep" && now() - record.lastUsedAt >= limits.idleMillis && pool.liveCount > pool.minConnections
-  ) return "idle-timeout"
-  return undefined
+  now?: number
+): CloseReason | undefined
+export function retireReason<A>(
+  record: ConnectionRecord<A>,
+  occasion: Occasion,
+  pool: PoolView<A>,
+  limits: Limits,
+  now?: number
+): CloseReason | undefined {
+  switch (occasion) {
+    case "lend": {
+      if (!pool.isOpen(record.connection)) return "disconnected"
+      return mortal(record) && expired(record, now ?? pool.now()) ? "expired" : undefined
+    }
+    case "open": {
+      if (pool.isClosed) return "shutdown"
+      return pool.liveCount > pool.maxConnections ? "resized" : undefined
+    }
+    case "return": {
+      if (record.invalidated) return "invalidated"
+      if (record.failedValidation) return "validation-failed"
+      if (isUnhealthy(record, limits)) return "unhealthy"
+      if (pool.isClosed) return "shutdown"
+      if (mortal(record) && expired(record, now ?? pool.now())) return "expired"
+      if (!pool.isOpen(record.connection)) return "disconnected"
+      return pool.liveCount > pool.maxConnections ? "resized" : undefined
+    }
+    case "tick": {
+      if (isUnhealthy(record, limits)) return "unhealthy"
+      if (!pool.isOpen(record.connection)) return "disconnected"
+      return (now ?? pool.now()) - record.lastUsedAt >= limits.staleMillis ? "stale" : undefined
+    }
+    case "sweep": {
+      const time = now ?? pool.now()
+      if (expired(record, time)) return "expired"
+      const idleTooLong = time - record.lastUsedAt >= limits.idleMillis
+      return idleTooLong && pool.liveCount > pool.minConnections ? "idle-timeout" : undefined
+    }
+    case "resize":
+      return "resized"
+    case "shutdown":
+      return "shutdown"
+  }
 }

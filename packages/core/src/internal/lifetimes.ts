@@ -62,12 +62,14 @@ export class Lifetimes<A> {
       const due: Array<ConnectionRecord<A>> = []
       for (const record of engine.records.values()) {
         if (record.state === "retired") continue
-        if (record.state === "idle" && engine.retireReason(record, "sweep") !== undefined) {
+        // Every connection's lifetime counts, even one found due: at its turn it may be kept (the minimum).
+        if (record.expiresAt > now) next = Math.min(next, record.expiresAt)
+        if (record.state !== "idle") continue
+        if (engine.retireReason(record, "sweep", now) !== undefined) {
           due.push(record)
           continue
         }
-        if (record.expiresAt > now) next = Math.min(next, record.expiresAt)
-        if (record.state === "idle" && Number.isFinite(idleMillis)) {
+        if (Number.isFinite(idleMillis)) {
           const idleExpiry = record.lastUsedAt + idleMillis
           if (idleExpiry > now) next = Math.min(next, idleExpiry)
         }

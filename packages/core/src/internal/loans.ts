@@ -18,7 +18,7 @@ import { ReleasedHandleError } from "../PoolError.js"
 import type { Checks } from "./checks.js"
 import type { Engine, Restore } from "./engine.js"
 import type { ResolvedOptions } from "./options.js"
-import type { ConnectionRecord } from "./record.js"
+import { ConnectionRecord } from "./record.js"
 
 const borrowSpanName = "connection-pool.borrow"
 
@@ -91,31 +91,37 @@ export class Loans<A> {
   use<B, E, R>(
     f: (connection: A, handle: PooledConnection<A>) => Effect.Effect<B, E, R>
   ): Effect.Effect<B, E | BorrowError, R> {
-    return Effect.uninterruptibleMask((restore) =>
-      this.withRecord(restore, (record) => this.useWith(record, f, restore))
-    )
+    return Effect.uninterruptibleMask((restore) => {
+      const acquired = this.acquire(restore)
+      return acquired instanceof ConnectionRecord
+        ? this.useWith(acquired, f, restore)
+        : Effect.flatMap(acquired, (record) => this.useWith(record, f, restore))
+    })
   }
 
   // The finalizer goes straight onto the scope: `Effect.addFinalizer` would also diff and patch the
   // fiber's FiberRefs around it, which costs more than the rest of the borrow.
   readonly get: Effect.Effect<PooledConnection<A>, BorrowError, Scope.Scope> = Effect.scopeWith((scope) =>
-    Effect.uninterruptibleMask((restore) => this.withRecord(restore, (record) => this.lendInto(scope, record)))
+    Effect.uninterruptibleMask((restore) => {
+      const acquired = this.acquire(restore)
+      return acquired instanceof ConnectionRecord
+        ? this.lendInto(scope, acquired)
+        : Effect.flatMap(acquired, (record) => this.lendInto(scope, record))
+    })
   )
 
-  /** Acquires a record (the fast path: an idle one taken synchronously, with nothing to prepare) for `f`. */
-  private withRecord<B, E, R>(
-    restore: Restore,
-    f: (record: ConnectionRecord<A>) => Effect.Effect<B, E, R>
-  ): Effect.Effect<B, E | BorrowError, R> {
-    if (this.traceBorrows) return Effect.flatMap(this.tracedAcquire(restore), f)
-    // Evaluated inside the uninterruptible region: an idle connection is taken here synchronously, so
-    // the common case spends no effect on acquiring it.
+  /**
+   * An idle connection taken synchronously when nothing needs preparing (the hot path: no effect is
+   * spent on acquiring it), or else the effect that acquires one. Called inside the uninterruptible region.
+   */
+  private acquire(restore: Restore): ConnectionRecord<A> | Effect.Effect<ConnectionRecord<A>, BorrowError> {
+    if (this.traceBorrows) return this.tracedAcquire(restore)
     const record = this.engine.isClosed ? undefined : this.engine.takeIdle()
     if (record !== undefined && !this.preparesLoans) {
       if (this.metrics) this.loanStarted(record, 0)
-      return f(record)
+      return record
     }
-    return Effect.flatMap(this.acquireTimed(record, restore), f)
+    return this.acquireTimed(record, restore)
   }
 
   /**

@@ -38,10 +38,11 @@ export class Maintenance<A> {
     return Effect.flatMap(Effect.exit(restore(this.checks.check(record))), (exit) => {
       if (Exit.isSuccess(exit)) {
         this.checks.passed(record)
-        return this.engine.endCheck(record)
+        return this.engine.endCheck(record, "return")
       }
-      // cut short (the pool is closing): the connection goes back as it was
-      if (Cause.isInterruptedOnly(exit.cause)) return this.engine.endCheck(record)
+      // Cut short: the maintenance fiber is interrupted only when the pool closes, and a connection in the
+      // middle of a check is in an unknown state.
+      if (Cause.isInterruptedOnly(exit.cause)) return this.engine.endCheck(record, "shutdown")
       this.checks.failed(record)
       const failure = Cause.squash(exit.cause)
       const error = isConnectionError(failure)
@@ -54,7 +55,7 @@ export class Maintenance<A> {
         })
       return Effect.logWarning("health check failed", error).pipe(
         Effect.annotateLogs({ pool: this.options.name, connectionId: record.id, healthScore: record.healthScore }),
-        Effect.zipRight(this.engine.endCheck(record))
+        Effect.zipRight(this.engine.endCheck(record, "return"))
       )
     })
   }

@@ -6,7 +6,7 @@
 import * as Effect from "effect/Effect"
 import { PoolClosedError } from "../PoolError.js"
 import type { Engine } from "./engine.js"
-import type * as Health from "./health.js"
+import * as Health from "./health.js"
 import type { ConnectionRecord } from "./record.js"
 
 /**
@@ -43,7 +43,7 @@ export const resize = <A>(
   // the bottom of the idle stack has waited longest; each retirement lowers `liveCount`
   for (const record of engine.idle.slice()) {
     if (engine.liveCount <= maxConnections) break
-    const closing = engine.retireIdleIfDue(record, "return")
+    const closing = engine.retireIdleIfDue(record, "resize")
     if (closing !== undefined) closes.push(closing)
   }
   return closes
@@ -56,12 +56,10 @@ export const resize = <A>(
 export const stopLending = <A>(engine: Engine<A>): Effect.Effect<void> => {
   engine.isClosed = true
   engine.failWaiters(new PoolClosedError({ reason: "ClosedWhileWaiting", pool: engine.options.name }))
-  const closes = engine.idle.slice().flatMap((record) => engine.retireIdleIfDue(record, "return") ?? [])
+  const closes = engine.idle.slice().flatMap((record) => engine.retireIdleIfDue(record, "shutdown") ?? [])
   return Effect.all(closes, { discard: true })
 }
 
 /** Retires a lent connection under its borrower (a late shutdown); its return then finds it retired. */
-export const underBorrower = <A>(engine: Engine<A>, record: ConnectionRecord<A>): Effect.Effect<void> => {
-  const reason = engine.retireReason(record, "return")
-  return reason === undefined ? Effect.void : engine.close(record, reason)
-}
+export const underBorrower = <A>(engine: Engine<A>, record: ConnectionRecord<A>): Effect.Effect<void> =>
+  engine.close(record, Health.retireReason(record, "shutdown", engine, engine.limits))

@@ -44,12 +44,11 @@ export class WaiterQueue<T, E> {
   }
 
   /** A waiter that gives up (interrupted): out of the count now, out of the queue when reached. */
-  abandon(waiter: Waiter<T, E>): boolean {
-    if (!waiter.queued || waiter.settled) return false
+  abandon(waiter: Waiter<T, E>): void {
+    if (!waiter.queued || waiter.settled) return
     waiter.settled = true
     this.waiting--
     this.changed()
-    return true
   }
 
   /** The oldest waiter still waiting, taken off the queue; or `undefined`. */
