@@ -6,11 +6,12 @@
  * The run only measures; the tests assert on what it returns.
  */
 import { ConnectionPool, Connector } from "@connection-pool/core"
+import { fullRun } from "@connection-pool/test-kit"
 import { assert } from "@effect/vitest"
 import { Cause, Clock, Effect, Exit, Fiber, Option } from "effect"
 import { eventually, within } from "./realServers.js"
 
-export const full = process.env.RELIABILITY === "full"
+export const full = fullRun
 
 /** Modest by default (a few seconds per test); heavy under `RELIABILITY=full`. */
 export const size = full

@@ -1,5 +1,6 @@
 import type { PoolError } from "@connection-pool/core"
 import { ConnectionPool, Connector } from "@connection-pool/core"
+import { eventually, makeTestConnector, QueryFailure, type TestConnection } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import {
   Cause,
@@ -18,7 +19,6 @@ import {
   Scope,
   TestClock
 } from "effect"
-import { eventually, makeTestConnector, QueryFailure, type TestConnection } from "./utils.js"
 
 const idsOf = (pool: ConnectionPool.ConnectionPool<TestConnection>) =>
   Effect.map(pool.connections, (connections) => connections.map((connection) => connection.id))
@@ -545,7 +545,11 @@ describe("ConnectionPool", () => {
       Effect.gen(function*() {
         const { connector, state } = makeTestConnector()
         const pool = yield* ConnectionPool.make(connector, { maxConnections: 2000, minConnections: 2000 })
-        yield* eventually(() => Effect.map(pool.activeConnections, (n) => n === 2000), 100_000)
+        yield* eventually(
+          () => Effect.map(pool.activeConnections, (n) => n === 2000),
+          "2,000 connections open",
+          "30 seconds"
+        )
         assert.strictEqual(state.opened, 2000)
         assert.strictEqual(state.peakOpen, 2000)
       }))
@@ -942,7 +946,7 @@ describe("lifetimes with jitter", () => {
         maxLifetime: "30 minutes",
         healthCheckInterval: "1 day"
       })
-      yield* eventually(() => state.opened === 100, 100_000)
+      yield* eventually(() => state.opened === 100, "100 connections open", "30 seconds")
       const windowStart = 30 * 60_000 - 45_000 // jitter: up to 2.5% of 30 minutes
       yield* TestClock.adjust(Duration.millis(windowStart - 1))
       assert.strictEqual(state.closed, 0, "none expires before the jitter window")
@@ -958,7 +962,7 @@ describe("lifetimes with jitter", () => {
         assert.isAtMost(at, 30 * 60_000)
       }
       // replaced up to minConnections
-      yield* eventually(() => state.open === 100, 100_000)
+      yield* eventually(() => state.open === 100, "100 connections open again", "30 seconds")
     }))
 
   it.scoped("a connection lent when its lifetime ends is retired when it comes back, not taken from its borrower", () =>

@@ -8,9 +8,9 @@
  * The "found by this catalogue" group holds the cases that failed when the catalogue was written, fixed since.
  */
 import { ConnectionPool, PoolError } from "@connection-pool/core"
+import { eventually, makeTestConnector, type TestConnection } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Either, Exit, Fiber, Option, Scope, TestClock } from "effect"
-import { eventually, makeTestConnector, type TestConnection } from "./utils.js"
 
 type Pool = ConnectionPool.ConnectionPool<TestConnection>
 

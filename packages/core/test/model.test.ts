@@ -13,10 +13,17 @@
  * invariants only bound it.
  */
 import { ConnectionPool, Connector } from "@connection-pool/core"
+import {
+  bySize,
+  eventually,
+  makeTestConnector,
+  propertySeed,
+  QueryFailure,
+  recordReliability,
+  type TestConnection
+} from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, FastCheck as fc, Fiber, Scope, TestClock } from "effect"
-import { bySize, propertySeed, recordReliability } from "./reliability.js"
-import { eventually, makeTestConnector, QueryFailure, type TestConnection } from "./utils.js"
 
 const healthCheckInterval = 1_000
 const connectionTimeout = 2_500

@@ -1,7 +1,7 @@
 import { ConnectionPool, PoolEvent, PoolMetrics } from "@connection-pool/core"
+import { eventually, makeTestConnector, QueryFailure, type TestConnection } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Deferred, Effect, Either, Exit, Fiber, Metric, Scope, Stream, TestClock, Tracer } from "effect"
-import { eventually, makeTestConnector, QueryFailure, type TestConnection } from "./utils.js"
 
 // Effect's metric registry is global: every test uses a pool name of its own.
 const tagged = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, pool: string) =>

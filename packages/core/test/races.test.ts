@@ -3,9 +3,9 @@
  * sweeps and shutdown.
  */
 import { ConnectionPool } from "@connection-pool/core"
+import { eventually, makeTestConnector } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Either, Exit, Fiber, Option, Scope, TestClock } from "effect"
-import { eventually, makeTestConnector } from "./utils.js"
 
 describe("races", () => {
   it.scoped("a sweep never closes a connection that was lent while an earlier one was closing", () =>

@@ -8,10 +8,16 @@
  * at once; at the end every connection ever opened has been closed exactly once.
  */
 import { ConnectionPool, Connector, PoolError } from "@connection-pool/core"
+import {
+  bySize,
+  eventually,
+  makeTestConnector,
+  QueryFailure,
+  recordReliability,
+  type TestConnection
+} from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Duration, Effect, Exit, Fiber, Logger, LogLevel, Random, Schedule, Scope } from "effect"
-import { bySize, recordReliability } from "./reliability.js"
-import { eventually, makeTestConnector, QueryFailure, type TestConnection } from "./utils.js"
 
 const maxConnections = 10
 /** The issue's 10,000 under `RELIABILITY=full`; fewer in the default run, which must stay quick. */

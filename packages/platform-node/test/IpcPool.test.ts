@@ -1,7 +1,8 @@
 import { IpcPool, IpcServer } from "@connection-pool/platform-node"
+import { within } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, Layer, Schema, Scope } from "effect"
-import { bytes, openFds, tempSocketPath, text, within } from "./utils.js"
+import { bytes, openFds, tempSocketPath, text } from "./utils.js"
 
 class Pool extends Context.Tag("test/IpcPool")<Pool, IpcPool.IpcPool>() {}
 

@@ -14,12 +14,13 @@
  */
 import type { ConnectionPool } from "@connection-pool/core"
 import { type IpcAddress, IpcError, IpcPool, IpcServer } from "@connection-pool/platform-node"
+import { eventually, fullRun, within } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Clock, Effect, Exit, Fiber, Option, Schedule, Scope } from "effect"
 import * as fs from "node:fs"
-import { bytes, eventually, forkServer, openFds, tempSocketPath, text, within } from "./utils.js"
+import { bytes, forkServer, openFds, tempSocketPath, text } from "./utils.js"
 
-const full = process.env.RELIABILITY === "full"
+const full = fullRun
 
 /** Modest by default (a few seconds per test); heavy under `RELIABILITY=full`. */
 const size = full
