@@ -12,6 +12,7 @@ import {
   bySize,
   eventually,
   makeTestConnector,
+  makeTestPool,
   QueryFailure,
   recordReliability,
   type TestConnection
@@ -357,8 +358,7 @@ describe("interruption storm", () => {
   // when a connection is handed to it), so it is forced here.
   it.scoped("a waiter interrupted just as a connection is handed to it gives the connection back", () =>
     Effect.gen(function*() {
-      const { connector } = makeTestConnector()
-      const pool = yield* ConnectionPool.make(connector, { maxConnections: 1 })
+      const { pool } = yield* makeTestPool({ maxConnections: 1 })
       const holder = yield* pool.get
       const waiter = yield* Effect.fork(pool.use((connection) => Effect.succeed(connection.serial)))
       yield* eventually(() => Effect.map(pool.stats, (stats) => stats.waiting === 1))
