@@ -3,7 +3,7 @@
  * breaker, recovery).
  */
 import type { PoolError } from "@connection-pool/core"
-import { ConnectionPool } from "@connection-pool/core"
+import { ConnectionPool, Connector } from "@connection-pool/core"
 import { eventually, makeTestConnector, makeTestPool } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Either, Fiber, Option, Schedule, TestClock } from "effect"
@@ -60,9 +60,26 @@ describe("warm-up and minConnections", () => {
   it.scoped("without warmUp, the pool is built at once and minConnections open in the background", () =>
     Effect.gen(function*() {
       const { connector, state } = makeTestConnector()
-      state.failOpen = true
-      const pool = yield* ConnectionPool.make(connector, { minConnections: 2 })
+      // Opens that take a second of the TestClock: building the pool must not wait for them.
+      const slowOpening = Connector.make({
+        open: Effect.zipRight(Effect.sleep("1 second"), connector.open),
+        check: connector.check,
+        isOpen: connector.isOpen
+      })
+      const pool = yield* ConnectionPool.make(slowOpening, { minConnections: 2 })
       assert.strictEqual(yield* pool.activeConnections, 0)
+      assert.strictEqual(state.opened, 0)
+      // With no borrower asking, both open in the background once their second has passed.
+      yield* TestClock.adjust("1 second")
+      yield* eventually(
+        () => Effect.map(pool.stats, (stats) => stats.total === 2),
+        "minConnections open in the background"
+      )
+      assert.strictEqual(state.opened, 2)
+      const stats = yield* pool.stats
+      assert.strictEqual(stats.idle, 2)
+      assert.strictEqual(stats.inUse, 0)
+      assert.strictEqual(stats.waiting, 0)
     }))
 })
 
