@@ -17,15 +17,17 @@ const sleepLive = (duration: Duration.DurationInput): Effect.Effect<void> =>
 
 /**
  * Bounds a wait: fails with `Timeout` naming what did not happen once `duration` has passed in real time, and
- * interrupts the wait.
+ * interrupts the wait (as `Effect.timeout` does, a wait that cannot be interrupted, such as a resource's acquire, is
+ * waited for).
  */
 export const within = (duration: Duration.DurationInput, what: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
   Effect.raceFirst(
     self,
-    Effect.zipRight(
+    // Interruptible even where the wait is not, so that a wait that ends in time does not then wait for the timer.
+    Effect.interruptible(Effect.zipRight(
       sleepLive(duration),
       Effect.fail(new Timeout({ what, after: Duration.format(Duration.decode(duration)) }))
-    )
+    ))
   )
 
 /** A condition to wait for: a plain test, or an effect that answers it (run once per look). */
