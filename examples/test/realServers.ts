@@ -3,7 +3,7 @@
  * reachable, and the rule for when it is not (skip with a printed reason; fail under `REQUIRE_SERVICES=1`, as CI
  * runs).
  */
-import { Data, Duration, Effect } from "effect"
+import { Data, Effect } from "effect"
 import * as net from "node:net"
 import { Client } from "pg"
 import { server as postgresServer } from "../postgres.js"
@@ -67,25 +67,5 @@ export class ServerUnavailable extends Data.TaggedError("ServerUnavailable")<{ r
 export const requireServer = (unavailable: string | undefined): Effect.Effect<void, ServerUnavailable> =>
   unavailable === undefined ? Effect.void : Effect.fail(new ServerUnavailable({ reason: unavailable }))
 
-export class Timeout extends Data.TaggedError("Timeout")<{ readonly what: string; readonly after: string }> {
-  override get message(): string {
-    return `waited ${this.after} for ${this.what}`
-  }
-}
-
-/** Bounds a wait: fails the test with `Timeout` naming what did not happen. */
-export const within = (duration: Duration.DurationInput, what: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  Effect.timeoutFail(self, {
-    duration,
-    onTimeout: () => new Timeout({ what, after: Duration.format(Duration.decode(duration)) })
-  })
-
-/** A bounded poll for conditions that have no event to wait on; fails with `Timeout` at the deadline. */
-export const eventually = <E, R>(
-  condition: Effect.Effect<boolean, E, R>,
-  what: string,
-  deadline: Duration.DurationInput = "5 seconds"
-): Effect.Effect<void, E | Timeout, R> =>
-  Effect.gen(function*() {
-    while (!(yield* condition)) yield* Effect.sleep("5 millis")
-  }).pipe(within(deadline, what))
+/** The test kit's bounded waits, for the tests that import them from here. */
+export { eventually, Timeout, within } from "@connection-pool/test-kit"

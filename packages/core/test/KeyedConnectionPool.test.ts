@@ -1,9 +1,9 @@
 import type { PoolError } from "@connection-pool/core"
 import { Connector, KeyedConnectionPool } from "@connection-pool/core"
+import { eventually } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import type { Duration } from "effect"
 import { Deferred, Effect, Either, Exit, Fiber, Option, Scope, TestClock } from "effect"
-import { eventually } from "./utils.js"
 
 /** Connections that know their key, with counters per key. */
 const makeKeyedConnector = () => {

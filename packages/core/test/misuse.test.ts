@@ -8,9 +8,9 @@
  * The "found by this catalogue" group holds the cases that failed when the catalogue was written, fixed since.
  */
 import { ConnectionPool, PoolError } from "@connection-pool/core"
+import { eventually, makeTestConnector, makeTestPool, type TestConnection } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Either, Exit, Fiber, Option, Scope, TestClock } from "effect"
-import { eventually, makeTestConnector, type TestConnection } from "./utils.js"
 
 type Pool = ConnectionPool.ConnectionPool<TestConnection>
 
@@ -79,8 +79,7 @@ describe("misuse: borrowing from a closed pool", () => {
 describe("misuse: returning twice", () => {
   it.scoped("releasing early inside use, then use ending, returns the connection once, though it was lent again", () =>
     Effect.gen(function*() {
-      const { connector } = makeTestConnector()
-      const pool = yield* ConnectionPool.make(connector, { maxConnections: 1 })
+      const { pool } = yield* makeTestPool({ maxConnections: 1 })
       const secondRelease = yield* Deferred.make<void>()
       const second = yield* pool.use((_, handle) =>
         Effect.gen(function*() {
@@ -105,8 +104,7 @@ describe("misuse: returning twice", () => {
 
   it.scoped("a handle kept from an earlier loan releases nothing of the connection's later loan", () =>
     Effect.gen(function*() {
-      const { connector } = makeTestConnector()
-      const pool = yield* ConnectionPool.make(connector, { maxConnections: 1 })
+      const { pool } = yield* makeTestPool({ maxConnections: 1 })
       const earlier = yield* pool.use((_, handle) => Effect.succeed(handle))
       const release = yield* Deferred.make<void>()
       const later = yield* holdUntil(pool, release)
@@ -147,8 +145,7 @@ describe("misuse: returning twice", () => {
 
   it.scoped("invalidating twice, releasing early, then the scope closing closes the connection exactly once", () =>
     Effect.gen(function*() {
-      const { connector, state } = makeTestConnector()
-      const pool = yield* ConnectionPool.make(connector, { maxConnections: 1 })
+      const { pool, state } = yield* makeTestPool({ maxConnections: 1 })
       yield* Effect.scoped(Effect.gen(function*() {
         const handle = yield* pool.get
         yield* handle.invalidate
@@ -165,8 +162,7 @@ describe("misuse: returning twice", () => {
 describe("misuse: using a handle after release", () => {
   it.scoped("invalidating after release does not retire the connection the next borrower holds", () =>
     Effect.gen(function*() {
-      const { connector, state } = makeTestConnector()
-      const pool = yield* ConnectionPool.make(connector, { maxConnections: 1 })
+      const { pool, state } = yield* makeTestPool({ maxConnections: 1 })
       const stale = yield* pool.use((_, handle) => Effect.succeed(handle))
       yield* pool.use((_, handle) =>
         Effect.gen(function*() {
@@ -184,8 +180,7 @@ describe("misuse: using a handle after release", () => {
 describe("misuse: scopes", () => {
   it.effect("get into a scope that is already closed returns the connection at once: nothing leaks", () =>
     Effect.gen(function*() {
-      const { connector } = makeTestConnector()
-      const pool = yield* ConnectionPool.make(connector, { maxConnections: 1 })
+      const { pool } = yield* makeTestPool({ maxConnections: 1 })
       const closed = yield* Scope.make()
       yield* Scope.close(closed, Exit.void)
       yield* Scope.extend(pool.get, closed)
@@ -198,8 +193,7 @@ describe("misuse: scopes", () => {
 
   it.scoped("borrowing again inside use on a pool of one fails with PoolTimeoutError instead of hanging", () =>
     Effect.gen(function*() {
-      const { connector } = makeTestConnector()
-      const pool = yield* ConnectionPool.make(connector, { maxConnections: 1, connectionTimeout: "2 seconds" })
+      const { pool } = yield* makeTestPool({ maxConnections: 1, connectionTimeout: "2 seconds" })
       const outer = yield* Effect.fork(
         pool.use((outerConnection) =>
           Effect.map(failureOf(pool.use(() => Effect.void)), (inner) => [outerConnection.serial, inner] as const)
@@ -232,8 +226,7 @@ describe("misuse: resize with bad values", () => {
   for (const [what, bounds, field, value] of badBounds) {
     it.scoped(`${what} fails with InvalidPoolOptions InvalidValue naming it, and the pool is unchanged`, () =>
       Effect.gen(function*() {
-        const { connector, state } = makeTestConnector()
-        const pool = yield* ConnectionPool.make(connector, { maxConnections: 4, minConnections: 2 })
+        const { pool, state } = yield* makeTestPool({ maxConnections: 4, minConnections: 2 })
         yield* eventually(() => state.opened === 2)
         const error = yield* failureOf(pool.resize(bounds))
         assert.instanceOf(error, PoolError.InvalidPoolOptions)
@@ -254,8 +247,7 @@ describe("misuse: resize with bad values", () => {
 
   it.scoped("an empty resize changes nothing", () =>
     Effect.gen(function*() {
-      const { connector, state } = makeTestConnector()
-      const pool = yield* ConnectionPool.make(connector, { maxConnections: 3, minConnections: 1 })
+      const { pool, state } = yield* makeTestPool({ maxConnections: 3, minConnections: 1 })
       yield* eventually(() => state.opened === 1)
       yield* pool.resize({})
       yield* Effect.repeatN(Effect.yieldNow(), 50)
@@ -275,8 +267,7 @@ describe("found by this catalogue", () => {
   // nothing said so. Now it throws `ReleasedHandleError`.
   it.scoped("after release, the handle no longer reaches the connection now lent to the next borrower", () =>
     Effect.gen(function*() {
-      const { connector } = makeTestConnector()
-      const pool = yield* ConnectionPool.make(connector, { maxConnections: 1 })
+      const { pool } = yield* makeTestPool({ maxConnections: 1 })
       const released = yield* pool.use((_, handle) => Effect.succeed(handle))
       const release = yield* Deferred.make<void>()
       const next = yield* holdUntil(pool, release)
@@ -298,8 +289,7 @@ describe("found by this catalogue", () => {
   // rejects a misspelt option name. `resize` used to pick the two fields it knows and silently ignore the rest.
   it.scoped("a misspelt bound is rejected with InvalidPoolOptions, as at construction", () =>
     Effect.gen(function*() {
-      const { connector } = makeTestConnector()
-      const pool = yield* ConnectionPool.make(connector, { maxConnections: 4 })
+      const { pool } = yield* makeTestPool({ maxConnections: 4 })
       const misspelt = { maxConnectons: 8 } as unknown as Parameters<Pool["resize"]>[0]
       const exit = yield* Effect.exit(pool.resize(misspelt))
       assert.isTrue(Exit.isFailure(exit), "a misspelt bound was silently ignored")

@@ -13,10 +13,17 @@
  * invariants only bound it.
  */
 import { ConnectionPool, Connector } from "@connection-pool/core"
+import {
+  bySize,
+  eventually,
+  makeTestConnector,
+  propertySeed,
+  QueryFailure,
+  recordReliability,
+  type TestConnection
+} from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, FastCheck as fc, Fiber, Scope, TestClock } from "effect"
-import { bySize, propertySeed, recordReliability } from "./reliability.js"
-import { eventually, makeTestConnector, QueryFailure, type TestConnection } from "./utils.js"
 
 const healthCheckInterval = 1_000
 const connectionTimeout = 2_500
@@ -219,6 +226,8 @@ const totals = {
   timeouts: 0,
   connectionsOpened: 0,
   invariantChecks: 0,
+  /** Sequences in which a check failed: the pool disagreed with the model or broke an invariant (a run stops there). */
+  invariantViolations: 0,
   connectionsLeaked: 0,
   closedMoreThanOnce: 0,
   neverClosed: 0,
@@ -619,23 +628,34 @@ describe("model-based: the pool against a reference model", () => {
     "random sequences of borrows, returns, faults, interruptions, ticks, kills, clock advances and resizes",
     { options: optionsArbitrary, commands: fc.array(commandArbitrary, { minLength: 1, maxLength: 50, size: "max" }) },
     ({ commands, options }, ctx) =>
-      Effect.gen(function*() {
-        yield* runSequence(options, commands)
-        const { connectionsLeaked, closedMoreThanOnce, neverClosed, doubleLends, closedConnectionsLent, ...did } =
-          totals
-        recordReliability(ctx, {
-          family: "Model-based property tests",
-          did,
-          held: {
-            invariantViolations: 0,
-            connectionsLeaked,
+      runSequence(options, commands).pipe(
+        // A failed check is an assertion thrown inside the sequence: count it before the test fails with it.
+        Effect.tapDefect(() => Effect.sync(() => totals.invariantViolations++)),
+        // Recorded whether the sequence passed or not, so the figures are what was measured.
+        Effect.ensuring(Effect.sync(() => {
+          const {
+            closedConnectionsLent,
             closedMoreThanOnce,
-            neverClosed,
+            connectionsLeaked,
             doubleLends,
-            closedConnectionsLent
-          }
-        })
-      }),
+            invariantViolations,
+            neverClosed,
+            ...did
+          } = totals
+          recordReliability(ctx, {
+            family: "Model-based property tests",
+            did,
+            held: {
+              invariantViolations,
+              connectionsLeaked,
+              closedMoreThanOnce,
+              neverClosed,
+              doubleLends,
+              closedConnectionsLent
+            }
+          })
+        }))
+      ),
     { timeout: bySize(60_000, 540_000), fastCheck: { seed: propertySeed, numRuns: bySize(40, 1_000) } }
   )
 })

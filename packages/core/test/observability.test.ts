@@ -1,7 +1,28 @@
 import { ConnectionPool, PoolEvent, PoolMetrics } from "@connection-pool/core"
+import {
+  eventually,
+  holdOne,
+  makeTestConnector,
+  makeTestPool,
+  QueryFailure,
+  type TestConnection
+} from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Deferred, Effect, Either, Exit, Fiber, Metric, Scope, Stream, TestClock, Tracer } from "effect"
-import { eventually, makeTestConnector, QueryFailure, type TestConnection } from "./utils.js"
+import {
+  Chunk,
+  Deferred,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  HashMap,
+  Logger,
+  Metric,
+  Scope,
+  Stream,
+  TestClock,
+  Tracer
+} from "effect"
 
 // Effect's metric registry is global: every test uses a pool name of its own.
 const tagged = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, pool: string) =>
@@ -20,7 +41,7 @@ const closedFor = (pool: string, reason: PoolEvent.CloseReason) =>
   )
 
 /** Borrows a connection in a fiber and holds it until that fiber is interrupted. */
-const holdOne = (pool: ConnectionPool.ConnectionPool<TestConnection>) =>
+const holdInFiber = (pool: ConnectionPool.ConnectionPool<TestConnection>) =>
   Effect.gen(function*() {
     const lent = yield* Deferred.make<TestConnection>()
     const fiber = yield* Effect.fork(
@@ -48,12 +69,11 @@ describe("metrics", () => {
     Effect.gen(function*() {
       const name = "metrics-gauges"
       const scope = yield* Scope.make()
-      const { connector } = makeTestConnector()
-      const pool = yield* ConnectionPool.make(connector, { name, maxConnections: 2, metrics: true }).pipe(
+      const { pool } = yield* makeTestPool({ name, maxConnections: 2, metrics: true }).pipe(
         Scope.extend(scope)
       )
-      const first = yield* holdOne(pool)
-      const second = yield* holdOne(pool)
+      const first = yield* holdInFiber(pool)
+      const second = yield* holdInFiber(pool)
       assert.strictEqual(yield* gauge(PoolMetrics.connectionsOpen, name), 2)
       assert.strictEqual(yield* gauge(PoolMetrics.connectionsInUse, name), 2)
       assert.strictEqual(yield* gauge(PoolMetrics.connectionsIdle, name), 0)
@@ -91,14 +111,13 @@ describe("metrics", () => {
   it.effect("counters count timeouts, health checks and their failures", () =>
     Effect.gen(function*() {
       const name = "metrics-counters"
-      const { connector } = makeTestConnector()
-      const pool = yield* ConnectionPool.make(connector, {
+      const { pool } = yield* makeTestPool({
         name,
         maxConnections: 1,
         connectionTimeout: "1 second",
         metrics: true
       })
-      const held = yield* holdOne(pool)
+      const held = yield* holdInFiber(pool)
       const late = yield* Effect.fork(Effect.either(pool.use(() => Effect.void)))
       yield* eventually(() => Effect.map(gauge(PoolMetrics.waiting, name), (waiting) => waiting === 1))
       yield* TestClock.adjust("1 second")
@@ -115,8 +134,7 @@ describe("metrics", () => {
   it.effect("a connection that fails validation adds no wait or hold sample: one loan, one sample each", () =>
     Effect.gen(function*() {
       const name = "metrics-validation"
-      const { connector, state } = makeTestConnector()
-      const pool = yield* ConnectionPool.make(connector, { name, metrics: true, validateOnBorrow: true })
+      const { pool, state } = yield* makeTestPool({ name, metrics: true, validateOnBorrow: true })
       yield* pool.use(() => Effect.void)
       state.connections[0]!.healthy = false
       yield* TestClock.adjust("1 second") // past the validation window
@@ -131,8 +149,7 @@ describe("metrics", () => {
   it.effect("records nothing unless asked to", () =>
     Effect.gen(function*() {
       const name = "metrics-off"
-      const { connector } = makeTestConnector()
-      const pool = yield* ConnectionPool.make(connector, { name })
+      const { pool } = yield* makeTestPool({ name })
       yield* pool.use(() => Effect.void)
       assert.strictEqual(yield* count(PoolMetrics.opened, name), 0)
       assert.strictEqual((yield* Metric.value(tagged(PoolMetrics.waitTime, name))).count, 0)
@@ -144,8 +161,7 @@ describe("events", () => {
   it.effect("a subscriber sees opens, health changes, timeouts and closes, and its stream ends with the pool", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const { connector } = makeTestConnector()
-      const pool = yield* ConnectionPool.make(connector, {
+      const { pool } = yield* makeTestPool({
         name: "events",
         maxConnections: 1,
         connectionTimeout: "1 second"
@@ -154,7 +170,7 @@ describe("events", () => {
 
       // a fault: the score falls from 100 to 90
       yield* Effect.either(pool.use(() => Effect.fail(new QueryFailure({ retryable: false }))))
-      const held = yield* holdOne(pool)
+      const held = yield* holdInFiber(pool)
       const late = yield* Effect.fork(Effect.either(pool.use(() => Effect.void)))
       yield* eventually(() => Effect.map(pool.stats, (stats) => stats.waiting === 1))
       yield* TestClock.adjust("1 second")
@@ -183,8 +199,7 @@ describe("events", () => {
   it.effect("a subscriber that stalls misses events itself without holding back the others", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const { connector } = makeTestConnector()
-      const pool = yield* ConnectionPool.make(connector, { name: "events-stalled" }).pipe(Scope.extend(scope))
+      const { pool } = yield* makeTestPool({ name: "events-stalled" }).pipe(Scope.extend(scope))
       // reads one event, then never again
       const stalled = yield* Effect.fork(Stream.runForEach(pool.events, () => Effect.never))
       const { events, fiber } = yield* recordEvents(pool)
@@ -286,8 +301,7 @@ describe("close reasons", () => {
     it.effect(`a connection closed as ${reason} says so in its event, the closed counter and the stats`, () =>
       Effect.gen(function*() {
         const name = `close-reason-${reason}`
-        const { connector, state } = makeTestConnector()
-        const pool = yield* ConnectionPool.make(connector, { ...options, name, metrics: true })
+        const { pool, state } = yield* makeTestPool({ ...options, name, metrics: true })
         const { events } = yield* recordEvents(pool)
         yield* provoke(pool, state.connections)
         yield* eventually(() => state.closed >= 1)
@@ -323,8 +337,7 @@ describe("spans", () => {
     Effect.gen(function*() {
       const { spans, tracer } = yield* recordingTracer
       yield* Effect.gen(function*() {
-        const { connector } = makeTestConnector()
-        const pool = yield* ConnectionPool.make(connector, { name: "spans" })
+        const { pool } = yield* makeTestPool({ name: "spans" })
         yield* pool.use(() => Effect.void)
         yield* TestClock.adjust("30 seconds")
       }).pipe(Effect.scoped, Effect.withTracer(tracer))
@@ -341,8 +354,7 @@ describe("spans", () => {
     Effect.gen(function*() {
       const { spans, tracer } = yield* recordingTracer
       yield* Effect.gen(function*() {
-        const { connector } = makeTestConnector()
-        const pool = yield* ConnectionPool.make(connector, { name: "spans-borrow", traceBorrows: true })
+        const { pool } = yield* makeTestPool({ name: "spans-borrow", traceBorrows: true })
         yield* pool.use(() => Effect.void)
         yield* Effect.scoped(pool.get)
       }).pipe(Effect.scoped, Effect.withTracer(tracer))
@@ -355,4 +367,84 @@ describe("spans", () => {
         assert.strictEqual(span.status._tag, "Ended")
       }
     }))
+})
+
+describe("stats", () => {
+  it.scoped("stats count connections, borrowers and events, with a one-line summary", () =>
+    Effect.gen(function*() {
+      const { pool } = yield* makeTestPool({ name: "stats-test", maxConnections: 4 })
+      const holder = yield* holdOne(pool)
+      yield* pool.use(() => Effect.void)
+      yield* Effect.either(pool.use(() => Effect.fail(new QueryFailure({ retryable: true }))))
+      const stats = yield* pool.stats
+      assert.strictEqual(stats.name, "stats-test")
+      assert.strictEqual(stats.total, 2)
+      assert.strictEqual(stats.inUse, 1)
+      assert.strictEqual(stats.idle, 1)
+      assert.strictEqual(stats.healthy, 2)
+      assert.strictEqual(stats.unhealthy, 0)
+      assert.strictEqual(stats.utilization, 0.25)
+      assert.strictEqual(stats.created, 2)
+      assert.strictEqual(stats.averageScore, 95)
+      assert.strictEqual(
+        stats.summary,
+        "pool \"stats-test\": 2/4 open (1 in use, 1 idle), 0 waiting, 2 healthy, 0 unhealthy, " +
+          "utilization 25.0%, avg score 95.0, created 2, closed 0, open failures 0, timeouts 0, " +
+          "health checks 0 (0 failed)"
+      )
+      assert.strictEqual(ConnectionPool.summary(stats), stats.summary)
+      yield* Fiber.interrupt(holder.fiber)
+      assert.strictEqual((yield* pool.stats).utilization, 0)
+    }))
+})
+
+describe("leak detection", () => {
+  const messages: Array<{ message: string; annotations: Record<string, unknown> }> = []
+  const collectLogger = Logger.make(({ annotations, message }) => {
+    messages.push({
+      message: String(Array.isArray(message) ? message.join(" ") : message),
+      annotations: Object.fromEntries(HashMap.toEntries(annotations))
+    })
+  })
+
+  it.scoped("a connection held longer than leakDetectionThreshold is logged once, with its borrower and span", () =>
+    Effect.gen(function*() {
+      const { pool } = yield* makeTestPool({ leakDetectionThreshold: "10 seconds" })
+      const lent = yield* Deferred.make<void>()
+      const holder = yield* Effect.forkScoped(
+        pool.use(() => Effect.zipRight(Deferred.succeed(lent, undefined), Effect.never)).pipe(
+          Effect.withSpan("handle-request")
+        )
+      )
+      yield* Deferred.await(lent)
+      const leaks = () => messages.filter((m) => m.message.includes("possible leak"))
+      yield* TestClock.adjust("9999 millis")
+      assert.strictEqual(leaks().length, 0)
+      yield* TestClock.adjust("1 millis")
+      yield* eventually(() => leaks().length === 1)
+      yield* TestClock.adjust("1 minute")
+      assert.strictEqual(leaks().length, 1, "logged once per loan")
+      const [leak] = leaks()
+      assert.strictEqual(leak!.annotations.borrowedInSpan, "handle-request")
+      assert.strictEqual(leak!.annotations.borrower, `#${holder.id().id}`)
+      assert.strictEqual(leak!.annotations.connectionId, 1)
+      // the pool's fibers log through the logger they were started with: this one collects
+    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, collectLogger))))
+
+  it.scoped("with traceBorrows, the span named is still the borrower's, not the pool's own borrow span", () =>
+    Effect.gen(function*() {
+      messages.length = 0
+      const { pool } = yield* makeTestPool({ leakDetectionThreshold: "10 seconds", traceBorrows: true })
+      const lent = yield* Deferred.make<void>()
+      yield* Effect.forkScoped(
+        pool.use(() => Effect.zipRight(Deferred.succeed(lent, undefined), Effect.never)).pipe(
+          Effect.withSpan("handle-request")
+        )
+      )
+      yield* Deferred.await(lent)
+      yield* TestClock.adjust("10 seconds")
+      yield* eventually(() => messages.some((m) => m.message.includes("possible leak")))
+      const leak = messages.find((m) => m.message.includes("possible leak"))
+      assert.strictEqual(leak!.annotations.borrowedInSpan, "handle-request")
+    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, collectLogger))))
 })

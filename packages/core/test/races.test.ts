@@ -3,15 +3,14 @@
  * sweeps and shutdown.
  */
 import { ConnectionPool } from "@connection-pool/core"
+import { eventually, makeTestConnector, makeTestPool } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Either, Exit, Fiber, Option, Scope, TestClock } from "effect"
-import { eventually, makeTestConnector } from "./utils.js"
 
 describe("races", () => {
   it.scoped("a sweep never closes a connection that was lent while an earlier one was closing", () =>
     Effect.gen(function*() {
-      const { connector, state } = makeTestConnector()
-      const pool = yield* ConnectionPool.make(connector, {
+      const { pool, state } = yield* makeTestPool({
         minConnections: 2,
         staleAfter: "1 minute",
         healthCheckInterval: "1 hour"
@@ -43,8 +42,7 @@ describe("races", () => {
 
   it.scoped("a callback that throws while building its effect is a defect, and its connection goes back", () =>
     Effect.gen(function*() {
-      const { connector } = makeTestConnector()
-      const pool = yield* ConnectionPool.make(connector, { maxConnections: 1 })
+      const { pool } = yield* makeTestPool({ maxConnections: 1 })
       const exit = yield* Effect.exit(pool.use((): Effect.Effect<void> => {
         throw new Error("boom")
       }))
@@ -87,8 +85,7 @@ describe("races", () => {
 
   it.scoped("a waiter is not stranded when the last connection closes after a failed open", () =>
     Effect.gen(function*() {
-      const { connector, state } = makeTestConnector()
-      const pool = yield* ConnectionPool.make(connector, { maxConnections: 2, connectionTimeout: "30 seconds" })
+      const { pool, state } = yield* makeTestPool({ maxConnections: 2, connectionTimeout: "30 seconds" })
       const lent = yield* Deferred.make<void>()
       const giveBack = yield* Deferred.make<void>()
       const holder = yield* Effect.fork(pool.use((_, handle) =>

@@ -3,9 +3,9 @@
  * asked it with the wrong rules while the core was being split into parts (found in review).
  */
 import { ConnectionPool } from "@connection-pool/core"
+import { eventually, makeTestConnector } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Scope, TestClock } from "effect"
-import { eventually, makeTestConnector } from "./utils.js"
 
 describe("the retire decision", () => {
   it.scoped("a new connection is judged only by the pool's state: with unhealthyScore 100 each borrower is served", () =>

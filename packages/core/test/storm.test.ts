@@ -8,10 +8,17 @@
  * at once; at the end every connection ever opened has been closed exactly once.
  */
 import { ConnectionPool, Connector, PoolError } from "@connection-pool/core"
+import {
+  bySize,
+  eventually,
+  makeTestConnector,
+  makeTestPool,
+  QueryFailure,
+  recordReliability,
+  type TestConnection
+} from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Duration, Effect, Exit, Fiber, Logger, LogLevel, Random, Schedule, Scope } from "effect"
-import { bySize, recordReliability } from "./reliability.js"
-import { eventually, makeTestConnector, QueryFailure, type TestConnection } from "./utils.js"
 
 const maxConnections = 10
 /** The issue's 10,000 under `RELIABILITY=full`; fewer in the default run, which must stay quick. */
@@ -351,8 +358,7 @@ describe("interruption storm", () => {
   // when a connection is handed to it), so it is forced here.
   it.scoped("a waiter interrupted just as a connection is handed to it gives the connection back", () =>
     Effect.gen(function*() {
-      const { connector } = makeTestConnector()
-      const pool = yield* ConnectionPool.make(connector, { maxConnections: 1 })
+      const { pool } = yield* makeTestPool({ maxConnections: 1 })
       const holder = yield* pool.get
       const waiter = yield* Effect.fork(pool.use((connection) => Effect.succeed(connection.serial)))
       yield* eventually(() => Effect.map(pool.stats, (stats) => stats.waiting === 1))

@@ -1,8 +1,9 @@
 import { IpcConnection, IpcConnector, IpcServer, IpcServerFaults } from "@connection-pool/platform-node"
+import { eventually, Timeout, within } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { type Duration, Effect, Exit, Fiber, Logger, LogLevel, Schema, Scope } from "effect"
 import * as fs from "node:fs"
-import { bytes, eventually, freePort, tempSocketPath, text, Timeout, within } from "./utils.js"
+import { bytes, freePort, tempSocketPath, text } from "./utils.js"
 
 /** The typed error an effect failed with; a bounded wait that ran out fails the test with what it waited for. */
 const failure = <A, E>(exit: Exit.Exit<A, E>): Exclude<E, Timeout> => {

@@ -1,9 +1,26 @@
 import { IpcPool, IpcServer, IpcServerFaults } from "@connection-pool/platform-node"
+import { eventually, within } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, Layer, Schema, Scope } from "effect"
-import { bytes, openFds, tempSocketPath, text, within } from "./utils.js"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import { bytes, openFds, tempSocketPath, text } from "./utils.js"
 
 class Pool extends Context.Tag("test/IpcPool")<Pool, IpcPool.IpcPool>() {}
+
+/** Whether a client can connect to `path` now: "connected" (then it hangs up at once) or "refused". */
+const connectOutcome = (path: string) =>
+  Effect.async<"connected" | "refused">((resume) => {
+    const socket = net.createConnection({ path })
+    socket.once("connect", () => {
+      socket.destroy()
+      resume(Effect.succeed("connected"))
+    })
+    socket.once("error", () => {
+      socket.destroy()
+      resume(Effect.succeed("refused"))
+    })
+  })
 
 describe("IpcPool", () => {
   it.scopedLive("never opens more than maxConnections under concurrent load, and closes all with its scope", () =>
@@ -140,17 +157,34 @@ describe("IpcPool", () => {
       const path = yield* Effect.scoped(tempSocketPath("layers"))
       const ServerLive = IpcServer.layer({ path, handler: IpcServer.echoHandler })
       const PoolLive = IpcPool.layer(Pool, { path }, { maxConnections: 2 })
+      const fdsBefore = openFds()
       const program = Effect.gen(function*() {
         const pool = yield* Pool
         const server = yield* IpcServer.IpcServer
         const reply = yield* IpcPool.request(pool, bytes("via layers"))
-        return { reply: text(reply), open: yield* server.openConnections, name: pool.name }
+        return { reply: text(reply), open: yield* server.openConnections, name: pool.name, pool, server }
       })
-      const result = yield* program.pipe(
+      const { pool, server, ...result } = yield* program.pipe(
         Effect.provide(Layer.merge(PoolLive, ServerLive)),
         within("5 seconds", "the program")
       )
       assert.deepStrictEqual(result, { reply: "via layers", open: 1, name: `unix:${path}` })
+
+      // The program has ended: the pool is closed, its one connection closed with it...
+      const stats = yield* pool.stats
+      assert.strictEqual(stats.total, 0)
+      assert.strictEqual(stats.created, 1)
+      assert.strictEqual(stats.closed, 1)
+      assert.strictEqual(stats.closedByReason.shutdown, 1)
+      const late = yield* Effect.flip(IpcPool.request(pool, bytes("too late")))
+      assert.strictEqual(late._tag, "PoolClosedError")
+      // ...the server saw the pool's connection close and no longer listens: its socket file is gone and a connect
+      // is refused...
+      yield* server.awaitOpenConnections((open) => open === 0).pipe(within("2 seconds", "the server to see it close"))
+      assert.isFalse(fs.existsSync(path), "the server's socket file is left behind")
+      assert.strictEqual(yield* connectOutcome(path), "refused")
+      // ...and every socket of both, the listener included, is released.
+      yield* eventually(() => openFds() === fdsBefore, "the sockets to be released", "2 seconds")
     }))
 
   it.live("bad pool or connector options fail the build with both errors typed", () =>

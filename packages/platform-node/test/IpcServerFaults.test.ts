@@ -1,7 +1,8 @@
 import { IpcConnection, IpcServer, IpcServerFaults } from "@connection-pool/platform-node"
+import { within } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Logger, LogLevel, Option } from "effect"
-import { bytes, forkServer, tempSocketPath, text, within } from "./utils.js"
+import { bytes, forkServer, tempSocketPath, text } from "./utils.js"
 
 const typedFailure = <A, E>(exit: Exit.Exit<A, E>): E => {
   if (Exit.isSuccess(exit)) return assert.fail(`expected a failure, got ${String(exit.value)}`)

@@ -1,8 +1,9 @@
 import type { ConnectionPool } from "@connection-pool/core"
 import { type IpcConnection, IpcPool, IpcServer, IpcServerFaults } from "@connection-pool/platform-node"
+import { eventually, within } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Scope } from "effect"
-import { bytes, eventually, freePort, tempSocketPath, text, within } from "./utils.js"
+import { bytes, freePort, tempSocketPath, text } from "./utils.js"
 
 type Transport = "path" | "tcp"
 

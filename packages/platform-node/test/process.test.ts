@@ -1,9 +1,10 @@
 import { type IpcConnection, IpcPool } from "@connection-pool/platform-node"
+import { eventually, within } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Scope } from "effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
-import { bytes, eventually, forkServer, tempSocketPath, text, within } from "./utils.js"
+import { bytes, forkServer, tempSocketPath, text } from "./utils.js"
 
 const typedFailure = <A, E>(exit: Exit.Exit<A, E>): E => {
   if (Exit.isSuccess(exit)) return assert.fail(`expected a failure, got ${String(exit.value)}`)

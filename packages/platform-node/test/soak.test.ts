@@ -19,14 +19,14 @@
  */
 import { ConnectionPool, Connector } from "@connection-pool/core"
 import { IpcPool, IpcServer } from "@connection-pool/platform-node"
+import { bySize, eventually } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Data, Effect, Exit, FiberRef, Schedule, Scope, Stream } from "effect"
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
-import { bytes, eventually, openFds, tempSocketPath, text } from "./utils.js"
+import { bytes, openFds, tempSocketPath, text } from "./utils.js"
 
-const full = process.env.RELIABILITY === "full"
-const size = full ? { borrows: 1_000_000, requests: 100_000 } : { borrows: 20_000, requests: 4_000 }
+const size = bySize({ borrows: 20_000, requests: 4_000 }, { borrows: 1_000_000, requests: 100_000 })
 const fibers = 16
 const connections = 4
 const samples = 12
@@ -445,7 +445,7 @@ const figures = (family: string, shape: Shape, report: SoakReport, connector: "i
   }
 })
 
-const timeout = full ? 300_000 : 60_000
+const timeout = bySize(60_000, 300_000)
 
 describe("soak: worker loops of every shape borrow under contention; heap and file descriptors stay flat", () => {
   describe(`in memory, ${size.borrows.toLocaleString("en-US")} borrows per shape`, () => {

@@ -1,5 +1,6 @@
 import type { IpcAddress } from "@connection-pool/platform-node"
-import { Data, Duration, Effect, Exit } from "effect"
+import { within } from "@connection-pool/test-kit"
+import { Data, Effect, Exit } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
@@ -30,33 +31,6 @@ export const freePort: Effect.Effect<number> = Effect.async<number>((resume) => 
     server.close(() => resume(Exit.succeed(port)))
   })
 })
-
-export class Timeout extends Data.TaggedError("Timeout")<{ readonly what: string; readonly after: string }> {
-  override get message(): string {
-    return `waited ${this.after} for ${this.what}`
-  }
-}
-
-/** Bounds a wait: fails the test with `Timeout` naming what did not happen. */
-export const within = (duration: Duration.DurationInput, what: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  Effect.timeoutFail(self, {
-    duration,
-    onTimeout: () => new Timeout({ what, after: Duration.format(Duration.decode(duration)) })
-  })
-
-/** A bounded poll for conditions that have no event to wait on; fails with `Timeout` at the deadline. */
-export const eventually = (
-  condition: () => boolean | Effect.Effect<boolean>,
-  what: string,
-  deadline: Duration.DurationInput = "5 seconds"
-) =>
-  Effect.gen(function*() {
-    while (true) {
-      const verdict = condition()
-      if (typeof verdict === "boolean" ? verdict : yield* verdict) return
-      yield* Effect.sleep("5 millis")
-    }
-  }).pipe(within(deadline, what))
 
 /** The number of file descriptors this process has open. */
 export const openFds = (): number => fs.readdirSync("/proc/self/fd").length

@@ -1,4 +1,7 @@
-import { Connector } from "@connection-pool/core"
+/**
+ * An in-memory connector that counts everything the pool does to its connections, and a pool built on it.
+ */
+import { ConnectionPool, Connector } from "@connection-pool/core"
 import { Clock, Data, Deferred, Effect } from "effect"
 
 export class OpenFailure extends Data.TaggedError("OpenFailure")<{ readonly attempt: number }> {}
@@ -14,30 +17,48 @@ export interface TestConnection {
   checkGate: Deferred.Deferred<void> | undefined
 }
 
+/** The test connector's switches and counters. */
+export interface TestConnectorState {
+  failOpen: boolean
+  /** The first this many open attempts fail. */
+  failFirst: number
+  /** When set, opening waits for it (uninterruptibly, as an `acquireRelease` acquire does). */
+  openGate: Deferred.Deferred<void> | undefined
+  /** When set, closing waits for it: a finalizer that takes time, as a socket's does. */
+  closeGate: Deferred.Deferred<void> | undefined
+  openAttempts: number
+  opened: number
+  closed: number
+  open: number
+  peakOpen: number
+  checks: number
+  /** How many times each connection's finalizer ran (to prove it ran once). */
+  readonly finalizerRuns: Map<number, number>
+  /** When each connection was closed, in milliseconds of the `Clock`. */
+  readonly closedAt: Map<number, number>
+  readonly connections: Array<TestConnection>
+}
+
 /**
  * A connector whose connections are plain objects, with counters of everything the pool did to them:
  * opens, closes (per connection, to prove each finalizer ran once), checks, and the peaks of open and
  * lent connections.
  */
 export const makeTestConnector = () => {
-  const state = {
+  const state: TestConnectorState = {
     failOpen: false,
-    /** The first this many open attempts fail. */
     failFirst: 0,
-    /** When set, opening waits for it (uninterruptibly, as an `acquireRelease` acquire does). */
-    openGate: undefined as Deferred.Deferred<void> | undefined,
-    /** When set, closing waits for it: a finalizer that takes time, as a socket's does. */
-    closeGate: undefined as Deferred.Deferred<void> | undefined,
+    openGate: undefined,
+    closeGate: undefined,
     openAttempts: 0,
     opened: 0,
     closed: 0,
     open: 0,
     peakOpen: 0,
     checks: 0,
-    finalizerRuns: new Map<number, number>(),
-    /** When each connection was closed, in milliseconds of the `Clock`. */
-    closedAt: new Map<number, number>(),
-    connections: [] as Array<TestConnection>
+    finalizerRuns: new Map(),
+    closedAt: new Map(),
+    connections: []
   }
   const connector = Connector.make({
     open: Effect.acquireRelease(
@@ -78,16 +99,37 @@ export const makeTestConnector = () => {
   return { state, connector }
 }
 
+export type TestPool = ConnectionPool.ConnectionPool<TestConnection>
+
 /**
- * Lets forked fibers run until `condition` holds; fails the test (instead of hanging) after a bounded
- * number of scheduler turns. Needs no clock, so it works under `TestClock`.
+ * A pool on a fresh test connector, in the current scope, with the connector's state to watch and steer. Set up
+ * the state before the pool opens anything (a connector that fails from the start) with `prepare`.
  */
-export const eventually = (condition: () => boolean | Effect.Effect<boolean>, turns = 10_000) =>
+export const makeTestPool = (
+  options?: ConnectionPool.Options | undefined,
+  prepare?: ((state: TestConnectorState) => void) | undefined
+) =>
   Effect.gen(function*() {
-    for (let turn = 0; turn < turns; turn++) {
-      const verdict = condition()
-      if (typeof verdict === "boolean" ? verdict : yield* verdict) return
-      yield* Effect.yieldNow()
-    }
-    return yield* Effect.dieMessage(`condition not reached after ${turns} scheduler turns: ${condition.toString()}`)
+    const { connector, state } = makeTestConnector()
+    prepare?.(state)
+    const pool = yield* ConnectionPool.make(connector, options)
+    return { pool, state, connector }
+  })
+
+/** The ids of the pool's open connections. */
+export const idsOf = (pool: TestPool) =>
+  Effect.map(pool.connections, (connections) => connections.map((connection) => connection.id))
+
+/**
+ * Borrows a connection in a fiber of the test's scope and keeps it until that fiber is interrupted (at
+ * the latest when the test's scope closes, before the pool's own finalizer waits for lent connections).
+ */
+export const holdOne = (pool: TestPool) =>
+  Effect.gen(function*() {
+    const lent = yield* Deferred.make<number>()
+    const fiber = yield* Effect.forkScoped(
+      pool.use((_, handle) => Deferred.succeed(lent, handle.id).pipe(Effect.zipRight(Effect.never)))
+    )
+    const id = yield* Deferred.await(lent)
+    return { fiber, id }
   })

@@ -1,13 +1,13 @@
 /**
- * Sizes and figures for the reliability tests (issue 6). `pnpm reliability` sets `RELIABILITY=full` for the
- * heavy sizes; the default test run (CI) uses modest ones. Each reliability test records what it did and what
- * held in its task meta, which vitest's JSON reporter writes out for the script that builds RELIABILITY.md.
+ * The reliability switch and its figures. `pnpm reliability` sets `RELIABILITY=full` for the heavy sizes; the
+ * default test run (CI) uses modest ones. Each reliability test records what it did and what held in its task
+ * meta, which vitest's JSON reporter writes out for the script that builds RELIABILITY.md.
  */
 import { Config, Effect } from "effect"
 
 /**
- * Read through `Config` (the environment by default) because the core package has no Node types: it must not
- * depend on `process`.
+ * Whether this is a full reliability run (`RELIABILITY=full`). Read through `Config` (the environment by default)
+ * rather than `process`, because the core package's tests have no Node types.
  */
 export const fullRun: boolean =
   Effect.runSync(Config.string("RELIABILITY").pipe(Config.withDefault(""))).trim().toLowerCase() === "full"
@@ -19,10 +19,10 @@ export const bySize = <A>(modest: A, full: A): A => fullRun ? full : modest
 export const propertySeed: number = Effect.runSync(Config.integer("FC_SEED").pipe(Config.withDefault(20251125)))
 
 export interface ReliabilityFigures {
-  /** The test family, one of issue 6's headings. */
+  /** The test family, one of RELIABILITY.md's headings. */
   readonly family: string
-  /** What the test did: counts of operations, faults injected, inputs tried. */
-  readonly did: Readonly<Record<string, number>>
+  /** What the test did: counts of operations, faults injected, inputs tried (and names, such as the fault's). */
+  readonly did: Readonly<Record<string, number | string>>
   /** What held: measured outcomes. */
   readonly held: Readonly<Record<string, number>>
 }
