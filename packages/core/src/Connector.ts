@@ -196,13 +196,18 @@ export interface PromiseOptions<A> {
  * import { ConnectionPool, Connector } from "@connection-pool/core"
  * import { Effect } from "effect"
  *
- * // Any client with promise methods; here a stand-in for one.
- * interface Client {
- *   query(sql: string): Promise<ReadonlyArray<unknown>>
- *   end(): Promise<void>
- *   readonly ended: boolean
+ * // A stand-in for a client with a promise API (a database driver, say).
+ * class Client {
+ *   ended = false
+ *   query(sql: string): Promise<string> {
+ *     return this.ended ? Promise.reject(new Error("client ended")) : Promise.resolve(`${sql}: ok`)
+ *   }
+ *   end(): Promise<void> {
+ *     this.ended = true
+ *     return Promise.resolve()
+ *   }
  * }
- * declare const connectClient: () => Promise<Client>
+ * const connectClient = () => Promise.resolve(new Client())
  *
  * const connector = Connector.fromPromise({
  *   connect: connectClient,
