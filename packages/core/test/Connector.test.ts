@@ -82,9 +82,11 @@ describe("Connector.make", () => {
         { check: (connection) => Effect.flatMap(Probe, (probed) => Effect.sync(() => probed.push(connection))) }
       )
       const probed: Array<string> = []
-      yield* connector.check("c-1").pipe(Effect.provideService(Probe, probed))
+      const provide = <X, EX>(effect: Effect.Effect<X, EX, Prefix | Probe>) =>
+        effect.pipe(Effect.provideService(Probe, probed), Effect.provideService(Prefix, "c"))
+      yield* provide(connector.check("c-1"))
       assert.deepStrictEqual(probed, ["c-1"])
-      const opened = yield* Effect.scoped(connector.open).pipe(Effect.provideService(Prefix, "c"))
+      const opened = yield* provide(Effect.scoped(connector.open))
       assert.strictEqual(opened, "c-1")
     }))
 
