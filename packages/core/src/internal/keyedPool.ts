@@ -17,7 +17,13 @@ import type {
 } from "../ConnectionPool.js"
 import * as Connector from "../Connector.js"
 import type { KeyedConnectionPool, Options, TypeId as KeyedTypeId } from "../KeyedConnectionPool.js"
-import { type ConnectionError, InvalidPoolOptions, type OptionIssue, PoolClosedError } from "../PoolError.js"
+import {
+  type ConnectionError,
+  InvalidPoolOptions,
+  isPoolError,
+  type OptionIssue,
+  PoolClosedError
+} from "../PoolError.js"
 import * as internalPool from "./connectionPool.js"
 import { resolve } from "./options.js"
 
@@ -112,8 +118,10 @@ class KeyedPoolImpl<K, A, E, R> implements KeyedConnectionPool<K, A> {
       entry.lastUsedAt = this.now()
       return borrow(entry).pipe(
         Effect.catchIf(
+          // by tag, as everywhere else: `instanceof` misses errors made by the other (ESM or CommonJS) build
           (error): error is E2 & PoolClosedError =>
-            !retried && !this.isClosed && error instanceof PoolClosedError && error.reason === "PoolClosed",
+            !retried && !this.isClosed && isPoolError(error) && error._tag === "PoolClosedError" &&
+            error.reason === "PoolClosed",
           () => this.withEntry(key, borrow, true)
         )
       )
