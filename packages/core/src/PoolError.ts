@@ -7,9 +7,11 @@
  */
 import type * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
+import type * as Either from "effect/Either"
 import { hasProperty } from "effect/Predicate"
 import type * as Types from "effect/Types"
-import * as internal from "./internal/typeIdError.js"
+import * as internalDuration from "./internal/duration.js"
+import * as internalTypeIdError from "./internal/typeIdError.js"
 
 /**
  * The symbol that marks an error of this module (see {@link isPoolError}).
@@ -73,7 +75,7 @@ export type TypeIdErrorConstructor<TypeId extends symbol, Tag extends string> = 
 export const TypeIdError: <const TypeId extends symbol, const Tag extends string>(
   typeId: TypeId,
   tag: Tag
-) => TypeIdErrorConstructor<TypeId, Tag> = internal.TypeIdError
+) => TypeIdErrorConstructor<TypeId, Tag> = internalTypeIdError.TypeIdError
 
 /**
  * No connection could be lent within `connectionTimeout`: every connection stayed lent (or, when
@@ -248,6 +250,33 @@ export class ReleasedHandleError extends TypeIdError(TypeId, "ReleasedHandleErro
  */
 export const formatOptionIssues = (issues: ReadonlyArray<OptionIssue>): string =>
   issues.map((issue) => `${issue.field} (${formatValue(issue.value)}): ${issue.message}`).join("; ")
+
+/**
+ * Checks a duration option the way the pools check theirs, and gives the decoded `Duration` or the issue naming
+ * `field`. A duration is a `Duration`, a number of milliseconds or a string such as `"30 seconds"`; it must be
+ * above zero and at most 2^31-1 milliseconds (about 24.8 days): Effect's live clock cannot wait longer and
+ * treats a longer sleep as one that never ends. `Duration.infinity` is accepted only with `allowInfinite`.
+ * Every refusal has the same message. Shared by the packages that check options of their own.
+ *
+ * @example
+ * ```ts
+ * import { PoolError } from "@connection-pool/core"
+ * import { Either } from "effect"
+ *
+ * console.log(Either.isRight(PoolError.decodeDurationOption("timeout", "5 seconds"))) // true
+ * const refused = PoolError.decodeDurationOption("timeout", "30 days")
+ * if (Either.isLeft(refused)) console.log(PoolError.formatOptionIssues([refused.left]))
+ * // timeout ("30 days"): must be a duration above zero and at most 2^31-1 ms (about 24.8 days): ...
+ * ```
+ *
+ * @since 0.2.0
+ * @category option checks
+ */
+export const decodeDurationOption: (
+  field: string,
+  value: unknown,
+  options?: { readonly allowInfinite?: boolean | undefined } | undefined
+) => Either.Either<Duration.Duration, OptionIssue> = internalDuration.decodeDurationOption
 
 /**
  * Any error of this module. `ReleasedHandleError` is thrown by a property read, so it reaches a program as

@@ -1,6 +1,6 @@
 import { PoolError } from "@connection-pool/core"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit } from "effect"
+import { Duration, Effect, Either, Exit, Option } from "effect"
 import { hasProperty } from "effect/Predicate"
 
 const connectionError = new PoolError.ConnectionError({ reason: "OpenFailed", pool: "p", cause: new Error("refused") })
@@ -58,5 +58,29 @@ describe("PoolError", () => {
     assert.strictEqual(error.name, "QuotaError")
     assert.strictEqual(error.limit, 3)
     assert.isFalse(everyError.some((poolError) => hasProperty(poolError, TypeId)))
+  })
+
+  it("decodeDurationOption decodes a duration or names the option; infinity only when allowed", () => {
+    const decoded = PoolError.decodeDurationOption("timeout", "5 seconds")
+    assert.isTrue(Either.isRight(decoded) && Duration.equals(decoded.right, Duration.seconds(5)))
+    for (const value of ["30 days", 2 ** 31, 0, -5, Number.NaN, "soon", Duration.infinity]) {
+      const refused = PoolError.decodeDurationOption("timeout", value)
+      assert.isTrue(Either.isLeft(refused), String(value))
+      if (Either.isLeft(refused)) {
+        assert.strictEqual(refused.left.field, "timeout")
+        assert.deepStrictEqual(refused.left.value, value)
+      }
+    }
+    const messages = new Set(
+      ["30 days", 0, "soon"].map((value) =>
+        Either.getLeft(PoolError.decodeDurationOption("t", value)).pipe(
+          Option.map((issue) => issue.message),
+          Option.getOrUndefined
+        )
+      )
+    )
+    assert.strictEqual(messages.size, 1)
+    assert.isTrue(Either.isRight(PoolError.decodeDurationOption("t", Duration.infinity, { allowInfinite: true })))
+    assert.isTrue(Either.isRight(PoolError.decodeDurationOption("t", 2 ** 31 - 1)))
   })
 })

@@ -3,12 +3,12 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type { Options } from "../ConnectionPool.js"
 import { InvalidPoolOptions, type OptionIssue } from "../PoolError.js"
+import { decodeDuration } from "./duration.js"
 
 /** Options with every default filled in and every duration decoded. */
 export interface ResolvedOptions {
@@ -68,30 +68,17 @@ export const defaults: ResolvedOptions = {
 }
 
 /**
- * A duration given as a `Duration`, a number of milliseconds or a string such as `"30 seconds"`, that
- * must be above zero (and finite unless `allowInfinite`). Numbers are checked before decoding because
- * `Duration` quietly turns negative and NaN inputs into zero, which would hide the value given.
+ * A duration option, checked by the one duration check shared with the keyed pool and the IPC options, as a
+ * schema, so that a refusal is reported under the option's name with the others.
  */
 const positiveDuration = (allowInfinite: boolean) =>
   Schema.transformOrFail(Schema.Unknown, Schema.DurationFromSelf, {
     strict: true,
-    decode: (input, _, ast) => {
-      const fail = (message: string) => ParseResult.fail(new ParseResult.Type(ast, input, message))
-      if (typeof input === "number" && !(input > 0)) {
-        return fail("must be a number of milliseconds above zero")
-      }
-      const decoded = Duration.decodeUnknown(input)
-      if (Option.isNone(decoded)) {
-        return fail("must be a Duration, a number of milliseconds or a string such as \"30 seconds\"")
-      }
-      if (!Duration.greaterThan(decoded.value, Duration.zero)) {
-        return fail("must be above zero")
-      }
-      if (!allowInfinite && !Duration.isFinite(decoded.value)) {
-        return fail("must be finite")
-      }
-      return ParseResult.succeed(decoded.value)
-    },
+    decode: (input, _, ast) =>
+      Either.match(decodeDuration(input, allowInfinite), {
+        onLeft: (message) => ParseResult.fail(new ParseResult.Type(ast, input, message)),
+        onRight: ParseResult.succeed
+      }),
     encode: ParseResult.succeed
   })
 
