@@ -4,9 +4,10 @@ import * as Option from "effect/Option"
 import type { OptionIssue } from "../PoolError.js"
 
 /**
- * The longest finite duration an option may hold: Effect's live clock (like Node's timers) cannot wait longer
- * than 2^31-1 ms and treats a longer sleep as one that never ends, so a reaper or sweep given "30 days" would
- * never wake again. Such a value is refused rather than capped: a cap would quietly change what was asked for.
+ * The longest finite duration an option may hold: the longest delay a JavaScript timer takes. Effect's live
+ * clock never schedules a longer sleep (it treats it as one that never ends), so a reaper or sweep given
+ * "30 days" would never wake again. Such a value is refused rather than capped: a cap would quietly change what
+ * was asked for.
  */
 export const maxDurationMillis = 2_147_483_647
 
