@@ -227,7 +227,10 @@ export interface PoolStats {
 }
 
 /**
- * Pool options. Every field is optional; the defaults are given with each.
+ * Pool options. Every field is optional; the defaults are given with each. A duration is a `Duration`, a number
+ * of milliseconds or a string such as `"30 seconds"`, above zero and at most 2^31-1 ms (about 24.8 days: Effect's
+ * clock cannot wait longer, and a longer sleep would never end); the options whose default is infinite also
+ * take `Duration.infinity`.
  *
  * @since 0.1.0
  * @category models

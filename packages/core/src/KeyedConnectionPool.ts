@@ -91,7 +91,7 @@ export interface Options<K> extends ConnectionPool.Options {
   readonly maxTotal?: number | undefined
   /**
    * A key whose pool has lent nothing and had no borrower for this long is closed and forgotten. Above
-   * zero. Default 5 minutes.
+   * zero and at most 2^31-1 ms, or `Duration.infinity` (keys are never closed for idleness). Default 5 minutes.
    */
   readonly keyIdleTimeout?: Duration.DurationInput | undefined
 }

@@ -5,9 +5,13 @@
  *
  * @since 0.1.0
  */
-import * as Data from "effect/Data"
+import type * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
+import type * as Either from "effect/Either"
 import { hasProperty } from "effect/Predicate"
+import type * as Types from "effect/Types"
+import * as internalDuration from "./internal/duration.js"
+import * as internalTypeIdError from "./internal/typeIdError.js"
 
 /**
  * The symbol that marks an error of this module (see {@link isPoolError}).
@@ -34,6 +38,46 @@ export type TypeId = typeof TypeId
 export const isPoolError = (u: unknown): u is PoolError => hasProperty(u, TypeId)
 
 /**
+ * The constructor {@link TypeIdError} returns: `Data.TaggedError`'s, with the type id in the instance type.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export type TypeIdErrorConstructor<TypeId extends symbol, Tag extends string> = new<
+  A extends Record<string, any> = {}
+>(
+  args: Types.VoidIfEmpty<{ readonly [P in keyof A as P extends "_tag" ? never : P]: A[P] }>
+) => Cause.YieldableError & Record<TypeId, TypeId> & { readonly _tag: Tag } & Readonly<A>
+
+/**
+ * A base class for the tagged errors of a module that marks them with the module's type id: like
+ * `Data.TaggedError(tag)`, with `typeId` on the prototype, so that a guard such as {@link isPoolError}
+ * (`hasProperty(u, TypeId)`) recognises every error of the module. The type id should be a `Symbol.for` key: an
+ * error made by the other (ESM or CommonJS) build of the package is then recognised too. Every error of this
+ * module and of `@connection-pool/platform-node`'s `IpcError` is made with it.
+ *
+ * @example
+ * ```ts
+ * import { PoolError } from "@connection-pool/core"
+ * import { hasProperty } from "effect/Predicate"
+ *
+ * const TypeId: unique symbol = Symbol.for("my-package/MyError")
+ *
+ * class QuotaError extends PoolError.TypeIdError(TypeId, "QuotaError")<{ readonly limit: number }> {}
+ *
+ * const isMyError = (u: unknown): u is QuotaError => hasProperty(u, TypeId)
+ * console.log(isMyError(new QuotaError({ limit: 3 }))) // true
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const TypeIdError: <const TypeId extends symbol, const Tag extends string>(
+  typeId: TypeId,
+  tag: Tag
+) => TypeIdErrorConstructor<TypeId, Tag> = internalTypeIdError.TypeIdError
+
+/**
  * No connection could be lent within `connectionTimeout`: every connection stayed lent (or, when
  * `lastOpenError` is set, the pool could not open one) for the whole wait.
  *
@@ -57,19 +101,13 @@ export const isPoolError = (u: unknown): u is PoolError => hasProperty(u, TypeId
  * @since 0.1.0
  * @category errors
  */
-export class PoolTimeoutError extends Data.TaggedError("PoolTimeoutError")<{
+export class PoolTimeoutError extends TypeIdError(TypeId, "PoolTimeoutError")<{
   readonly reason: "AcquireTimeout"
   readonly pool: string
   readonly timeout: Duration.Duration
   /** The most recent failure to open a connection, when the last open attempt failed. */
   readonly lastOpenError?: ConnectionError | undefined
 }> {
-  /**
-   * Marks the error as one of this module's (see {@link isPoolError}).
-   *
-   * @since 0.1.0
-   */
-  readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
   override get message(): string {
     const opening = this.lastOpenError === undefined ? "" : `; the last open failed: ${this.lastOpenError.message}`
@@ -83,18 +121,12 @@ export class PoolTimeoutError extends Data.TaggedError("PoolTimeoutError")<{
  * @since 0.1.0
  * @category errors
  */
-export class ConnectionError extends Data.TaggedError("ConnectionError")<{
+export class ConnectionError extends TypeIdError(TypeId, "ConnectionError")<{
   readonly reason: "OpenFailed" | "OpenTimedOut" | "CheckFailed" | "CheckTimedOut"
   readonly pool: string
   readonly connectionId?: number | undefined
   readonly cause: unknown
 }> {
-  /**
-   * Marks the error as one of this module's (see {@link isPoolError}).
-   *
-   * @since 0.1.0
-   */
-  readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
   override get message(): string {
     const subject = this.connectionId === undefined ? "" : ` (connection ${this.connectionId})`
@@ -108,17 +140,11 @@ export class ConnectionError extends Data.TaggedError("ConnectionError")<{
  * @since 0.1.0
  * @category errors
  */
-export class PoolExhaustedError extends Data.TaggedError("PoolExhaustedError")<{
+export class PoolExhaustedError extends TypeIdError(TypeId, "PoolExhaustedError")<{
   readonly reason: "TooManyWaiting"
   readonly pool: string
   readonly maxWaiting: number
 }> {
-  /**
-   * Marks the error as one of this module's (see {@link isPoolError}).
-   *
-   * @since 0.1.0
-   */
-  readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
   override get message(): string {
     return `pool "${this.pool}": ${this.maxWaiting} borrowers are already waiting (maxWaiting)`
@@ -132,17 +158,11 @@ export class PoolExhaustedError extends Data.TaggedError("PoolExhaustedError")<{
  * @since 0.1.0
  * @category errors
  */
-export class PoolUnavailableError extends Data.TaggedError("PoolUnavailableError")<{
+export class PoolUnavailableError extends TypeIdError(TypeId, "PoolUnavailableError")<{
   readonly reason: "CircuitOpen"
   readonly pool: string
   readonly lastError: ConnectionError | undefined
 }> {
-  /**
-   * Marks the error as one of this module's (see {@link isPoolError}).
-   *
-   * @since 0.1.0
-   */
-  readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
   override get message(): string {
     const last = this.lastError === undefined ? "" : `: ${this.lastError.message}`
@@ -156,16 +176,10 @@ export class PoolUnavailableError extends Data.TaggedError("PoolUnavailableError
  * @since 0.1.0
  * @category errors
  */
-export class PoolClosedError extends Data.TaggedError("PoolClosedError")<{
+export class PoolClosedError extends TypeIdError(TypeId, "PoolClosedError")<{
   readonly reason: "PoolClosed" | "ClosedWhileWaiting"
   readonly pool: string
 }> {
-  /**
-   * Marks the error as one of this module's (see {@link isPoolError}).
-   *
-   * @since 0.1.0
-   */
-  readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
   override get message(): string {
     return this.reason === "PoolClosed"
@@ -193,17 +207,11 @@ export interface OptionIssue {
  * @since 0.1.0
  * @category errors
  */
-export class InvalidPoolOptions extends Data.TaggedError("InvalidPoolOptions")<{
+export class InvalidPoolOptions extends TypeIdError(TypeId, "InvalidPoolOptions")<{
   readonly reason: "InvalidValue" | "UnreadableConfig"
   readonly issues: ReadonlyArray<OptionIssue>
   readonly cause?: unknown
 }> {
-  /**
-   * Marks the error as one of this module's (see {@link isPoolError}).
-   *
-   * @since 0.1.0
-   */
-  readonly [TypeId]: TypeId = TypeId
   /** The names of the rejected fields. @since 0.1.0 */
   get fields(): ReadonlyArray<string> {
     return this.issues.map((issue) => issue.field)
@@ -222,17 +230,11 @@ export class InvalidPoolOptions extends Data.TaggedError("InvalidPoolOptions")<{
  * @since 0.1.0
  * @category errors
  */
-export class ReleasedHandleError extends Data.TaggedError("ReleasedHandleError")<{
+export class ReleasedHandleError extends TypeIdError(TypeId, "ReleasedHandleError")<{
   readonly reason: "UsedAfterRelease"
   readonly pool: string
   readonly connectionId: number
 }> {
-  /**
-   * Marks the error as one of this module's (see {@link isPoolError}).
-   *
-   * @since 0.1.0
-   */
-  readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
   override get message(): string {
     return `pool "${this.pool}": connection ${this.connectionId} was used through a handle after it was returned`
@@ -248,6 +250,33 @@ export class ReleasedHandleError extends Data.TaggedError("ReleasedHandleError")
  */
 export const formatOptionIssues = (issues: ReadonlyArray<OptionIssue>): string =>
   issues.map((issue) => `${issue.field} (${formatValue(issue.value)}): ${issue.message}`).join("; ")
+
+/**
+ * Checks a duration option the way the pools check theirs, and gives the decoded `Duration` or the issue naming
+ * `field`. A duration is a `Duration`, a number of milliseconds or a string such as `"30 seconds"`; it must be
+ * above zero and at most 2^31-1 milliseconds (about 24.8 days): Effect's live clock cannot wait longer and
+ * treats a longer sleep as one that never ends. `Duration.infinity` is accepted only with `allowInfinite`.
+ * Every refusal has the same message. Shared by the packages that check options of their own.
+ *
+ * @example
+ * ```ts
+ * import { PoolError } from "@connection-pool/core"
+ * import { Either } from "effect"
+ *
+ * console.log(Either.isRight(PoolError.decodeDurationOption("timeout", "5 seconds"))) // true
+ * const refused = PoolError.decodeDurationOption("timeout", "30 days")
+ * if (Either.isLeft(refused)) console.log(PoolError.formatOptionIssues([refused.left]))
+ * // timeout ("30 days"): must be a duration above zero and at most 2^31-1 ms (about 24.8 days): ...
+ * ```
+ *
+ * @since 0.2.0
+ * @category option checks
+ */
+export const decodeDurationOption: (
+  field: string,
+  value: unknown,
+  options?: { readonly allowInfinite?: boolean | undefined } | undefined
+) => Either.Either<Duration.Duration, OptionIssue> = internalDuration.decodeDurationOption
 
 /**
  * Any error of this module. `ReleasedHandleError` is thrown by a property read, so it reaches a program as

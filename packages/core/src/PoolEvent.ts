@@ -28,7 +28,26 @@ import * as Data from "effect/Data"
 import type { ConnectionError } from "./PoolError.js"
 
 /**
- * Why a connection was closed:
+ * Every close reason, in the order documented on {@link CloseReason}. The type and the per-reason counters
+ * (`PoolStats.closedByReason`, the `reason` tag of `PoolMetrics.closed`) are all made from this list.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const closeReasons = [
+  "stale",
+  "unhealthy",
+  "validation-failed",
+  "invalidated",
+  "disconnected",
+  "expired",
+  "idle-timeout",
+  "resized",
+  "shutdown"
+] as const
+
+/**
+ * Why a connection was closed (one of {@link closeReasons}):
  * - `stale`: idle and unused for `staleAfter`;
  * - `unhealthy`: its score fell to `unhealthyScore` or it reached `maxErrors` (failed checks, faults);
  * - `validation-failed`: its check before lending failed (`validateOnBorrow`);
@@ -42,34 +61,7 @@ import type { ConnectionError } from "./PoolError.js"
  * @since 0.1.0
  * @category models
  */
-export type CloseReason =
-  | "stale"
-  | "unhealthy"
-  | "validation-failed"
-  | "invalidated"
-  | "disconnected"
-  | "expired"
-  | "idle-timeout"
-  | "resized"
-  | "shutdown"
-
-/**
- * Every close reason, in the order documented on {@link CloseReason}.
- *
- * @since 0.1.0
- * @category models
- */
-export const closeReasons: ReadonlyArray<CloseReason> = [
-  "stale",
-  "unhealthy",
-  "validation-failed",
-  "invalidated",
-  "disconnected",
-  "expired",
-  "idle-timeout",
-  "resized",
-  "shutdown"
-]
+export type CloseReason = typeof closeReasons[number]
 
 /**
  * One event of a pool. Every event names its pool; times are milliseconds of the `Clock`.

@@ -2,8 +2,7 @@ import type { PoolError } from "@connection-pool/core"
 import { Connector, KeyedConnectionPool } from "@connection-pool/core"
 import { eventually } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
-import type { Duration } from "effect"
-import { Deferred, Effect, Either, Exit, Fiber, Option, Scope, TestClock } from "effect"
+import { Deferred, Duration, Effect, Either, Exit, Fiber, Option, Scope, TestClock } from "effect"
 
 /** Connections that know their key, with counters per key. */
 const makeKeyedConnector = () => {
@@ -134,6 +133,38 @@ describe("KeyedConnectionPool", () => {
         "maxTotal",
         "keyIdleTimeout"
       ])
+    }))
+
+  it.effect("a keyIdleTimeout above 2^31-1 ms is rejected (the sweep would never wake); infinity is accepted", () =>
+    Effect.gen(function*() {
+      const { connector } = makeKeyedConnector()
+      for (const keyIdleTimeout of ["30 days", 2 ** 31, Duration.days(25)] as const) {
+        const error = yield* Effect.flip(Effect.scoped(KeyedConnectionPool.make(connector, { keyIdleTimeout })))
+        assert.strictEqual(error._tag, "InvalidPoolOptions")
+        const invalid = error as PoolError.InvalidPoolOptions
+        assert.deepStrictEqual(invalid.fields, ["keyIdleTimeout"])
+        assert.deepStrictEqual(invalid.issues[0]!.value, keyIdleTimeout)
+        assert.include(invalid.message, "at most 2^31-1 ms")
+      }
+      const longest = yield* Effect.scoped(KeyedConnectionPool.make(connector, { keyIdleTimeout: 2 ** 31 - 1 }))
+      assert.deepStrictEqual(yield* longest.keys, [])
+    }))
+
+  it.scoped("with an infinite keyIdleTimeout a key is never closed for idleness", () =>
+    Effect.gen(function*() {
+      const { closed, connector, opened } = makeKeyedConnector()
+      // a daily tick and no staleness, so that 24 days pass in a few steps and the connection stays
+      const pools = yield* KeyedConnectionPool.make(connector, {
+        keyIdleTimeout: Duration.infinity,
+        healthCheckInterval: "1 day",
+        staleAfter: Duration.infinity
+      })
+      yield* pools.use("a", () => Effect.void)
+      yield* TestClock.adjust("24 days")
+      assert.deepStrictEqual(yield* pools.keys, ["a"])
+      assert.deepStrictEqual(closed, [])
+      yield* pools.use("a", () => Effect.void)
+      assert.strictEqual(opened.get("a"), 1)
     }))
 
   it.effect("closing the keyed pool closes every key's connections; later borrowers are refused", () =>

@@ -297,6 +297,23 @@ const closeCases: ReadonlyArray<{
 ]
 
 describe("close reasons", () => {
+  it.effect("a new pool counts every close reason from zero, in its stats and in the closed metric", () =>
+    Effect.gen(function*() {
+      const name = "close-reasons-from-zero"
+      const { connector } = makeTestConnector()
+      const pool = yield* ConnectionPool.make(connector, { name, metrics: true })
+      const stats = yield* pool.stats
+      assert.deepStrictEqual(Object.keys(stats.closedByReason), [...PoolEvent.closeReasons])
+      assert.deepStrictEqual(Object.values(stats.closedByReason), PoolEvent.closeReasons.map(() => 0))
+      const registered = (yield* Metric.snapshot).flatMap((pair) => {
+        const tags = new Map(pair.metricKey.tags.map((tag) => [tag.key, tag.value]))
+        return pair.metricKey.name === "connection_pool_closed" && tags.get(PoolMetrics.poolLabel) === name
+          ? [tags.get(PoolMetrics.reasonLabel)]
+          : []
+      })
+      assert.sameMembers(registered, [...PoolEvent.closeReasons])
+    }).pipe(Effect.scoped))
+
   for (const { options, provoke, reason } of closeCases) {
     it.effect(`a connection closed as ${reason} says so in its event, the closed counter and the stats`, () =>
       Effect.gen(function*() {

@@ -74,6 +74,55 @@ describe("options", () => {
       it.effect(`${field}: infinity is rejected (the pool never waits forever)`, () =>
         assertRejects({ [field]: Duration.infinity }, field, Duration.infinity))
     }
+
+    // Effect's live clock treats a sleep above 2^31-1 ms as one that never ends: a reaper or sweep given such a
+    // duration would never wake again, so the value is refused, naming the option.
+    const allDurations = [
+      "validationWindow",
+      "leakDetectionThreshold",
+      "shutdownTimeout",
+      "breakerResetAfter",
+      "connectionTimeout",
+      "openTimeout",
+      "healthCheckInterval",
+      "healthCheckTimeout",
+      "staleAfter",
+      "timeToLive",
+      "maxLifetime",
+      "idleTimeout"
+    ] as const
+    for (const field of allDurations) {
+      it.effect(`${field}: a finite duration above 2^31-1 ms (about 24.8 days) is rejected`, () =>
+        Effect.gen(function*() {
+          yield* assertRejects({ [field]: "30 days" as Duration.DurationInput }, field, "30 days")
+          yield* assertRejects({ [field]: 2 ** 31 }, field, 2 ** 31)
+          yield* assertRejects({ [field]: Duration.days(25) }, field, Duration.days(25))
+          const error = yield* rejection({ [field]: "30 days" as Duration.DurationInput })
+          assert.include(error.issues[0]!.message, "at most 2^31-1 ms")
+        }))
+    }
+
+    it.scoped("durations of up to 2^31-1 ms are accepted, and infinity where an option allows it", () =>
+      Effect.gen(function*() {
+        const longest = 2 ** 31 - 1
+        const pool = yield* ConnectionPool.make(
+          connector,
+          Object.fromEntries(allDurations.map((field) => [field, longest]))
+        )
+        assert.isTrue(Duration.equals(pool.connectionTimeout, Duration.millis(longest)))
+        const infinite = [
+          "leakDetectionThreshold",
+          "shutdownTimeout",
+          "staleAfter",
+          "timeToLive",
+          "maxLifetime",
+          "idleTimeout"
+        ] as const
+        yield* ConnectionPool.make(connector, Object.fromEntries(infinite.map((field) => [field, Duration.infinity])))
+        for (const field of allDurations.filter((field) => !(infinite as ReadonlyArray<string>).includes(field))) {
+          yield* assertRejects({ [field]: Duration.infinity }, field, Duration.infinity)
+        }
+      }))
   })
 
   it.effect("unhealthyScore outside 0 to 100 is rejected", () =>

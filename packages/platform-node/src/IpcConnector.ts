@@ -14,7 +14,8 @@ import type { InvalidIpcOptions, SocketError } from "./IpcError.js"
 
 /**
  * Connection options. Give a `path` (a Unix socket path or a Windows named pipe such as `\\.\pipe\app`), or a
- * `port` with an optional `host`.
+ * `port` with an optional `host`. A duration is a `Duration`, a number of milliseconds or a string such as
+ * `"5 seconds"`, above zero and at most 2^31-1 ms (about 24.8 days), as the pool's own options.
  *
  * @since 0.1.0
  * @category models

@@ -7,7 +7,6 @@
  */
 import * as PoolError from "@connection-pool/core/PoolError"
 import * as Cause from "effect/Cause"
-import * as Data from "effect/Data"
 import * as Option from "effect/Option"
 import { hasProperty } from "effect/Predicate"
 
@@ -69,7 +68,7 @@ export type SocketErrorReason =
  * @since 0.1.0
  * @category errors
  */
-export class SocketError extends Data.TaggedError("SocketError")<{
+export class SocketError extends PoolError.TypeIdError(TypeId, "SocketError")<{
   readonly reason: SocketErrorReason
   /** The address, as `unix:<path>`, `pipe:<path>` or `tcp:<host>:<port>`. */
   readonly address: string
@@ -77,12 +76,6 @@ export class SocketError extends Data.TaggedError("SocketError")<{
   readonly code?: string | undefined
   readonly cause?: unknown
 }> {
-  /**
-   * Marks the error as one of this package's (see {@link isIpcError}).
-   *
-   * @since 0.1.0
-   */
-  readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
   override get message(): string {
     const code = this.code === undefined ? "" : ` (${this.code})`
@@ -132,7 +125,7 @@ export type ProtocolErrorReason =
  * @since 0.1.0
  * @category errors
  */
-export class ProtocolError extends Data.TaggedError("ProtocolError")<{
+export class ProtocolError extends PoolError.TypeIdError(TypeId, "ProtocolError")<{
   readonly reason: ProtocolErrorReason
   /** Whether the problem was found in what this side sends or what it receives. */
   readonly direction: "send" | "receive"
@@ -143,12 +136,6 @@ export class ProtocolError extends Data.TaggedError("ProtocolError")<{
   readonly limit?: number | undefined
   readonly cause?: unknown
 }> {
-  /**
-   * Marks the error as one of this package's (see {@link isIpcError}).
-   *
-   * @since 0.1.0
-   */
-  readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
   override get message(): string {
     return `${this.reason}: ${this.detail}`
@@ -175,17 +162,11 @@ export type RemoteErrorReason = "HandlerFailed" | "HandlerDefect" | "ReplyTooLar
  * @since 0.1.0
  * @category errors
  */
-export class RemoteError extends Data.TaggedError("RemoteError")<{
+export class RemoteError extends PoolError.TypeIdError(TypeId, "RemoteError")<{
   readonly reason: RemoteErrorReason
   /** The server's message. */
   readonly detail: string
 }> {
-  /**
-   * Marks the error as one of this package's (see {@link isIpcError}).
-   *
-   * @since 0.1.0
-   */
-  readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
   override get message(): string {
     return `server: ${this.reason}: ${this.detail}`
@@ -209,16 +190,10 @@ export type OptionIssue = PoolError.OptionIssue
  * @since 0.1.0
  * @category errors
  */
-export class InvalidIpcOptions extends Data.TaggedError("InvalidIpcOptions")<{
+export class InvalidIpcOptions extends PoolError.TypeIdError(TypeId, "InvalidIpcOptions")<{
   readonly reason: "InvalidAddress" | "InvalidValue"
   readonly issues: ReadonlyArray<OptionIssue>
 }> {
-  /**
-   * Marks the error as one of this package's (see {@link isIpcError}).
-   *
-   * @since 0.1.0
-   */
-  readonly [TypeId]: TypeId = TypeId
   /** The names of the rejected fields. @since 0.1.0 */
   get fields(): ReadonlyArray<string> {
     return this.issues.map((issue) => issue.field)
@@ -238,18 +213,12 @@ export class InvalidIpcOptions extends Data.TaggedError("InvalidIpcOptions")<{
  * @since 0.1.0
  * @category errors
  */
-export class ServerError extends Data.TaggedError("ServerError")<{
+export class ServerError extends PoolError.TypeIdError(TypeId, "ServerError")<{
   readonly reason: "AddressInUse" | "ListenFailed"
   readonly address: string
   readonly code?: string | undefined
   readonly cause?: unknown
 }> {
-  /**
-   * Marks the error as one of this package's (see {@link isIpcError}).
-   *
-   * @since 0.1.0
-   */
-  readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
   override get message(): string {
     const code = this.code === undefined ? "" : ` (${this.code})`

@@ -1,7 +1,7 @@
 import { IpcConnection, IpcConnector, IpcServer, IpcServerFaults } from "@connection-pool/platform-node"
 import { eventually, Timeout, within } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
-import { type Duration, Effect, Exit, Fiber, Logger, LogLevel, Schema, Scope } from "effect"
+import { Duration, Effect, Exit, Fiber, Logger, LogLevel, Schema, Scope } from "effect"
 import * as fs from "node:fs"
 import { bytes, freePort, tempSocketPath, text } from "./utils.js"
 
@@ -294,6 +294,23 @@ describe("IpcConnection", () => {
         })
         assert.strictEqual(error.reason, "InvalidValue")
         assert.deepStrictEqual([...error.fields].sort(), ["connectTimeout", "keepAlive", "maxFrameSize", "pingTimeout"])
+      }))
+
+    it.live("a duration above 2^31-1 ms (about 24.8 days) or infinite is refused, naming the option", () =>
+      Effect.gen(function*() {
+        for (const field of ["connectTimeout", "keepAliveInitialDelay", "pingTimeout"] as const) {
+          for (const value of ["30 days", 2 ** 31, Duration.infinity] as const) {
+            const error = yield* rejects({ path: "/tmp/x.sock", [field]: value })
+            assert.strictEqual(error.reason, "InvalidValue")
+            assert.deepStrictEqual(error.fields, [field])
+            assert.deepStrictEqual(error.issues[0]?.value, value)
+            assert.include(error.message, "at most 2^31-1 ms")
+          }
+        }
+        const longest = yield* Effect.exit(
+          IpcConnector.make({ path: "/tmp/x.sock", connectTimeout: 2 ** 31 - 1, pingTimeout: "24 days" })
+        )
+        assert.isTrue(Exit.isSuccess(longest))
       }))
 
     it.live("the server refuses bad options too", () =>

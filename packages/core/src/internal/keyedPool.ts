@@ -17,8 +17,15 @@ import type {
 } from "../ConnectionPool.js"
 import * as Connector from "../Connector.js"
 import type { KeyedConnectionPool, Options, TypeId as KeyedTypeId } from "../KeyedConnectionPool.js"
-import { type ConnectionError, InvalidPoolOptions, type OptionIssue, PoolClosedError } from "../PoolError.js"
+import {
+  type ConnectionError,
+  InvalidPoolOptions,
+  isPoolError,
+  type OptionIssue,
+  PoolClosedError
+} from "../PoolError.js"
 import * as internalPool from "./connectionPool.js"
+import { decodeDurationOption } from "./duration.js"
 import { resolve } from "./options.js"
 
 /** @internal */
@@ -112,8 +119,10 @@ class KeyedPoolImpl<K, A, E, R> implements KeyedConnectionPool<K, A> {
       entry.lastUsedAt = this.now()
       return borrow(entry).pipe(
         Effect.catchIf(
+          // by tag, as everywhere else: `instanceof` misses errors made by the other (ESM or CommonJS) build
           (error): error is E2 & PoolClosedError =>
-            !retried && !this.isClosed && error instanceof PoolClosedError && error.reason === "PoolClosed",
+            !retried && !this.isClosed && isPoolError(error) && error._tag === "PoolClosedError" &&
+            error.reason === "PoolClosed",
           () => this.withEntry(key, borrow, true)
         )
       )
@@ -190,21 +199,18 @@ class KeyedPoolImpl<K, A, E, R> implements KeyedConnectionPool<K, A> {
   }
 }
 
-const keyedIssues = (options: { readonly maxTotal?: unknown; readonly keyIdleTimeout?: unknown }) => {
+const defaultKeyIdleTimeout = Duration.minutes(5)
+
+/** The keyed options' own checks; `keyIdleTimeout` may be infinite (keys are then never closed for idleness). */
+const keyedOptions = (options: { readonly maxTotal?: unknown; readonly keyIdleTimeout?: unknown }) => {
   const issues: Array<OptionIssue> = []
   const { keyIdleTimeout, maxTotal } = options
   if (maxTotal !== undefined && !(typeof maxTotal === "number" && Number.isSafeInteger(maxTotal) && maxTotal > 0)) {
     issues.push({ field: "maxTotal", value: maxTotal, message: "must be a whole number above zero" })
   }
-  if (keyIdleTimeout !== undefined) {
-    const decoded = typeof keyIdleTimeout === "number" && !(keyIdleTimeout > 0)
-      ? Option.none()
-      : Duration.decodeUnknown(keyIdleTimeout)
-    if (Option.isNone(decoded) || !Duration.greaterThan(decoded.value, Duration.zero)) {
-      issues.push({ field: "keyIdleTimeout", value: keyIdleTimeout, message: "must be a duration above zero" })
-    }
-  }
-  return issues
+  const idle = decodeDurationOption("keyIdleTimeout", keyIdleTimeout ?? defaultKeyIdleTimeout, { allowInfinite: true })
+  if (Either.isLeft(idle)) issues.push(idle.left)
+  return { issues, keyIdleTimeout: Either.getOrElse(idle, () => defaultKeyIdleTimeout) }
 }
 
 /** @internal */
@@ -215,9 +221,9 @@ export const make = <K, A, E, R>(
   Effect.gen(function*() {
     const { keyIdleTimeout, keyName, maxTotal, ...poolOptions } = options ?? {}
     const checked = resolve(poolOptions)
-    const extra = keyedIssues({ maxTotal, keyIdleTimeout })
-    if (Either.isLeft(checked) || extra.length > 0) {
-      const issues = [...(Either.isLeft(checked) ? checked.left.issues : []), ...extra]
+    const keyed = keyedOptions({ maxTotal, keyIdleTimeout })
+    if (Either.isLeft(checked) || keyed.issues.length > 0) {
+      const issues = [...(Either.isLeft(checked) ? checked.left.issues : []), ...keyed.issues]
       return yield* Effect.fail(new InvalidPoolOptions({ reason: "InvalidValue", issues }))
     }
     const name = checked.right.name
@@ -230,7 +236,7 @@ export const make = <K, A, E, R>(
       poolOptions,
       keyName ?? ((key: K) => `${name}:${String(key)}`),
       total,
-      Duration.toMillis(keyIdleTimeout === undefined ? Duration.minutes(5) : Duration.decode(keyIdleTimeout)),
+      Duration.toMillis(keyed.keyIdleTimeout),
       scope,
       context,
       () => clock.unsafeCurrentTimeMillis()

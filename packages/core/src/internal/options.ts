@@ -3,143 +3,92 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Option from "effect/Option"
+import { identity } from "effect/Function"
 import * as ParseResult from "effect/ParseResult"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type { Options } from "../ConnectionPool.js"
 import { InvalidPoolOptions, type OptionIssue } from "../PoolError.js"
-
-/** Options with every default filled in and every duration decoded. */
-export interface ResolvedOptions {
-  readonly name: string
-  readonly maxConnections: number
-  readonly minConnections: number
-  readonly validateOnBorrow: boolean
-  readonly validationWindow: Duration.Duration
-  readonly leakDetectionThreshold: Duration.Duration
-  readonly shutdownTimeout: Duration.Duration
-  readonly openRetry: Schedule.Schedule<unknown, unknown> | undefined
-  readonly breakerThreshold: number
-  readonly breakerResetAfter: Duration.Duration
-  readonly warmUp: boolean
-  readonly maxWaiting: number
-  readonly connectionTimeout: Duration.Duration
-  readonly openTimeout: Duration.Duration
-  readonly healthCheckInterval: Duration.Duration
-  readonly healthCheckTimeout: Duration.Duration
-  readonly staleAfter: Duration.Duration
-  readonly unhealthyScore: number
-  readonly maxErrors: number
-  readonly timeToLive: Duration.Duration
-  readonly maxLifetime: Duration.Duration
-  readonly idleTimeout: Duration.Duration
-  readonly timeToLiveStrategy: "usage" | "creation"
-  readonly metrics: boolean
-  readonly traceBorrows: boolean
-}
-
-export const defaults: ResolvedOptions = {
-  name: "connection-pool",
-  maxConnections: 10,
-  minConnections: 0,
-  validateOnBorrow: false,
-  validationWindow: Duration.millis(500),
-  leakDetectionThreshold: Duration.infinity,
-  shutdownTimeout: Duration.infinity,
-  openRetry: undefined,
-  breakerThreshold: Number.POSITIVE_INFINITY,
-  breakerResetAfter: Duration.seconds(10),
-  warmUp: false,
-  maxWaiting: Number.POSITIVE_INFINITY,
-  connectionTimeout: Duration.seconds(30),
-  openTimeout: Duration.seconds(30),
-  healthCheckInterval: Duration.seconds(30),
-  healthCheckTimeout: Duration.seconds(5),
-  staleAfter: Duration.minutes(5),
-  unhealthyScore: 50,
-  maxErrors: 5,
-  timeToLive: Duration.infinity,
-  maxLifetime: Duration.infinity,
-  idleTimeout: Duration.infinity,
-  timeToLiveStrategy: "usage",
-  metrics: false,
-  traceBorrows: false
-}
+import { decodeDuration } from "./duration.js"
 
 /**
- * A duration given as a `Duration`, a number of milliseconds or a string such as `"30 seconds"`, that
- * must be above zero (and finite unless `allowInfinite`). Numbers are checked before decoding because
- * `Duration` quietly turns negative and NaN inputs into zero, which would hide the value given.
+ * A duration option, checked by the one duration check shared with the keyed pool and the IPC options, as a
+ * schema, so that a refusal is reported under the option's name with the others.
  */
-const positiveDuration = (allowInfinite: boolean) =>
+const duration = (allowInfinite: boolean) =>
   Schema.transformOrFail(Schema.Unknown, Schema.DurationFromSelf, {
     strict: true,
-    decode: (input, _, ast) => {
-      const fail = (message: string) => ParseResult.fail(new ParseResult.Type(ast, input, message))
-      if (typeof input === "number" && !(input > 0)) {
-        return fail("must be a number of milliseconds above zero")
-      }
-      const decoded = Duration.decodeUnknown(input)
-      if (Option.isNone(decoded)) {
-        return fail("must be a Duration, a number of milliseconds or a string such as \"30 seconds\"")
-      }
-      if (!Duration.greaterThan(decoded.value, Duration.zero)) {
-        return fail("must be above zero")
-      }
-      if (!allowInfinite && !Duration.isFinite(decoded.value)) {
-        return fail("must be finite")
-      }
-      return ParseResult.succeed(decoded.value)
-    },
+    decode: (input, _, ast) =>
+      Either.match(decodeDuration(input, allowInfinite), {
+        onLeft: (message) => ParseResult.fail(new ParseResult.Type(ast, input, message)),
+        onRight: ParseResult.succeed
+      }),
     encode: ParseResult.succeed
   })
 
 const positiveInteger = Schema.Number.pipe(
   Schema.filter((n) => Number.isSafeInteger(n) && n > 0 || "must be a whole number above zero")
 )
+/**
+ * A positive whole number given, or no bound when left out. The type side is a plain number: Schema checks a
+ * default against it, and the default (infinity) is not a value one can give.
+ */
+const bound = Schema.transform(positiveInteger, Schema.Number, { strict: true, decode: identity, encode: identity })
 const nonNegativeInteger = Schema.Number.pipe(
   Schema.filter((n) => Number.isSafeInteger(n) && n >= 0 || "must be a whole number, zero or more")
 )
 const score = Schema.Number.pipe(
   Schema.filter((n) => Number.isFinite(n) && n >= 0 && n <= 100 || "must be a number from 0 to 100")
 )
-
-// Exact: `undefined` keys are removed before decoding (an option left undefined takes its default), so
-// a bad value is reported once, against its own schema, rather than also against `undefined`.
-const optional = <S extends Schema.Schema.All>(schema: S) => Schema.optionalWith(schema, { exact: true })
-
-const OptionsSchema = Schema.Struct({
-  name: optional(Schema.String.pipe(Schema.filter((s) => s.length > 0 || "must not be empty"))),
-  maxConnections: optional(positiveInteger),
-  minConnections: optional(nonNegativeInteger),
-  validateOnBorrow: optional(Schema.Boolean),
-  validationWindow: optional(positiveDuration(false)),
-  leakDetectionThreshold: optional(positiveDuration(true)),
-  shutdownTimeout: optional(positiveDuration(true)),
-  openRetry: optional(
-    Schema.declare((u): u is Schedule.Schedule<unknown, unknown> => Schedule.isSchedule(u), {
-      message: () => "must be a Schedule"
-    })
-  ),
-  breakerThreshold: optional(positiveInteger),
-  breakerResetAfter: optional(positiveDuration(false)),
-  warmUp: optional(Schema.Boolean),
-  maxWaiting: optional(positiveInteger),
-  connectionTimeout: optional(positiveDuration(false)),
-  openTimeout: optional(positiveDuration(false)),
-  healthCheckInterval: optional(positiveDuration(false)),
-  healthCheckTimeout: optional(positiveDuration(false)),
-  staleAfter: optional(positiveDuration(true)),
-  unhealthyScore: optional(score),
-  maxErrors: optional(positiveInteger),
-  timeToLive: optional(positiveDuration(true)),
-  maxLifetime: optional(positiveDuration(true)),
-  idleTimeout: optional(positiveDuration(true)),
-  timeToLiveStrategy: optional(Schema.Literal("usage", "creation")),
-  metrics: optional(Schema.Boolean),
-  traceBorrows: optional(Schema.Boolean)
+const schedule = Schema.declare((u): u is Schedule.Schedule<unknown, unknown> => Schedule.isSchedule(u), {
+  message: () => "must be a Schedule"
 })
+
+/**
+ * An option and its default, filled in when the option is left out. Exact: `undefined` keys are removed before
+ * decoding (an option left undefined takes its default), so a bad value is reported once, against its own
+ * schema, rather than also against `undefined`.
+ */
+const withDefault = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
+  Schema.optionalWith(schema, { exact: true, default: value })
+
+/**
+ * The options: each one's check and default, in one place. `ResolvedOptions` (every default filled in, every
+ * duration decoded) is its decoded type. The defaults are also written in the JSDoc of `ConnectionPool.Options`.
+ */
+const OptionsSchema = Schema.Struct({
+  name: withDefault(
+    Schema.String.pipe(Schema.filter((s) => s.length > 0 || "must not be empty")),
+    () => "connection-pool"
+  ),
+  maxConnections: withDefault(positiveInteger, () => 10),
+  minConnections: withDefault(nonNegativeInteger, () => 0),
+  validateOnBorrow: withDefault(Schema.Boolean, () => false),
+  validationWindow: withDefault(duration(false), () => Duration.millis(500)),
+  leakDetectionThreshold: withDefault(duration(true), () => Duration.infinity),
+  shutdownTimeout: withDefault(duration(true), () => Duration.infinity),
+  openRetry: withDefault(Schema.UndefinedOr(schedule), () => undefined),
+  breakerThreshold: withDefault(bound, () => Number.POSITIVE_INFINITY),
+  breakerResetAfter: withDefault(duration(false), () => Duration.seconds(10)),
+  warmUp: withDefault(Schema.Boolean, () => false),
+  maxWaiting: withDefault(bound, () => Number.POSITIVE_INFINITY),
+  connectionTimeout: withDefault(duration(false), () => Duration.seconds(30)),
+  openTimeout: withDefault(duration(false), () => Duration.seconds(30)),
+  healthCheckInterval: withDefault(duration(false), () => Duration.seconds(30)),
+  healthCheckTimeout: withDefault(duration(false), () => Duration.seconds(5)),
+  staleAfter: withDefault(duration(true), () => Duration.minutes(5)),
+  unhealthyScore: withDefault(score, () => 50),
+  maxErrors: withDefault(positiveInteger, () => 5),
+  timeToLive: withDefault(duration(true), () => Duration.infinity),
+  maxLifetime: withDefault(duration(true), () => Duration.infinity),
+  idleTimeout: withDefault(duration(true), () => Duration.infinity),
+  timeToLiveStrategy: withDefault(Schema.Literal("usage", "creation"), () => "usage" as const),
+  metrics: withDefault(Schema.Boolean, () => false),
+  traceBorrows: withDefault(Schema.Boolean, () => false)
+})
+
+/** Options with every default filled in and every duration decoded. */
+export type ResolvedOptions = typeof OptionsSchema.Type
 
 const decodeOptions = Schema.decodeUnknownEither(OptionsSchema, { errors: "all", onExcessProperty: "error" })
 
@@ -186,34 +135,7 @@ export const resolve = (options: Options | undefined): Either.Either<ResolvedOpt
         cause: error
       })
     ),
-    Either.flatMap((decoded) => {
-      const resolved: ResolvedOptions = {
-        name: decoded.name ?? defaults.name,
-        maxConnections: decoded.maxConnections ?? defaults.maxConnections,
-        minConnections: decoded.minConnections ?? defaults.minConnections,
-        validateOnBorrow: decoded.validateOnBorrow ?? defaults.validateOnBorrow,
-        validationWindow: decoded.validationWindow ?? defaults.validationWindow,
-        leakDetectionThreshold: decoded.leakDetectionThreshold ?? defaults.leakDetectionThreshold,
-        shutdownTimeout: decoded.shutdownTimeout ?? defaults.shutdownTimeout,
-        openRetry: decoded.openRetry ?? defaults.openRetry,
-        breakerThreshold: decoded.breakerThreshold ?? defaults.breakerThreshold,
-        breakerResetAfter: decoded.breakerResetAfter ?? defaults.breakerResetAfter,
-        warmUp: decoded.warmUp ?? defaults.warmUp,
-        maxWaiting: decoded.maxWaiting ?? defaults.maxWaiting,
-        connectionTimeout: decoded.connectionTimeout ?? defaults.connectionTimeout,
-        openTimeout: decoded.openTimeout ?? defaults.openTimeout,
-        healthCheckInterval: decoded.healthCheckInterval ?? defaults.healthCheckInterval,
-        healthCheckTimeout: decoded.healthCheckTimeout ?? defaults.healthCheckTimeout,
-        staleAfter: decoded.staleAfter ?? defaults.staleAfter,
-        unhealthyScore: decoded.unhealthyScore ?? defaults.unhealthyScore,
-        maxErrors: decoded.maxErrors ?? defaults.maxErrors,
-        timeToLive: decoded.timeToLive ?? defaults.timeToLive,
-        maxLifetime: decoded.maxLifetime ?? defaults.maxLifetime,
-        idleTimeout: decoded.idleTimeout ?? defaults.idleTimeout,
-        timeToLiveStrategy: decoded.timeToLiveStrategy ?? defaults.timeToLiveStrategy,
-        metrics: decoded.metrics ?? defaults.metrics,
-        traceBorrows: decoded.traceBorrows ?? defaults.traceBorrows
-      }
+    Either.flatMap((resolved) => {
       if (resolved.minConnections > resolved.maxConnections) {
         return Either.left(
           new InvalidPoolOptions({

@@ -1,15 +1,17 @@
+import type * as Frame from "../Frame.js"
 import { ProtocolError } from "../IpcError.js"
 
-/** Frame kinds, as written in the header's type byte. */
-export const FrameType = {
+/** The values of the public `Frame.FrameType`, whose type (and meaning) is declared there. */
+export const FrameType: typeof Frame.FrameType = {
   Request: 1,
   Reply: 2,
   Ping: 3,
   Pong: 4,
   Error: 5
-} as const
+}
 
-export type FrameType = typeof FrameType[keyof typeof FrameType]
+/** `Frame.FrameType`, named here too so that the constant and its type read as one name inside the package. */
+export type FrameType = Frame.FrameType
 
 export const MAGIC = 0xec
 export const HEADER_SIZE = 10
@@ -65,8 +67,6 @@ const readUInt32 = (data: Uint8Array, offset: number): number =>
 
 const isFrameType = (type: number): type is FrameType => type >= FrameType.Request && type <= FrameType.Error
 
-export type FrameHandler = (type: FrameType, id: number, payload: Uint8Array) => void
-
 /**
  * An incremental frame decoder. Bytes arrive in chunks of any size; whole frames are handed to the callback
  * in order, payloads as views into the received chunks (no copy unless a frame spans chunks).
@@ -74,7 +74,7 @@ export type FrameHandler = (type: FrameType, id: number, payload: Uint8Array) =>
  * Partial input is kept as a list of chunks and joined once, when enough has arrived for the next header or
  * the whole frame: joining on every chunk would make a large frame cost quadratic copying.
  */
-export class Decoder {
+export class Decoder implements Frame.Decoder {
   private chunks: Array<Uint8Array> = []
   private buffered = 0
   /** Bytes needed before the next frame can make progress: a header, or the whole frame once the header is known. */
@@ -87,7 +87,7 @@ export class Decoder {
   }
 
   /** Decodes what `input` completes; returns the error that makes the stream undecodable, if any. */
-  push(input: Uint8Array, onFrame: FrameHandler): ProtocolError | undefined {
+  push(input: Uint8Array, onFrame: Frame.FrameHandler): ProtocolError | undefined {
     let data: Uint8Array
     if (this.buffered === 0) {
       data = input
@@ -199,13 +199,13 @@ export const frameTooLargeToSend = (size: number, limit: number): ProtocolError 
 
 // ---- error frames ------------------------------------------------------------------------------------------------
 
-/** The first byte of an error frame's payload; the rest is a UTF-8 message. */
-export const ErrorCode = {
+/** The first byte of an error frame's payload; the rest is a UTF-8 message. Its type is declared in `Frame`. */
+export const ErrorCode: typeof Frame.ErrorCode = {
   HandlerFailed: 1,
   HandlerDefect: 2,
   ReplyTooLarge: 3,
   ProtocolViolation: 4
-} as const
+}
 
 export type ErrorCode = keyof typeof ErrorCode
 

@@ -1,6 +1,6 @@
+import * as PoolError from "@connection-pool/core/PoolError"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
-import * as Option from "effect/Option"
 import type { Address } from "../IpcAddress.js"
 import type { Options } from "../IpcConnector.js"
 import { InvalidIpcOptions, type OptionIssue } from "../IpcError.js"
@@ -29,10 +29,7 @@ export const defaults = {
   pingTimeout: Duration.seconds(3)
 } as const
 
-/** Node timers fire at once for delays above this. */
-const maxTimerMillis = 2_147_483_647
-
-/** Reads an optional duration; numbers are milliseconds. Negative or NaN numbers are refused, not clamped to zero. */
+/** Reads an optional duration with the core's one duration check (finite, above zero, at most 2^31-1 ms). */
 export const durationOption = (
   issues: Array<OptionIssue>,
   field: string,
@@ -40,19 +37,12 @@ export const durationOption = (
   fallback: Duration.Duration
 ): Duration.Duration => {
   if (value === undefined) return fallback
-  const decoded = typeof value === "number" && !(value > 0) ? Option.none() : Duration.decodeUnknown(value)
-  if (
-    Option.isNone(decoded) || !Duration.greaterThan(decoded.value, Duration.zero) ||
-    Duration.toMillis(decoded.value) > maxTimerMillis
-  ) {
-    issues.push({
-      field,
-      value,
-      message: "must be a duration above zero and at most 2^31-1 ms (a Duration, milliseconds or \"5 seconds\")"
-    })
+  const decoded = PoolError.decodeDurationOption(field, value)
+  if (Either.isLeft(decoded)) {
+    issues.push(decoded.left)
     return fallback
   }
-  return decoded.value
+  return decoded.right
 }
 
 export const booleanOption = (

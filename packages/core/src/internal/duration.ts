@@ -1,0 +1,41 @@
+import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import type { OptionIssue } from "../PoolError.js"
+
+/**
+ * The longest finite duration an option may hold: the longest delay a JavaScript timer takes. Effect's live
+ * clock never schedules a longer sleep (it treats it as one that never ends), so a reaper or sweep given
+ * "30 days" would never wake again. Such a value is refused rather than capped: a cap would quietly change what
+ * was asked for.
+ */
+export const maxDurationMillis = 2_147_483_647
+
+const expected = (allowInfinite: boolean) =>
+  `must be a duration above zero and at most 2^31-1 ms (about 24.8 days)${
+    allowInfinite ? ", or Duration.infinity" : ""
+  }: a Duration, a number of milliseconds or a string such as "30 seconds"`
+
+/**
+ * Decodes a duration, refusing zero, negative, NaN and unreadable values (`Duration` itself would quietly turn
+ * a negative or NaN number into zero, hiding the value given), values above {@link maxDurationMillis}, and
+ * infinity unless `allowInfinite`. Every refusal has the same message, naming what is accepted.
+ */
+export const decodeDuration = (value: unknown, allowInfinite: boolean): Either.Either<Duration.Duration, string> => {
+  const decoded = typeof value === "number" && !(value > 0) ? Option.none() : Duration.decodeUnknown(value)
+  if (Option.isSome(decoded) && Duration.greaterThan(decoded.value, Duration.zero)) {
+    const duration = decoded.value
+    if (Duration.isFinite(duration) ? Duration.toMillis(duration) <= maxDurationMillis : allowInfinite) {
+      return Either.right(duration)
+    }
+  }
+  return Either.left(expected(allowInfinite))
+}
+
+/** {@link decodeDuration} for the option `field`: the refusal is an issue naming it and the value given. */
+export const decodeDurationOption = (
+  field: string,
+  value: unknown,
+  options?: { readonly allowInfinite?: boolean | undefined } | undefined
+): Either.Either<Duration.Duration, OptionIssue> =>
+  Either.mapLeft(decodeDuration(value, options?.allowInfinite === true), (message) => ({ field, value, message }))
