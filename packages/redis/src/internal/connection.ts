@@ -99,7 +99,18 @@ type Client = RedisConnection.RedisClient
 
 class Connection implements RedisConnection.RedisConnection {
   readonly [TypeId]: RedisConnection.TypeId = TypeId
-  constructor(readonly client: Client, readonly address: string) {}
+  /** What broke the connection, when node-redis reported it as an event rather than as a rejected command. */
+  private brokenBy: unknown = undefined
+
+  constructor(readonly client: Client, readonly address: string) {
+    // node-redis reports socket failures and bytes that are not RESP as "error" events (with no listener Node would
+    // throw them). After a socket failure the client is closed already; after a reply it cannot parse, it stays
+    // open with its pending commands waiting forever. Closing it fails them, as a connection error.
+    client.on("error", (error: unknown) => {
+      this.brokenBy ??= error
+      if (client.isOpen) this.destroy()
+    })
+  }
 
   get isOpen(): boolean {
     return this.client.isOpen
@@ -118,7 +129,8 @@ class Connection implements RedisConnection.RedisConnection {
       )
     }
     if (connectionErrors.some((kind) => error instanceof kind) || !this.client.isOpen) {
-      return Effect.fail(new RedisConnectionError({ reason: "Closed", address: this.address, cause: error }))
+      const cause = this.brokenBy ?? error
+      return Effect.fail(new RedisConnectionError({ reason: "Closed", address: this.address, cause }))
     }
     return Effect.die(error)
   }
@@ -234,9 +246,6 @@ export const connect = (
     const connection = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const client = createClient(clientOptions(options, Duration.toMillis(timeout))) as unknown as Client
-        // node-redis reports socket failures as "error" events too; with no listener Node would throw them. The
-        // failures themselves reach the caller as rejected commands.
-        client.on("error", () => undefined)
         return new Connection(client, address)
       }),
       (connection) => connection.close
