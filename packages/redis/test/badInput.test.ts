@@ -7,6 +7,7 @@ import type { ConnectionPool } from "@connection-pool/core"
 import { RedisConnection, RedisPool } from "@connection-pool/redis"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit } from "effect"
+import * as net from "node:net"
 import { address, freePort, redisUnavailable, requireServer, silentServer, skipWithout, within } from "./utils.js"
 
 const unavailable = await redisUnavailable()
@@ -41,6 +42,34 @@ describe("bad input, no server needed", () => {
       const error = yield* openFailure({ host: "127.0.0.1", port, connectTimeout: "300 millis" })
       assert.deepInclude(error, { reason: "ConnectTimeout", address: `127.0.0.1:${port}` })
       assert.include(error.message, "within 300ms")
+    }))
+
+  it.scopedLive("a server answering bytes that are not RESP: the command fails with a connection error, no hang", () =>
+    Effect.gen(function*() {
+      // A stand-in server: +OK to each command of the handshake and to PING, then garbage in answer to GET.
+      const server = yield* Effect.acquireRelease(
+        Effect.async<net.Server>((resume) => {
+          const server = net.createServer((socket) =>
+            socket.on("data", (data) => {
+              for (const [, name] of data.toString().matchAll(/\*\d+\r\n\$\d+\r\n([A-Za-z]+)\r\n/g)) {
+                socket.write(name === "GET" ? "?garbage\r\n" : "+OK\r\n")
+              }
+            })
+          )
+          server.listen({ host: "127.0.0.1", port: 0 }, () => resume(Exit.succeed(server)))
+        }),
+        (server) =>
+          Effect.async<void>((resume) => {
+            server.close(() => resume(Exit.void))
+          })
+      )
+      const port = (server.address() as net.AddressInfo).port
+      const redis = yield* RedisConnection.connect({ host: "127.0.0.1", port })
+      yield* redis.ping
+      const error = yield* Effect.flip(redis.command("GET", "k")).pipe(within("5 seconds", "the GET to fail"))
+      assert.deepInclude(error, { _tag: "RedisConnectionError", reason: "Closed", address: `127.0.0.1:${port}` })
+      assert.include(error.message, "Unknown RESP type")
+      assert.isFalse(redis.isOpen)
     }))
 
   it.live("a url is read by node-redis and named in errors", () =>
