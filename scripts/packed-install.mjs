@@ -10,7 +10,8 @@
 //   bundler    TypeScript, moduleResolution Bundler
 //   node10     TypeScript, moduleResolution Node10 (which ignores `exports`: the types come through typesVersions)
 //
-// and runs the published bin (the IPC server) once. Every consumer must print the same line. One more program
+// and runs the published bin (the IPC server) once. Every consumer must print the same line. The Redis package has
+// a program of its own (scripts/packed-install/redis.mts, NodeNext), which needs no server. One more program
 // mixes the halves: a connector typed and loaded through `require`, used by a pool typed and loaded through
 // `import` (a CommonJS connector library in an ESM app), which type-checks only if both share one set of
 // declarations.
@@ -24,7 +25,7 @@ import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const fixtures = path.join(root, "scripts", "packed-install")
-const packages = ["core", "platform-node"]
+const packages = ["core", "platform-node", "redis"]
 const keep = process.argv.includes("--keep")
 const everyConsumerPrints = JSON.stringify({
   inMemory: { connections: 2, timedOut: "PoolTimeoutError", created: 2, inUse: 0 },
@@ -65,6 +66,7 @@ try {
     dependencies: {
       "@connection-pool/core": `file:${tarballOf.core}`,
       "@connection-pool/platform-node": `file:${tarballOf["platform-node"]}`,
+      "@connection-pool/redis": `file:${tarballOf.redis}`,
       // Only what the packages ask for as peers: effect.
       effect: installedVersion("effect")
     },
@@ -83,7 +85,7 @@ try {
   for (const dir of ["nodenext", "bundler", "node10"]) fs.mkdirSync(path.join(project, dir))
   fs.copyFileSync(path.join(fixtures, "consumer.ts"), path.join(project, "nodenext", "esm.mts"))
   fs.copyFileSync(path.join(fixtures, "consumer.ts"), path.join(project, "nodenext", "cjs.cts"))
-  for (const file of ["mixed.mts", "mixed-connector.cts"]) {
+  for (const file of ["mixed.mts", "mixed-connector.cts", "redis.mts"]) {
     fs.copyFileSync(path.join(fixtures, file), path.join(project, "nodenext", file))
   }
   fs.copyFileSync(path.join(fixtures, "consumer.ts"), path.join(project, "bundler", "main.ts"))
@@ -118,6 +120,9 @@ try {
   consumer("TypeScript NodeNext, .cts (CommonJS)", ["out/nodenext/cjs.cjs"])
   consumer("TypeScript NodeNext, ESM and CommonJS halves mixed", ["out/nodenext/mixed.mjs"], {
     expected: JSON.stringify({ mixed: "shared", refused: "ConnectionError from library" })
+  })
+  consumer("TypeScript NodeNext, @connection-pool/redis", ["out/nodenext/redis.mjs"], {
+    expected: JSON.stringify({ redis: "ConnectionError: RedisConnectionError Unreachable ECONNREFUSED" })
   })
   run(tsc, ["-p", "tsconfig.bundler.json"], { cwd: project })
   consumer("TypeScript Bundler", ["out/bundler/main.js"])

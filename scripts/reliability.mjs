@@ -16,7 +16,8 @@ const reportPath = "build/reliability-vitest.json"
 const familyOfFile = [
   [/packages\/core\/test\/options\.test\.ts$/, "Bad input: pool options"],
   [/packages\/core\/test\/misuse\.test\.ts$/, "Bad input: misuse of a pool or a handle"],
-  [/packages\/platform-node\/test\/(faults|Frame)\.test\.ts$/, "Bad input: frames, addresses and faults over IPC"]
+  [/packages\/platform-node\/test\/(faults|Frame)\.test\.ts$/, "Bad input: frames, addresses and faults over IPC"],
+  [/packages\/redis\/test\/badInput\.test\.ts$/, "Bad input: Redis connections"]
 ]
 
 const started = Date.now()

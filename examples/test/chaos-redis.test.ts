@@ -7,10 +7,10 @@
  * Each request pipelines `ECHO request-<n>` and `INCR <counter>`: the echo proves the reply went to its own
  * request, and the counter values, distinct across requests, prove no reply was delivered twice.
  */
+import { RedisConnection, type RedisError } from "@connection-pool/redis"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { address, killClientsNamed, retryConnectionFailures } from "../redis.js"
-import * as Redis from "../redis/connector.js"
 import {
   assertRecoveredWithoutLeaks,
   assertTypedFailuresOnly,
@@ -25,25 +25,32 @@ import { redisUnavailable, requireServer, skipWithout } from "./realServers.js"
 const unavailable = await redisUnavailable()
 const family = "Real-server chaos: Redis"
 
-const countNamed = (list: Redis.RedisValue, name: string): number =>
-  String(list).split("\n").filter((line) => line.includes(` name=${name} `)).length
+const countNamed = (admin: RedisConnection.RedisConnection, name: string) =>
+  Effect.map(admin.run((client) => client.clientList()), (clients) => clients.filter((c) => c.name === name).length)
 
-const redis = (admin: Redis.RedisConnection, counterKey: string): Target<Redis.RedisConnection, Redis.RedisError> => ({
-  connector: (name) => Redis.connector({ ...address, clientName: name }),
+const redis = (
+  admin: RedisConnection.RedisConnection,
+  counterKey: string
+): Target<RedisConnection.RedisConnection, RedisError.RedisError> => ({
+  connector: (name) => RedisConnection.connector({ ...address, clientName: name }),
+  // One round trip: ECHO and INCR pipelined (not a transaction).
   request: (connection, n) =>
-    Effect.map(connection.pipeline([["ECHO", `request-${n}`], ["INCR", counterKey]]), ([echo, counter]) => ({
-      matched: echo === `request-${n}` && typeof counter === "number",
-      counter: typeof counter === "number" ? counter : undefined
-    })),
+    Effect.map(
+      connection.run((client) => client.multi().echo(`request-${n}`).incr(counterKey).execAsPipeline()),
+      ([echo, counter]) => ({
+        matched: typeof echo === "string" && echo === `request-${n}` && typeof counter === "number",
+        counter: typeof counter === "number" ? counter : undefined
+      })
+    ),
   retry: retryConnectionFailures,
   kill: (name) => killClientsNamed(admin, name),
-  serverCount: (name) => Effect.map(admin.command("CLIENT", "LIST"), (list) => countNamed(list, name))
+  serverCount: (name) => countNamed(admin, name)
 })
 
 /** An admin connection outside the pool, and a counter key removed afterwards. */
 const withAdmin = (label: string) =>
   Effect.gen(function*() {
-    const admin = yield* Redis.connect(address)
+    const admin = yield* RedisConnection.connect(address)
     const counterKey = `chaos-redis:${process.pid}:${label}:counter`
     yield* Effect.addFinalizer(() => Effect.ignore(admin.command("DEL", counterKey)))
     return { admin, counterKey }
