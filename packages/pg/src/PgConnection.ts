@@ -80,7 +80,7 @@ export const isPgConnection = (u: unknown): u is PgConnection => hasProperty(u, 
  * import { Effect } from "effect"
  *
  * const program = Effect.gen(function*() {
- *   const session = yield* PgConnection.connect({ host: "127.0.0.1", database: "test" })
+ *   const session = yield* PgConnection.connect({ host: "127.0.0.1", user: "postgres", database: "test" })
  *   const result = yield* session.query<{ answer: number }>("SELECT $1::int AS answer", [42])
  *   return result.rows[0]?.answer
  * }).pipe(Effect.scoped)

@@ -25,7 +25,7 @@ import type { PgError } from "./PgError.js"
  *
  * const program = Effect.gen(function*() {
  *   const pool = yield* ConnectionPool.make(
- *     PgConnector.make({ host: "127.0.0.1", database: "test", application_name: "reports" }),
+ *     PgConnector.make({ host: "127.0.0.1", user: "postgres", database: "test", application_name: "reports" }),
  *     { maxConnections: 8 }
  *   )
  *   return yield* pool.use((session) => session.query("SELECT now() AS now"))

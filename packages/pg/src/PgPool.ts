@@ -43,7 +43,7 @@ export type TypeId = typeof TypeId
 export interface Options extends ClientConfig {
   /**
    * The core pool's options (`maxConnections`, `connectionTimeout`, `healthCheckInterval`, ...). Default:
-   * the core's defaults, with the pool named after `application_name` when there is one.
+   * the core's defaults, with the pool named after `application_name` (else `pg`).
    */
   readonly pool?: ConnectionPool.Options | undefined
 }
@@ -86,7 +86,7 @@ export const PgPool: Context.Tag<PgPool, PgPool> = internal.PgPool
  * import { Effect } from "effect"
  *
  * const program = Effect.gen(function*() {
- *   const pg = yield* PgPool.make({ host: "127.0.0.1", database: "test", pool: { maxConnections: 4 } })
+ *   const pg = yield* PgPool.make({ host: "127.0.0.1", user: "postgres", database: "test", pool: { maxConnections: 4 } })
  *   const result = yield* pg.query<{ n: number }>("SELECT 1 AS n")
  *   yield* Effect.log(result.rows, (yield* pg.pool.stats).summary)
  * }).pipe(Effect.scoped)
@@ -109,7 +109,7 @@ export const make: (options?: Options) => Effect.Effect<
  * import { PgPool } from "@connection-pool/pg"
  * import { Effect } from "effect"
  *
- * const PgLive = PgPool.layer({ host: "127.0.0.1", database: "test", pool: { maxConnections: 4 } })
+ * const PgLive = PgPool.layer({ host: "127.0.0.1", user: "postgres", database: "test", pool: { maxConnections: 4 } })
  *
  * const program = PgPool.query<{ now: Date }>("SELECT now() AS now").pipe(
  *   Effect.map((result) => result.rows[0]?.now),
@@ -120,8 +120,7 @@ export const make: (options?: Options) => Effect.Effect<
  * @since 0.1.0
  * @category layers
  */
-export const layer: (options?: Options) => Layer.Layer<PgPool, InvalidPoolOptions | ConnectionError> =
-  internal.layer
+export const layer: (options?: Options) => Layer.Layer<PgPool, InvalidPoolOptions | ConnectionError> = internal.layer
 
 /**
  * Runs one statement on a session of the {@link PgPool} service: borrows a session, runs it, gives the session

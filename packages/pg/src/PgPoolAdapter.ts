@@ -47,7 +47,7 @@ export interface Source {
  * // An SqlClient on the PgPool service's sessions.
  * const SqlLive = Layer.unwrapEffect(
  *   Effect.map(PgPool.PgPool, (pg) => PgClient.layerFromPool({ acquire: PgPoolAdapter.make(pg) }))
- * ).pipe(Layer.provideMerge(PgPool.layer({ host: "127.0.0.1", database: "test" })))
+ * ).pipe(Layer.provideMerge(PgPool.layer({ host: "127.0.0.1", user: "postgres", database: "test" })))
  *
  * const program = Effect.gen(function*() {
  *   const sql = yield* SqlClient.SqlClient

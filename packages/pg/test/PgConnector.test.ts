@@ -5,8 +5,16 @@
  */
 import { PgConnection, PgConnector, PgError } from "@connection-pool/pg"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit } from "effect"
-import { eventually, postgresUnavailable, requireServer, server, skipWithout, terminateSessionsNamed, uniqueName } from "./utils.js"
+import { Cause, Effect, Exit, FiberId } from "effect"
+import {
+  eventually,
+  postgresUnavailable,
+  requireServer,
+  server,
+  skipWithout,
+  terminateSessionsNamed,
+  uniqueName
+} from "./utils.js"
 
 const unavailable = await postgresUnavailable()
 
@@ -36,7 +44,11 @@ describe.skipIf(skipWithout(unavailable))("PgConnector against the live server",
     const [what, statement, code] of [
       ["a syntax error", "SELEC 1", "42601"],
       ["an unknown table", "SELECT * FROM no_such_table_here", "42P01"],
-      ["a unique violation", "SELECT * FROM (VALUES (1)) AS v(x); CREATE TEMP TABLE u (x int PRIMARY KEY); INSERT INTO u VALUES (1), (1)", "23505"],
+      [
+        "a unique violation",
+        "SELECT * FROM (VALUES (1)) AS v(x); CREATE TEMP TABLE u (x int PRIMARY KEY); INSERT INTO u VALUES (1), (1)",
+        "23505"
+      ],
       ["a division by zero", "SELECT 1 / 0", "22012"]
     ] as const
   ) {
@@ -129,12 +141,15 @@ describe("PgConnector.isFault and PgError.fromDriverError, on the driver's error
       assert.isFalse(faultOf(serverError(code)), code)
     }
     assert.isFalse(PgConnector.isFault(Cause.fail("the borrower's own error")))
-    assert.isFalse(PgConnector.isFault(Cause.interrupt(0 as never)))
+    assert.isFalse(PgConnector.isFault(Cause.interrupt(FiberId.none)))
   })
 
   it("sorts errors while opening: unreachable, timed out, refused by the server", () => {
     const opening = (error: unknown) => PgError.fromDriverError(error, { host, opening: true }).reason
-    assert.strictEqual(opening(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })), "Unreachable")
+    assert.strictEqual(
+      opening(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })),
+      "Unreachable"
+    )
     assert.strictEqual(opening(Object.assign(new Error("getaddrinfo ENOTFOUND"), { code: "ENOTFOUND" })), "Unreachable")
     assert.strictEqual(opening(new Error("timeout expired")), "ConnectTimedOut")
     assert.strictEqual(opening(serverError("3D000", "FATAL")), "Rejected")

@@ -25,7 +25,11 @@ const silentServer = Effect.acquireRelease(
       socket.resume()
       socket.on("close", () => sockets.delete(socket))
     })
-    silent.listen(0, "127.0.0.1", () => resume(Effect.succeed({ server: silent, port: (silent.address() as net.AddressInfo).port, sockets })))
+    silent.listen(
+      0,
+      "127.0.0.1",
+      () => resume(Effect.succeed({ server: silent, port: (silent.address() as net.AddressInfo).port, sockets }))
+    )
   }),
   ({ server, sockets }) =>
     Effect.async<void>((resume) => {
@@ -51,7 +55,12 @@ describe("bad input: opening a session", () => {
     Effect.gen(function*() {
       const port = yield* closedPort
       const error = yield* openError({ ...server, host: "127.0.0.1", port })
-      assert.deepInclude(error, { _tag: "PgError", reason: "Unreachable", code: "ECONNREFUSED", host: `127.0.0.1:${port}` })
+      assert.deepInclude(error, {
+        _tag: "PgError",
+        reason: "Unreachable",
+        code: "ECONNREFUSED",
+        host: `127.0.0.1:${port}`
+      })
       assert.include(error.message, `postgres 127.0.0.1:${port}: Unreachable (ECONNREFUSED)`)
       assert.isTrue(error.isConnectionFault)
     }))
@@ -108,7 +117,10 @@ describe.skipIf(skipWithout(unavailable))("bad input: the live server refuses th
       const cause = (error as { cause: unknown }).cause
       assert.isTrue(PgError.isPgError(cause))
       assert.deepInclude(cause, { reason: "Rejected", code: "3D000" })
-      assert.include((error as Error).message, `postgres ${server.host}:${server.port}: Rejected (3D000)`)
+      assert.include(
+        String((error as { message?: unknown }).message),
+        `postgres ${server.host}:${server.port}: Rejected (3D000)`
+      )
       assert.strictEqual(outcome.stats.total, 0)
       assert.isAtLeast(outcome.stats.openFailures, 1)
     }))
@@ -123,8 +135,8 @@ describe.skipIf(skipWithout(unavailable))("bad input: the live server refuses th
         return yield* Effect.exit(pool.use((session) => session.query("SELECT 1")))
       }).pipe(Effect.scoped, within("15 seconds", "the borrow to fail"))
       assert.isTrue(Exit.isFailure(exit))
-      const error = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause) as { _tag: string; cause?: unknown }
+      const error = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause) as Error & { readonly _tag: string }
       assert.include(["ConnectionError", "PoolTimeoutError"], error._tag)
-      assert.include(String((error as Error).message), `127.0.0.1:${port}: Unreachable (ECONNREFUSED)`)
+      assert.include(error.message, `127.0.0.1:${port}: Unreachable (ECONNREFUSED)`)
     }))
 })

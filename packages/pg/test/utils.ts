@@ -3,8 +3,8 @@
  * whether it answers, and the rule for when it does not (skip with a printed reason; fail under
  * `REQUIRE_SERVICES=1`, as CI runs). Bounded waits for conditions with no event to wait on.
  */
-import { Data, Duration, Effect } from "effect"
 import type { PgConnection } from "@connection-pool/pg"
+import { Data, Duration, Effect } from "effect"
 import { Client, type ClientConfig } from "pg"
 
 export const server: ClientConfig = {

@@ -13,9 +13,8 @@ export const PgPool = Context.GenericTag<PgPoolService>("@connection-pool/pg/PgP
 export const make = (options: Options = {}) =>
   Effect.gen(function*() {
     const { pool: poolOptions, ...config } = options
-    const name = config.application_name
     const pool = yield* ConnectionPool.make(makeConnector(config), {
-      ...(name === undefined ? {} : { name }),
+      name: config.application_name ?? "pg",
       ...poolOptions
     })
     const service: PgPoolService = {

@@ -27,8 +27,10 @@ interface Loan {
 const lend = (pool: ConnectionPool.ConnectionPool<PgConnection>, runtime: Runtime.Runtime<never>) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
-    const handle = yield* Effect.onExit(Scope.extend(pool.get, scope), (exit) =>
-      Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void)
+    const handle = yield* Effect.onExit(
+      Scope.extend(pool.get, scope),
+      (exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void
+    )
     const session = handle.connection
     let released = false
     const release = (reason?: unknown): void => {
