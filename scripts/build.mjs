@@ -12,20 +12,22 @@
 // resolution, which ignores `exports`. This script checks that both offer exactly the public modules
 // (src/*.ts, never src/internal/), so a new module cannot ship unexported and nothing deep can be imported.
 //
-//   node scripts/build.mjs [package...]   (default: every package; platform-node builds core first)
+//   node scripts/build.mjs [package...]   (default: every package; platform-node and pg build core first)
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
-// In dependency order: platform-node compiles against core's built declarations.
-const allPackages = ["core", "platform-node"]
+// In dependency order: platform-node and pg compile against core's built declarations.
+const allPackages = ["core", "platform-node", "pg"]
 const tsc = path.join(root, "node_modules", ".bin", "tsc")
 const asked = process.argv.slice(2)
 for (const name of asked) if (!allPackages.includes(name)) fail(`no package ${name}: use ${allPackages.join(", ")}`)
-// platform-node compiles against core's declarations, so building it rebuilds core first (never a stale one).
-const packages = asked.length === 0 || asked.includes("platform-node") ? allPackages : asked
+// platform-node and pg compile against core's declarations, so building either rebuilds core first (never a stale
+// one).
+const dependsOnCore = (name) => name !== "core"
+const packages = asked.length === 0 ? allPackages : ["core", ...asked.filter(dependsOnCore)]
 
 // npm ignores publishConfig: it would pack the workspace manifest, whose exports point at src/*.ts.
 if (process.env.npm_lifecycle_event === "prepack" && process.env.npm_config_user_agent?.startsWith("npm/")) {
