@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const check = process.argv.includes("--check")
-const packages = ["core", "platform-node"]
+const packages = ["core", "platform-node", "pg"]
 
 // The exports a newcomer reaches for first: each must show an `@example`. Keyed by package, then module.
 const mainExports = {
@@ -33,6 +33,13 @@ const mainExports = {
     IpcAddress: [],
     IpcError: [],
     Frame: []
+  },
+  pg: {
+    PgPool: ["make", "layer", "query"],
+    PgConnector: ["make"],
+    PgConnection: ["connect"],
+    PgError: ["PgError"],
+    PgPoolAdapter: ["make"]
   }
 }
 
