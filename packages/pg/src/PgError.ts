@@ -141,3 +141,24 @@ export const fromDriverError = (
     detail: internal.detailOf(error),
     cause: error
   })
+
+/**
+ * Whether a failure means a broken session, wherever it sits: a `PgError` (its `isConnectionFault`), the pool's
+ * `ConnectionError` (no session could be opened), a driver error, or any of these as the `cause` of a wrapper,
+ * such as the `SqlError` of @effect/sql-pg. A retry policy for SQL on the pool can read it.
+ *
+ * @example
+ * ```ts
+ * import { PgError } from "@connection-pool/pg"
+ * import { SqlClient } from "@effect/sql"
+ * import { Effect, Schedule } from "effect"
+ *
+ * const read = Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT id FROM users`).pipe(
+ *   Effect.retry({ schedule: Schedule.exponential("10 millis"), times: 5, while: PgError.isConnectionFault })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isConnectionFault = (error: unknown): boolean => internal.isConnectionFault(error, isPgError)

@@ -144,6 +144,18 @@ describe("PgConnector.isFault and PgError.fromDriverError, on the driver's error
     assert.isFalse(PgConnector.isFault(Cause.interrupt(FiberId.none)))
   })
 
+  it("PgError.isConnectionFault finds the fault through wrappers (an SqlError, the pool's ConnectionError)", () => {
+    const wrap = (cause: unknown) =>
+      Object.assign(new Error("Failed to execute statement"), { _tag: "SqlError", cause })
+    assert.isTrue(PgError.isConnectionFault(wrap(serverError("57P01", "FATAL"))))
+    assert.isTrue(PgError.isConnectionFault(wrap(new Error("Connection terminated unexpectedly"))))
+    assert.isTrue(PgError.isConnectionFault(wrap({ _tag: "ConnectionError", reason: "OpenFailed", cause: "refused" })))
+    assert.isTrue(PgError.isConnectionFault(PgError.fromDriverError(serverError("08006"), { host, opening: false })))
+    assert.isFalse(PgError.isConnectionFault(wrap(serverError("42601"))))
+    assert.isFalse(PgError.isConnectionFault(wrap({ _tag: "PoolTimeoutError" })), "a busy pool is no broken session")
+    assert.isFalse(PgError.isConnectionFault("a string"))
+  })
+
   it("sorts errors while opening: unreachable, timed out, refused by the server", () => {
     const opening = (error: unknown) => PgError.fromDriverError(error, { host, opening: true }).reason
     assert.strictEqual(

@@ -71,3 +71,22 @@ export const reasonOf = (error: unknown, opening: boolean): Reason => {
 /** `host:port`, or the socket path for a Unix socket, as the driver resolved them (with PGHOST, PGPORT). */
 export const describeHost = (client: { readonly host: string; readonly port: number }): string =>
   client.host.startsWith("/") ? `${client.host}/.s.PGSQL.${client.port}` : `${client.host}:${client.port}`
+
+/** Follows `cause` through wrappers to the first error that says whether the session is broken. */
+export const isConnectionFault = (
+  error: unknown,
+  isPgError: (u: unknown) => u is { readonly isConnectionFault: boolean }
+): boolean => {
+  let at: unknown = error
+  // Bounded: a cause chain is short, and a cyclic one must not loop.
+  for (let depth = 0; depth < 16 && typeof at === "object" && at !== null; depth++) {
+    if (isPgError(at)) return at.isConnectionFault
+    if (stringField(at, "_tag") === "ConnectionError") return true
+    if (codeOf(at) !== undefined || stringField(at, "severity") !== undefined) {
+      return reasonOf(at, false) !== "QueryFailed"
+    }
+    if (!("cause" in at) || at.cause === undefined) return reasonOf(at, false) !== "QueryFailed"
+    at = at.cause
+  }
+  return false
+}
