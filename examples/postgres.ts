@@ -47,7 +47,8 @@ export const retryConnectionFailures = <A, E extends { readonly _tag: string }, 
   Effect.retry(effect, {
     schedule: Schedule.exponential("10 millis").pipe(Schedule.jittered),
     times: 6,
-    while: (error) => error._tag === "ConnectionError" || (PgError.isPgError(error) && error.isConnectionFault)
+    // A PgError whose session is broken, or the pool's ConnectionError (no replacement could be opened).
+    while: PgError.isConnectionFault
   })
 
 /**
