@@ -1,24 +1,24 @@
 /**
- * PostgreSQL: a pool of the `pg` driver's clients (`postgres/connector.ts`: `connect` when a connection opens,
- * `end` when it closes, `SELECT 1` as the health check). Twenty fibers run 1,000 queries through the pool, each
+ * PostgreSQL: a pool of the `pg` driver's clients, from `@connection-pool/pg` (`PgPool.layer`: `SELECT 1` as the
+ * health check, a session blamed only when it is broken). Twenty fibers run 1,000 queries through the pool, each
  * selecting its own number back; halfway through, the server terminates every session of the pool
  * (`pg_terminate_backend`, sent from a separate session). The queries that meet a terminated session fail with a
- * typed `PgConnectionError`; a retry policy composed by the program (`Effect.retry` with `Schedule.exponential`
- * and jitter, bounded, retrying only connection errors) runs them again on fresh sessions, so no query is lost.
- * It ends with the pool's stats.
+ * typed `PgError` whose `isConnectionFault` is true; a retry policy composed by the program (`Effect.retry` with
+ * `Schedule.exponential` and jitter, bounded, retrying only connection faults) runs them again on fresh sessions,
+ * so no query is lost. It ends with the pool's stats.
  *
  *   npx --yes pnpm@10.34.8 exec tsx examples/postgres.ts
  *
  * The server comes from the usual `PGHOST`, `PGPORT`, `PGUSER`, `PGDATABASE` (default 127.0.0.1:5432, user
  * `postgres`, database `test`).
  */
-import { ConnectionPool } from "@connection-pool/core"
+import type { ConnectionPool } from "@connection-pool/core"
+import { PgConnection, PgError, PgPool } from "@connection-pool/pg"
 import { NodeRuntime } from "@effect/platform-node"
-import { Context, Deferred, Effect, Fiber, Schedule } from "effect"
+import { Deferred, Effect, Fiber, Schedule } from "effect"
 import * as fs from "node:fs"
 import { fileURLToPath } from "node:url"
 import type { ClientConfig } from "pg"
-import * as Pg from "./postgres/connector.js"
 
 export const poolName = `examples-postgres-${process.pid}`
 
@@ -29,18 +29,16 @@ export const server: ClientConfig = {
   database: process.env.PGDATABASE ?? "test"
 }
 
-/** The program's pool of PostgreSQL sessions, as a service. */
-export class PgPool extends Context.Tag("examples/PgPool")<PgPool, ConnectionPool.ConnectionPool<Pg.PgConnection>>() {}
-
-export const PgPoolLive = ConnectionPool.layer(
-  PgPool,
+/** The program's pool of PostgreSQL sessions, as the package's `PgPool` service (named after the application). */
+export const PgPoolLive = PgPool.layer({
+  ...server,
   // The application name shows in `pg_stat_activity`: it is how the server finds this pool's sessions below.
-  Pg.connector({ ...server, application_name: poolName }),
-  { name: poolName, maxConnections: 8, connectionTimeout: "5 seconds", healthCheckInterval: "1 second" }
-)
+  application_name: poolName,
+  pool: { maxConnections: 8, connectionTimeout: "5 seconds", healthCheckInterval: "1 second" }
+})
 
 /**
- * The retry policy: connection failures (a terminated session, or a replacement that could not be opened) are
+ * The retry policy: connection faults (a terminated session, or a replacement that could not be opened) are
  * retried after 10, 20, 40, ... ms with jitter, at most 6 times; anything else (a SQL error, a pool timeout)
  * fails at once. A read is safe to retry; a write whose session died before its reply may or may not have
  * committed, so retrying one needs an idempotent statement.
@@ -49,7 +47,8 @@ export const retryConnectionFailures = <A, E extends { readonly _tag: string }, 
   Effect.retry(effect, {
     schedule: Schedule.exponential("10 millis").pipe(Schedule.jittered),
     times: 6,
-    while: (error) => error._tag === "PgConnectionError" || error._tag === "ConnectionError"
+    // A PgError whose session is broken, or the pool's ConnectionError (no replacement could be opened).
+    while: PgError.isConnectionFault
   })
 
 /**
@@ -57,7 +56,7 @@ export const retryConnectionFailures = <A, E extends { readonly _tag: string }, 
  * failover would. Sent on `admin`, a session outside the pool. Returns the process ids of the sessions' backends,
  * which end a moment later (`pg_terminate_backend` signals them).
  */
-export const terminateSessionsNamed = (admin: Pg.PgConnection, applicationName: string) =>
+export const terminateSessionsNamed = (admin: PgConnection.PgConnection, applicationName: string) =>
   Effect.map(
     // In the select list, pg_terminate_backend runs for the filtered rows only (in the WHERE clause, the planner
     // could run it before the filter, on every session of the server).
@@ -77,9 +76,9 @@ export interface Outcome {
 }
 
 /** The example: the workload, the termination midway, the recovery; returns what happened. */
-export const main: Effect.Effect<Outcome, Pg.PgError | ConnectionPool.BorrowError, PgPool> = Effect.gen(
+export const main: Effect.Effect<Outcome, PgError.PgError | ConnectionPool.BorrowError, PgPool.PgPool> = Effect.gen(
   function*() {
-    const pool = yield* PgPool
+    const { pool } = yield* PgPool.PgPool
     const queries = 1_000
     let answered = 0
     let failedAttempts = 0
@@ -96,10 +95,11 @@ export const main: Effect.Effect<Outcome, Pg.PgError | ConnectionPool.BorrowErro
 
     const killer = yield* Effect.fork(Effect.zipRight(
       Deferred.await(halfway),
-      Effect.scoped(Effect.flatMap(Pg.connect(server), (admin) => terminateSessionsNamed(admin, poolName))).pipe(
-        Effect.map((pids) => pids.length),
-        Effect.tap((terminated) => Effect.log(`halfway: the server terminated ${terminated} of the pool's sessions`))
-      )
+      Effect.scoped(Effect.flatMap(PgConnection.connect(server), (admin) => terminateSessionsNamed(admin, poolName)))
+        .pipe(
+          Effect.map((pids) => pids.length),
+          Effect.tap((terminated) => Effect.log(`halfway: the server terminated ${terminated} of the pool's sessions`))
+        )
     ))
     const matched = yield* Effect.forEach(Array.from({ length: queries }, (_, n) => n), select, { concurrency: 20 })
     const terminated = yield* Fiber.join(killer)

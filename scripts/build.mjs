@@ -20,7 +20,7 @@ import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 // In dependency order: the others compile against core's built declarations.
-const allPackages = ["core", "platform-node", "redis"]
+const allPackages = ["core", "platform-node", "pg", "redis"]
 const tsc = path.join(root, "node_modules", ".bin", "tsc")
 const asked = process.argv.slice(2)
 for (const name of asked) if (!allPackages.includes(name)) fail(`no package ${name}: use ${allPackages.join(", ")}`)

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const check = process.argv.includes("--check")
-const packages = ["core", "platform-node", "redis"]
+const packages = ["core", "platform-node", "pg", "redis"]
 
 // The exports a newcomer reaches for first: each must show an `@example`. Keyed by package, then module.
 const mainExports = {
@@ -34,6 +34,13 @@ const mainExports = {
     IpcAddress: [],
     IpcError: [],
     Frame: []
+  },
+  pg: {
+    PgPool: ["make", "layer", "query"],
+    PgConnector: ["make"],
+    PgConnection: ["connect"],
+    PgError: ["PgError"],
+    PgPoolAdapter: ["make"]
   },
   redis: {
     RedisPool: ["layer", "run", "use", "subscribe"],

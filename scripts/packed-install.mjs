@@ -10,11 +10,13 @@
 //   bundler    TypeScript, moduleResolution Bundler
 //   node10     TypeScript, moduleResolution Node10 (which ignores `exports`: the types come through typesVersions)
 //
-// and runs the published bin (the IPC server) once. Every consumer must print the same line. The Redis package has
-// a program of its own (scripts/packed-install/redis.mts, NodeNext), which needs no server. One more program
-// mixes the halves: a connector typed and loaded through `require`, used by a pool typed and loaded through
-// `import` (a CommonJS connector library in an ESM app), which type-checks only if both share one set of
-// declarations.
+// and runs the published bin (the IPC server) once. Every consumer must print the same line. The PostgreSQL
+// package has a program of its own (scripts/packed-install/pg.ts, as an .mts and a .cts file), which also
+// type-checks and runs @effect/sql-pg from the registry on its pg.Pool adapter, and needs no running server; so
+// has the Redis package (scripts/packed-install/redis.mts, NodeNext), which needs no server either. One more
+// program mixes the halves: a connector typed and loaded through `require`, used by a pool typed and loaded
+// through `import` (a CommonJS connector library in an ESM app), which type-checks only if both share one set
+// of declarations.
 //
 //   node scripts/packed-install.mjs [--keep]
 import { spawn, spawnSync } from "node:child_process"
@@ -25,7 +27,7 @@ import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const fixtures = path.join(root, "scripts", "packed-install")
-const packages = ["core", "platform-node", "redis"]
+const packages = ["core", "platform-node", "pg", "redis"]
 const keep = process.argv.includes("--keep")
 const everyConsumerPrints = JSON.stringify({
   inMemory: { connections: 2, timedOut: "PoolTimeoutError", created: 2, inUse: 0 },
@@ -34,7 +36,19 @@ const everyConsumerPrints = JSON.stringify({
 const started = Date.now()
 
 const pnpmVersion = readJson(path.join(root, "package.json")).packageManager.split("@")[1]
-const installedVersion = (name) => readJson(path.join(root, "node_modules", ...name.split("/"), "package.json")).version
+const installedVersion = (name, from = root) =>
+  readJson(path.join(from, "node_modules", ...name.split("/"), "package.json")).version
+const pgPackage = path.join(root, "packages", "pg")
+const pgProgramPrints = JSON.stringify({
+  pg: {
+    query: "ConnectionError Unreachable ECONNREFUSED 127.0.0.1:1",
+    sqlQuery: "SqlError Unreachable ECONNREFUSED 127.0.0.1:1",
+    adapterIsAPgPool: true,
+    pool: "packed",
+    opened: 0,
+    syntaxErrorIsFault: false
+  }
+})
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "connection-pool-packed-"))
 if (!path.relative(root, work).startsWith("..")) fail(`${work} is inside the workspace`)
@@ -66,9 +80,16 @@ try {
     dependencies: {
       "@connection-pool/core": `file:${tarballOf.core}`,
       "@connection-pool/platform-node": `file:${tarballOf["platform-node"]}`,
+      "@connection-pool/pg": `file:${tarballOf.pg}`,
       "@connection-pool/redis": `file:${tarballOf.redis}`,
       // Only what the packages ask for as peers: effect.
-      effect: installedVersion("effect")
+      effect: installedVersion("effect"),
+      // What the pg program uses its adapter with: @effect/sql-pg and its peers, at the versions the tests use.
+      ...Object.fromEntries(
+        ["@effect/sql-pg", "@effect/sql", "@effect/experimental", "@effect/platform"].map((
+          name
+        ) => [name, installedVersion(name, pgPackage)])
+      )
     },
     devDependencies: {
       typescript: installedVersion("typescript"),
@@ -88,6 +109,9 @@ try {
   for (const file of ["mixed.mts", "mixed-connector.cts", "redis.mts"]) {
     fs.copyFileSync(path.join(fixtures, file), path.join(project, "nodenext", file))
   }
+  fs.mkdirSync(path.join(project, "pg"))
+  fs.copyFileSync(path.join(fixtures, "pg.ts"), path.join(project, "pg", "pg.mts"))
+  fs.copyFileSync(path.join(fixtures, "pg.ts"), path.join(project, "pg", "pg.cts"))
   fs.copyFileSync(path.join(fixtures, "consumer.ts"), path.join(project, "bundler", "main.ts"))
   fs.copyFileSync(path.join(fixtures, "consumer.ts"), path.join(project, "node10", "main.ts"))
   const strict = {
@@ -111,6 +135,18 @@ try {
     compilerOptions: { ...strict, module: "CommonJS", moduleResolution: "Node10", outDir: "out/node10" },
     include: ["node10"]
   })
+  // The pg program: NodeNext, strict, library declarations checked too; with the DOM library, because
+  // @effect/platform's and @effect/experimental's declarations name Web globals (Storage, Crypto).
+  writeJson(path.join(project, "tsconfig.pg.json"), {
+    compilerOptions: {
+      ...strict,
+      lib: ["ES2022", "DOM"],
+      module: "NodeNext",
+      moduleResolution: "NodeNext",
+      outDir: "out/pg"
+    },
+    include: ["pg"]
+  })
   const tsc = path.join(project, "node_modules", ".bin", "tsc")
 
   consumer("esm (JavaScript, import)", ["esm.mjs"], { outcome: "ran" })
@@ -123,6 +159,11 @@ try {
   })
   consumer("TypeScript NodeNext, @connection-pool/redis", ["out/nodenext/redis.mjs"], {
     expected: JSON.stringify({ redis: "ConnectionError: RedisConnectionError Unreachable ECONNREFUSED" })
+  })
+  run(tsc, ["-p", "tsconfig.pg.json"], { cwd: project })
+  consumer("@connection-pool/pg, TypeScript NodeNext, .mts (ESM)", ["out/pg/pg.mjs"], { expected: pgProgramPrints })
+  consumer("@connection-pool/pg, TypeScript NodeNext, .cts (CommonJS)", ["out/pg/pg.cjs"], {
+    expected: pgProgramPrints
   })
   run(tsc, ["-p", "tsconfig.bundler.json"], { cwd: project })
   consumer("TypeScript Bundler", ["out/bundler/main.js"])

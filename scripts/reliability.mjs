@@ -17,7 +17,8 @@ const familyOfFile = [
   [/packages\/core\/test\/options\.test\.ts$/, "Bad input: pool options"],
   [/packages\/core\/test\/misuse\.test\.ts$/, "Bad input: misuse of a pool or a handle"],
   [/packages\/platform-node\/test\/(faults|Frame)\.test\.ts$/, "Bad input: frames, addresses and faults over IPC"],
-  [/packages\/redis\/test\/badInput\.test\.ts$/, "Bad input: Redis connections"]
+  [/packages\/redis\/test\/badInput\.test\.ts$/, "Bad input: Redis connections"],
+  [/packages\/pg\/test\/badInput\.test\.ts$/, "Bad input: PostgreSQL servers that are not there, silent or refusing"]
 ]
 
 const started = Date.now()

@@ -1,15 +1,15 @@
 /**
- * Real-server chaos against PostgreSQL: under steady load, the server terminates the pool's sessions
- * (`pg_terminate_backend`) several times, then once more while all are idle. With the retry policy of
- * `examples/postgres.ts` no query is lost; without it every failure is a typed error; either way the pool is back
- * to full health within one health interval and leaks no session.
+ * Real-server chaos against PostgreSQL, with the connector of @connection-pool/pg: under steady load, the server
+ * terminates the pool's sessions (`pg_terminate_backend`) several times, then once more while all are idle. With
+ * the retry policy of `examples/postgres.ts` no query is lost; without it every failure is a typed error; either
+ * way the pool is back to full health within one health interval and leaks no session.
  *
  * Each query selects its own number back (`SELECT $1::int`), which proves the reply went to its own query.
  */
+import { PgConnection, PgConnector, type PgError } from "@connection-pool/pg"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { retryConnectionFailures, server, terminateSessionsNamed } from "../postgres.js"
-import * as Pg from "../postgres/connector.js"
 import {
   assertRecoveredWithoutLeaks,
   assertTypedFailuresOnly,
@@ -22,10 +22,10 @@ import {
 import { eventually, postgresUnavailable, requireServer, skipWithout } from "./realServers.js"
 
 const unavailable = await postgresUnavailable()
-const family = "Real-server chaos: PostgreSQL"
+const family = "Real-server chaos: PostgreSQL (@connection-pool/pg)"
 
-const postgres = (admin: Pg.PgConnection): Target<Pg.PgConnection, Pg.PgError> => ({
-  connector: (name) => Pg.connector({ ...server, application_name: name }),
+const postgres = (admin: PgConnection.PgConnection): Target<PgConnection.PgConnection, PgError.PgError> => ({
+  connector: (name) => PgConnector.make({ ...server, application_name: name }),
   request: (session, n) =>
     Effect.map(
       // The short sleep keeps the backend busy with the query most of the time, so that a termination meets a
@@ -65,7 +65,7 @@ describe.skipIf(skipWithout("PostgreSQL", unavailable))("chaos: PostgreSQL sessi
     (ctx) =>
       Effect.gen(function*() {
         yield* requireServer(unavailable)
-        const admin = yield* Pg.connect(server)
+        const admin = yield* PgConnection.connect(server)
         const report = yield* runChaos(postgres(admin), { withRetry: true, label: "postgres-retry" })
 
         assert.isAtLeast(report.connectionsKilled, size.kills + 1, "every round terminated sessions")
@@ -94,10 +94,10 @@ describe.skipIf(skipWithout("PostgreSQL", unavailable))("chaos: PostgreSQL sessi
     (ctx) =>
       Effect.gen(function*() {
         yield* requireServer(unavailable)
-        const admin = yield* Pg.connect(server)
+        const admin = yield* PgConnection.connect(server)
         const report = yield* runChaos(postgres(admin), { withRetry: false, label: "postgres-no-retry" })
 
-        assertTypedFailuresOnly(report, ["PgConnectionError", "ConnectionError"])
+        assertTypedFailuresOnly(report, ["PgError", "ConnectionError"])
         assertRecoveredWithoutLeaks(report)
 
         console.log(

@@ -1,0 +1,32 @@
+import * as ConnectionPool from "@connection-pool/core/ConnectionPool"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type { QueryResultRow } from "pg"
+import type { Options, PgPool as PgPoolService, TypeId as PgPoolTypeId } from "../PgPool.js"
+import { make as makeConnector } from "./pgConnector.js"
+
+export const TypeId: PgPoolTypeId = Symbol.for("@connection-pool/pg/PgPool") as PgPoolTypeId
+
+export const PgPool = Context.GenericTag<PgPoolService>("@connection-pool/pg/PgPool")
+
+export const make = (options: Options = {}) =>
+  Effect.gen(function*() {
+    const { pool: poolOptions, ...config } = options
+    const pool = yield* ConnectionPool.make(makeConnector(config), {
+      name: config.application_name ?? "pg",
+      ...poolOptions
+    })
+    const service: PgPoolService = {
+      [TypeId]: TypeId,
+      pool,
+      config,
+      query: (text, values) => pool.use((session) => session.query(text, values))
+    }
+    return service
+  })
+
+export const layer = (options: Options = {}) => Layer.scoped(PgPool, make(options))
+
+export const query = <R extends QueryResultRow = QueryResultRow>(text: string, values?: ReadonlyArray<unknown>) =>
+  Effect.flatMap(PgPool, (service) => service.query<R>(text, values))

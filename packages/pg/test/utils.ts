@@ -1,0 +1,106 @@
+/**
+ * The live PostgreSQL server of the development and CI machines (127.0.0.1:5432, trust auth, database `test`):
+ * whether it answers, and the rule for when it does not (skip with a printed reason; fail under
+ * `REQUIRE_SERVICES=1`, as CI runs). Bounded waits for conditions with no event to wait on.
+ */
+import type { PgConnection } from "@connection-pool/pg"
+import { Data, Duration, Effect } from "effect"
+import { Client, type ClientConfig } from "pg"
+
+export const server: ClientConfig = {
+  host: process.env.PGHOST ?? "127.0.0.1",
+  port: Number(process.env.PGPORT ?? 5432),
+  user: process.env.PGUSER ?? "postgres",
+  database: process.env.PGDATABASE ?? "test"
+}
+
+let serial = 0
+/** An application name no other test uses: the tests kill only the sessions carrying their own. */
+export const uniqueName = (label: string): string => `pg-test-${label}-${process.pid}-${++serial}`
+
+/** Why PostgreSQL cannot be used, or `undefined` when `SELECT 1` works. */
+export const postgresUnavailable = async (): Promise<string | undefined> => {
+  const where = `${server.host}:${server.port} (user ${server.user}, database ${server.database})`
+  const client = new Client({ ...server, connectionTimeoutMillis: 2_000 })
+  client.on("error", () => undefined)
+  try {
+    await client.connect()
+    await client.query("SELECT 1")
+    return undefined
+  } catch (error) {
+    return `PostgreSQL at ${where} is not reachable: ${error instanceof Error ? error.message : String(error)}`
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}
+
+/** Whether to skip: when the server is unavailable, unless `REQUIRE_SERVICES=1`. Prints the reason for a skip. */
+export const skipWithout = (unavailable: string | undefined): boolean => {
+  if (unavailable === undefined || process.env.REQUIRE_SERVICES === "1") return false
+  console.warn(`skipping the PostgreSQL tests: ${unavailable} (REQUIRE_SERVICES=1 makes this a failure)`)
+  return true
+}
+
+export class ServerUnavailable extends Data.TaggedError("ServerUnavailable")<{ readonly reason: string }> {
+  override get message(): string {
+    return `REQUIRE_SERVICES=1 but ${this.reason}`
+  }
+}
+
+/** The first step of a live test: fails it, naming why, when the server is unavailable. */
+export const requireServer = (unavailable: string | undefined): Effect.Effect<void, ServerUnavailable> =>
+  unavailable === undefined ? Effect.void : Effect.fail(new ServerUnavailable({ reason: unavailable }))
+
+export class Timeout extends Data.TaggedError("Timeout")<{ readonly what: string; readonly after: string }> {
+  override get message(): string {
+    return `waited ${this.after} for ${this.what}`
+  }
+}
+
+/** Bounds a wait: fails with `Timeout` naming what did not happen. */
+export const within = (duration: Duration.DurationInput, what: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.timeoutFail(self, {
+    duration,
+    onTimeout: () => new Timeout({ what, after: Duration.format(Duration.decode(duration)) })
+  })
+
+/** A bounded poll; fails with `Timeout` at the deadline. */
+export const eventually = <E, R>(
+  condition: Effect.Effect<boolean, E, R>,
+  what: string,
+  deadline: Duration.DurationInput = "5 seconds"
+): Effect.Effect<void, E | Timeout, R> =>
+  Effect.gen(function*() {
+    while (!(yield* condition)) yield* Effect.sleep("5 millis")
+  }).pipe(within(deadline, what))
+
+/**
+ * Terminates, from `admin` (a session outside any pool), the sessions whose application name is `name`; returns
+ * once their backends have ended (they end a moment after the signal), with how many there were.
+ */
+export const terminateSessionsNamed = (admin: PgConnection.PgConnection, name: string) =>
+  Effect.gen(function*() {
+    // In the select list, pg_terminate_backend runs for the filtered rows only (in the WHERE clause the planner
+    // could run it before the filter, on every session of the server).
+    const terminated = yield* admin.query<{ pid: number; terminated: boolean }>(
+      "SELECT pid, pg_terminate_backend(pid) AS terminated FROM pg_stat_activity WHERE application_name = $1",
+      [name]
+    )
+    const pids = terminated.rows.filter((row) => row.terminated).map((row) => row.pid)
+    const alive = admin.query<{ count: number }>(
+      "SELECT count(*)::int AS count FROM pg_stat_activity WHERE pid = ANY($1)",
+      [pids]
+    )
+    yield* eventually(Effect.map(alive, (result) => result.rows[0]!.count === 0), "terminated backends to end")
+    return pids.length
+  })
+
+/** How many sessions named `name` the server has. */
+export const sessionsNamed = (admin: PgConnection.PgConnection, name: string) =>
+  Effect.map(
+    admin.query<{ count: number }>(
+      "SELECT count(*)::int AS count FROM pg_stat_activity WHERE application_name = $1",
+      [name]
+    ),
+    (result) => result.rows[0]!.count
+  )
