@@ -55,8 +55,8 @@ export interface Message {
 }
 
 /**
- * One open connection. Every command goes through {@link RedisConnection.run} (node-redis's typed commands) or
- * {@link RedisConnection.command} (any command by name), and fails with a typed {@link RedisError}.
+ * One open connection. Every command goes through `run` (node-redis's typed commands) or
+ * `command` (any command by name), and fails with a typed {@link RedisError}.
  *
  * A command interrupted while in flight (a timeout, a borrower that gave up) closes the connection: the server
  * may still be blocked in `BLPOP` for it or between `MULTI` and `EXEC`, and no later borrower should see that.
@@ -68,7 +68,7 @@ export interface Message {
 export interface RedisConnection {
   readonly [TypeId]: TypeId
   /**
-   * The node-redis client. Prefer {@link RedisConnection.run}, which turns its rejections into typed errors
+   * The node-redis client. Prefer `run`, which turns its rejections into typed errors
    * and closes the connection when interrupted in flight.
    */
   readonly client: RedisClient
