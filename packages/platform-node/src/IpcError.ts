@@ -63,23 +63,35 @@ export type SocketErrorReason =
   | "ClosedLocally"
 
 /**
- * A socket could not be opened, or an open one failed or closed. The connection it happened on is closed.
+ * The fields shared by the errors of a socket address: the address, and the system's errno code.
  *
- * @since 0.1.0
- * @category errors
+ * @since 0.2.0
+ * @category models
  */
-export class SocketError extends PoolError.TypeIdError(TypeId, "SocketError")<{
-  readonly reason: SocketErrorReason
+export interface AddressFailure {
   /** The address, as `unix:<path>`, `pipe:<path>` or `tcp:<host>:<port>`. */
   readonly address: string
   /** The errno code (`ENOENT`, `ECONNREFUSED`, `ECONNRESET`, ...) where the system gave one. */
   readonly code?: string | undefined
   readonly cause?: unknown
-}> {
+}
+
+/** `"<address>: <what> (<code>)"`, the code where there is one. */
+const describeAddressFailure = (failure: AddressFailure, what: string): string =>
+  `${failure.address}: ${what}${failure.code === undefined ? "" : ` (${failure.code})`}`
+
+/**
+ * A socket could not be opened, or an open one failed or closed. The connection it happened on is closed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SocketError extends PoolError.TypeIdError(TypeId, "SocketError")<
+  AddressFailure & { readonly reason: SocketErrorReason }
+> {
   /** @since 0.1.0 */
   override get message(): string {
-    const code = this.code === undefined ? "" : ` (${this.code})`
-    return `${this.address}: ${socketMessages[this.reason]}${code}`
+    return describeAddressFailure(this, socketMessages[this.reason])
   }
 }
 
@@ -213,16 +225,12 @@ export class InvalidIpcOptions extends PoolError.TypeIdError(TypeId, "InvalidIpc
  * @since 0.1.0
  * @category errors
  */
-export class ServerError extends PoolError.TypeIdError(TypeId, "ServerError")<{
-  readonly reason: "AddressInUse" | "ListenFailed"
-  readonly address: string
-  readonly code?: string | undefined
-  readonly cause?: unknown
-}> {
+export class ServerError extends PoolError.TypeIdError(TypeId, "ServerError")<
+  AddressFailure & { readonly reason: "AddressInUse" | "ListenFailed" }
+> {
   /** @since 0.1.0 */
   override get message(): string {
-    const code = this.code === undefined ? "" : ` (${this.code})`
-    return `${this.address}: ${this.reason === "AddressInUse" ? "address in use" : "could not listen"}${code}`
+    return describeAddressFailure(this, this.reason === "AddressInUse" ? "address in use" : "could not listen")
   }
 }
 

@@ -58,7 +58,6 @@ export class Engine<A> implements Health.PoolView<A> {
   /** Idle connections; the top (end) is the most recently returned, lent first, so the rest can age out. */
   readonly idle: Array<ConnectionRecord<A>> = []
   readonly waiters = new WaiterQueue<ConnectionRecord<A>, BorrowError>(() => this.observer.counted(this))
-  /** Connections lent to borrowers. */
   lent = 0
   /** Connections retired whose finalizers are still running: open, but never lent again. */
   closing = 0
@@ -74,7 +73,6 @@ export class Engine<A> implements Health.PoolView<A> {
   readonly now: () => number
   readonly limits: Health.Limits
   private readonly timeoutMillis: number
-  /** `metrics: true`: read on the borrow path, so kept here rather than looked up through the observer. */
   private readonly metrics: boolean
 
   constructor(
@@ -106,11 +104,6 @@ export class Engine<A> implements Health.PoolView<A> {
     return this.waiters.waiting
   }
 
-  /** The one retire decision, asked with this pool's state and limits. */
-  retireReason(record: ConnectionRecord<A>, occasion: Health.Occasion, now?: number): CloseReason | undefined {
-    return Health.retireReason(record, occasion, this, this.limits, now)
-  }
-
   /**
    * Lends a connection. Call it in an uninterruptible region: it is interruptible only while it waits
    * (through `restore`), and a waiter interrupted at any point gives back whatever it was handed.
@@ -127,7 +120,7 @@ export class Engine<A> implements Health.PoolView<A> {
   takeIdle(): ConnectionRecord<A> | undefined {
     let record = this.idle.pop()
     while (record !== undefined) {
-      const reason = this.retireReason(record, "lend")
+      const reason = Health.retireReason(record, "lend", this, this.limits)
       if (reason === undefined) {
         this.lend(record)
         return record
@@ -222,7 +215,7 @@ export class Engine<A> implements Health.PoolView<A> {
     occasion: Health.Occasion,
     now?: number
   ): Effect.Effect<void> | undefined {
-    const reason = this.retireReason(record, occasion, now)
+    const reason = Health.retireReason(record, occasion, this, this.limits, now)
     if (reason !== undefined) return this.close(record, reason)
     this.deliver(record)
     return undefined
@@ -284,7 +277,7 @@ export class Engine<A> implements Health.PoolView<A> {
    */
   retireIdleIfDue(record: ConnectionRecord<A>, occasion: Health.Occasion): Effect.Effect<void> | undefined {
     if (record.state !== "idle") return undefined
-    const reason = this.retireReason(record, occasion)
+    const reason = Health.retireReason(record, occasion, this, this.limits)
     if (reason === undefined) return undefined
     const index = this.idle.indexOf(record)
     if (index >= 0) this.idle.splice(index, 1)

@@ -84,24 +84,19 @@ const expired = (record: ConnectionRecord<unknown>, now: number): boolean => rec
 /** Whether a connection has a lifetime at all: only then is the clock read (lending is the hot path). */
 const mortal = (record: ConnectionRecord<unknown>): boolean => record.expiresAt !== Number.POSITIVE_INFINITY
 
+/** What the retire decision reads besides the connection and the occasion. */
+type Circumstances<A> = [pool: PoolView<A>, limits: Limits, now?: number]
+
 /**
  * Why a connection must be retired now, or `undefined` if it may be lent (again). Every path that retires
  * a connection asks this, so the answer to "why was this connection closed?" is here and only here.
  * `now` is the clock's time when the caller has read it already.
  */
-export function retireReason<A>(
-  record: ConnectionRecord<A>,
-  occasion: Forced,
-  pool: PoolView<A>,
-  limits: Limits,
-  now?: number
-): CloseReason
+export function retireReason<A>(record: ConnectionRecord<A>, occasion: Forced, ...rest: Circumstances<A>): CloseReason
 export function retireReason<A>(
   record: ConnectionRecord<A>,
   occasion: Occasion,
-  pool: PoolView<A>,
-  limits: Limits,
-  now?: number
+  ...rest: Circumstances<A>
 ): CloseReason | undefined
 export function retireReason<A>(
   record: ConnectionRecord<A>,

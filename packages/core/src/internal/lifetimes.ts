@@ -6,6 +6,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { Engine } from "./engine.js"
+import * as Health from "./health.js"
 import type { ResolvedOptions } from "./options.js"
 import type { ConnectionRecord } from "./record.js"
 import * as Retire from "./retire.js"
@@ -65,7 +66,7 @@ export class Lifetimes<A> {
         // Every connection's lifetime counts, even one found due: at its turn it may be kept (the minimum).
         if (record.expiresAt > now) next = Math.min(next, record.expiresAt)
         if (record.state !== "idle") continue
-        if (engine.retireReason(record, "sweep", now) !== undefined) {
+        if (Health.retireReason(record, "sweep", engine, engine.limits, now) !== undefined) {
           due.push(record)
           continue
         }
