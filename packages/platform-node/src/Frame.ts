@@ -11,8 +11,8 @@
  * ```
  *
  * An error frame's payload is one code byte (1 handler failed, 2 handler defect, 3 reply too large, 4 protocol
- * violation) followed by a UTF-8 message; id 0 means the error concerns the whole connection, which the server
- * then closes.
+ * violation) followed by a UTF-8 message; id 0 means the error concerns the whole connection: the server stops
+ * reading it and destroys it once the frame is flushed.
  *
  * @since 0.1.0
  */

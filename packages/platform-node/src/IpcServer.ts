@@ -82,7 +82,21 @@ export interface ServerStats {
   readonly peakOpen: number
   /** Request frames received. */
   readonly requests: number
+  /** Connections the server closed itself, by reason (a client's own close is not counted). */
+  readonly closed: Readonly<Record<CloseReason, number>>
 }
+
+/**
+ * Why the server closed a connection itself:
+ *
+ * - `ProtocolViolation`: the client sent something that is not a valid request or ping (bad magic byte, unknown
+ *   type, a frame above `maxFrameSize`, a frame type a client may not send). The server writes an error frame on
+ *   id 0, stops reading, and destroys the socket once the frame is flushed (after 1 second at most).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CloseReason = "ProtocolViolation"
 
 /**
  * The service tag of a server built by {@link layer}.
@@ -154,7 +168,8 @@ export interface Options<E = never, R = never> {
   readonly handler: Handler<E, R>
   /**
    * The largest payload, in bytes, a frame may carry, in both directions. A client frame above it is a protocol
-   * violation (an error frame, then the connection is closed). Default 16 MiB (16777216).
+   * violation (an error frame, then the connection is destroyed; see {@link CloseReason}). Default 16 MiB
+   * (16777216).
    */
   readonly maxFrameSize?: number | undefined
   /** Whether to answer pings. `false` makes every health check time out (for tests). Default `true`. */

@@ -1,0 +1,67 @@
+import * as Either from "effect/Either"
+import type { Address } from "../IpcAddress.js"
+import type { InvalidIpcOptions, OptionIssue } from "../IpcError.js"
+import type { Handler, Options } from "../IpcServer.js"
+import { resolveAddress } from "./address.js"
+import { booleanOption, frameSizeOption, invalid } from "./options.js"
+
+/** Server options with every default filled in. */
+export interface ResolvedServerOptions<E, R> {
+  readonly address: Address
+  readonly handler: Handler<E, R>
+  readonly maxFrameSize: number
+  readonly answerPings: boolean
+  readonly noDelay: boolean
+  readonly removeStaleSocket: boolean
+  readonly backlog: number
+}
+
+export const resolveServerOptions = <E, R>(
+  options: Options<E, R>
+): Either.Either<ResolvedServerOptions<E, R>, InvalidIpcOptions> => {
+  const { address, issues: addressIssues } = resolveAddress(options, true)
+  const issues: Array<OptionIssue> = []
+  if (typeof options.handler !== "function") {
+    issues.push({ field: "handler", value: options.handler, message: "must be a function" })
+  }
+  const maxFrameSize = frameSizeOption(issues, options.maxFrameSize)
+  const answerPings = booleanOption(issues, "answerPings", options.answerPings, true)
+  const noDelay = booleanOption(issues, "noDelay", options.noDelay, true)
+  const removeStaleSocket = booleanOption(issues, "removeStaleSocket", options.removeStaleSocket, true)
+  const backlog = countOption(issues, "backlog", options.backlog, 511, 1)
+  if (address === undefined || addressIssues.length > 0 || issues.length > 0) {
+    return Either.left(invalid(addressIssues, issues))
+  }
+  return Either.right({
+    address,
+    handler: options.handler,
+    maxFrameSize,
+    answerPings,
+    noDelay,
+    removeStaleSocket,
+    backlog
+  })
+}
+
+/** A whole number from `min` up (and at most `max` where given), or the fallback when absent. */
+export const countOption = (
+  issues: Array<OptionIssue>,
+  field: string,
+  value: unknown,
+  fallback: number,
+  min: number,
+  max: number = Number.MAX_SAFE_INTEGER
+): number => {
+  if (value === undefined) return fallback
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    issues.push({
+      field,
+      value,
+      message: min === 1 && max === Number.MAX_SAFE_INTEGER
+        ? "must be a whole number above zero"
+        : `must be a whole number from ${min} to ${max}`
+    })
+    return fallback
+  }
+  return value
+}
