@@ -128,8 +128,12 @@ export interface RequestInfo {
 }
 
 /**
- * Handles one request. Its failure is sent back as an error frame (`RemoteError` of reason `"HandlerFailed"` with
- * the error's message, or `"HandlerDefect"` for a defect); a reply above `maxFrameSize` as `"ReplyTooLarge"`.
+ * Handles one request. Its failure is sent back as an error frame, `RemoteError` of reason `"HandlerFailed"`,
+ * carrying what the handler chose to expose: a tagged error's `_tag` and `message` (`"NotFound: no user 7"`), an
+ * error's message, or a string. Nothing else of the error is sent: a failure that is none of these gets a generic
+ * message with a correlation id, logged on the server with the failure. A defect (or a throw) is an error frame
+ * `"HandlerDefect"` with a generic message and a correlation id (see `exposeDefects`); a reply above
+ * `maxFrameSize` is `"ReplyTooLarge"`.
  * Requests on one connection are handled concurrently and answered as they finish. A handler still running when
  * its connection closes is interrupted.
  *
@@ -183,6 +187,13 @@ export interface Options<E = never, R = never> {
   readonly removeStaleSocket?: boolean | undefined
   /** The length of the queue of connections waiting to be accepted. Default 511 (Node's). */
   readonly backlog?: number | undefined
+  /**
+   * Whether error frames describe defects in full (the defect's message, or the JSON of a value that is not an
+   * `Error`), as a reply that is not bytes. For development only: a defect can carry anything (a secret, a
+   * connection string) and the client sees it all. Default `false`: the client gets a generic message with a
+   * correlation id, and the details go to the server's log under the same `correlationId`.
+   */
+  readonly exposeDefects?: boolean | undefined
 }
 
 /**

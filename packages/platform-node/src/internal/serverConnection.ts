@@ -5,7 +5,7 @@ import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import type * as net from "node:net"
 import type { CloseReason, RequestInfo } from "../IpcServer.js"
-import { describe } from "./errorReply.js"
+import { defectReply, type ErrorReply, failureReply, notBytesReply } from "./errorReply.js"
 import { Decoder, emptyPayload, encodeErrorPayload, type ErrorCode, FrameType, writeFrame } from "./frame.js"
 import type { ResolvedServerOptions } from "./serverOptions.js"
 
@@ -152,12 +152,18 @@ export class ServerConnection<E, R> implements RawConnection {
         return this.write(FrameType.Reply, id, reply)
       }
       // Not bytes (a handler typed loosely): say so rather than leave the client waiting.
-      return this.writeError(id, "HandlerDefect", `the handler replied with ${describe(reply)}, not bytes`)
+      return this.report(id, "HandlerDefect", notBytesReply(reply, request, this.server.options.exposeDefects))
     }
     const failure = Cause.failureOption(exit.cause)
-    if (Option.isSome(failure)) return this.writeError(id, "HandlerFailed", describe(failure.value))
-    this.server.runFork(Effect.logError("IPC request handler died", exit.cause))
-    this.writeError(id, "HandlerDefect", describe(Cause.squash(exit.cause)))
+    if (Option.isSome(failure)) {
+      return this.report(id, "HandlerFailed", failureReply(failure.value, exit.cause, request))
+    }
+    this.report(id, "HandlerDefect", defectReply(exit.cause, request, this.server.options.exposeDefects))
+  }
+
+  private report(id: number, code: ErrorCode, reply: ErrorReply): void {
+    if (reply.log !== undefined) this.server.runFork(reply.log)
+    this.writeError(id, code, reply.message)
   }
 
   /** Sending the answer threw: tell the client with a generic error frame, or hang up if even that fails. */

@@ -14,6 +14,7 @@ export interface ResolvedServerOptions<E, R> {
   readonly noDelay: boolean
   readonly removeStaleSocket: boolean
   readonly backlog: number
+  readonly exposeDefects: boolean
 }
 
 export const resolveServerOptions = <E, R>(
@@ -29,6 +30,7 @@ export const resolveServerOptions = <E, R>(
   const noDelay = booleanOption(issues, "noDelay", options.noDelay, true)
   const removeStaleSocket = booleanOption(issues, "removeStaleSocket", options.removeStaleSocket, true)
   const backlog = countOption(issues, "backlog", options.backlog, 511, 1)
+  const exposeDefects = booleanOption(issues, "exposeDefects", options.exposeDefects, false)
   if (address === undefined || addressIssues.length > 0 || issues.length > 0) {
     return Either.left(invalid(addressIssues, issues))
   }
@@ -39,7 +41,8 @@ export const resolveServerOptions = <E, R>(
     answerPings,
     noDelay,
     removeStaleSocket,
-    backlog
+    backlog,
+    exposeDefects
   })
 }
 
