@@ -95,7 +95,9 @@ export const encode: (type: FrameType, id: number, payload: Uint8Array) => Uint8
 export type FrameHandler = (type: FrameType, id: number, payload: Uint8Array) => void
 
 /**
- * An incremental decoder for one byte stream.
+ * An incremental decoder for one byte stream. A frame spanning several chunks is held in one buffer that grows
+ * as its bytes arrive (to at most twice what has arrived, never to the size its header announces), so buffering
+ * costs about one byte per byte received, even in 1-byte chunks.
  *
  * @since 0.1.0
  * @category decoding
