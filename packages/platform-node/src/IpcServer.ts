@@ -82,6 +82,12 @@ export interface ServerStats {
   readonly peakOpen: number
   /** Request frames received. */
   readonly requests: number
+  /** Reply bytes queued for writing now, on all connections (a client that does not read makes them grow). */
+  readonly queuedBytes: number
+  /** The most reply bytes queued on one connection at once, since the server started; at most `maxQueuedBytes`. */
+  readonly peakQueuedBytes: number
+  /** How many times a connection stopped being read because its queued replies passed `writeHighWaterMark`. */
+  readonly backpressurePauses: number
   /** Connections the server closed itself, by reason (a client's own close is not counted). */
   readonly closed: Readonly<Record<CloseReason, number>>
 }
@@ -93,10 +99,13 @@ export interface ServerStats {
  *   type, a frame above `maxFrameSize`, a frame type a client may not send). The server writes an error frame on
  *   id 0, stops reading, and destroys the socket once the frame is flushed (after 1 second at most).
  *
+ * - `WriteQueueFull`: a reply would have taken the bytes queued for the client past `maxQueuedBytes` (the client
+ *   sends requests but does not read the replies). The reply is dropped and the socket destroyed.
+ *
  * @since 0.1.0
  * @category models
  */
-export type CloseReason = "ProtocolViolation"
+export type CloseReason = "ProtocolViolation" | "WriteQueueFull"
 
 /**
  * The service tag of a server built by {@link layer}.
@@ -194,6 +203,19 @@ export interface Options<E = never, R = never> {
    * correlation id, and the details go to the server's log under the same `correlationId`.
    */
   readonly exposeDefects?: boolean | undefined
+  /**
+   * Bytes of replies queued for one client past which the server stops reading that client's requests, until
+   * the queue has drained (the client reads again). A client that sends requests and never reads cannot make the
+   * server queue replies without bound. Default 1 MiB (1048576).
+   */
+  readonly writeHighWaterMark?: number | undefined
+  /**
+   * The most bytes of replies queued for one client: a reply that would go past it closes the connection (a
+   * {@link CloseReason} of `"WriteQueueFull"`, counted in `stats`). At least `writeHighWaterMark` and
+   * `maxFrameSize` + 10, so that one reply of the largest size always fits. Default 64 MiB, or twice
+   * `maxFrameSize` + 10 when that is more.
+   */
+  readonly maxQueuedBytes?: number | undefined
 }
 
 /**

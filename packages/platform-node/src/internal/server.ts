@@ -77,8 +77,17 @@ class ServerImpl<E, R> implements IpcServer, ConnectionHost<E, R> {
       accepted: this.accepted,
       peakOpen: this.peakOpen,
       requests: this.counters.requests,
+      queuedBytes: this.queuedBytes(),
+      peakQueuedBytes: this.counters.peakQueuedBytes,
+      backpressurePauses: this.counters.backpressurePauses,
       closed: { ...this.counters.closed }
     }))
+  }
+
+  private queuedBytes(): number {
+    let queued = 0
+    for (const connection of this.connections) queued += connection.socket.writableLength
+    return queued
   }
 
   get openConnections(): Effect.Effect<number> {

@@ -6,7 +6,15 @@ import * as Option from "effect/Option"
 import type * as net from "node:net"
 import type { CloseReason, RequestInfo } from "../IpcServer.js"
 import { defectReply, type ErrorReply, failureReply, notBytesReply } from "./errorReply.js"
-import { Decoder, emptyPayload, encodeErrorPayload, type ErrorCode, FrameType, writeFrame } from "./frame.js"
+import {
+  Decoder,
+  emptyPayload,
+  encodeErrorPayload,
+  type ErrorCode,
+  FrameType,
+  HEADER_SIZE,
+  writeFrame
+} from "./frame.js"
 import type { ResolvedServerOptions } from "./serverOptions.js"
 
 /** What a connection reports to, and reads from, the server that accepted it. */
@@ -20,8 +28,13 @@ export interface ConnectionHost<E, R> {
 /** The server's running counts, written by its connections. */
 export class ServerCounters {
   requests = 0
-  readonly closed: Record<CloseReason, number> = { ProtocolViolation: 0 }
+  peakQueuedBytes = 0
+  backpressurePauses = 0
+  readonly closed: Record<CloseReason, number> = { ProtocolViolation: 0, WriteQueueFull: 0 }
 }
+
+/** Why reading a connection is paused: bits, since several reasons can hold at once. */
+const PausedForBackpressure = 1
 
 /** How long a connection that broke the protocol gets to flush its error frame before it is destroyed anyway. */
 const VIOLATION_FLUSH_MILLIS = 1_000
@@ -74,6 +87,8 @@ export class ServerConnection<E, R> implements RawConnection {
   readonly fibers = new Set<Fiber.RuntimeFiber<Uint8Array, E>>()
   readonly decoder: Decoder
   closed = false
+  /** The reasons reading is paused, as bits; 0 when reading. */
+  private pausedFor = 0
 
   constructor(readonly server: ConnectionHost<E, R>, readonly socket: net.Socket, readonly id: number) {
     this.decoder = new Decoder(server.options.maxFrameSize)
@@ -201,8 +216,44 @@ export class ServerConnection<E, R> implements RawConnection {
     this.write(FrameType.Error, id, encodeErrorPayload(code, message, this.server.options.maxFrameSize))
   }
 
+  /**
+   * Writes a frame, unless it would take the bytes queued for this client past `maxQueuedBytes`: the client is
+   * not reading, and the connection is closed. Past `writeHighWaterMark`, reading stops until the queue drains,
+   * so that a client that never reads cannot make the server queue replies without bound.
+   */
   private write(type: FrameType, id: number, payload: Uint8Array): void {
+    const options = this.server.options
+    const queued = this.socket.writableLength + HEADER_SIZE + payload.length
+    if (queued > options.maxQueuedBytes) return this.closeFor("WriteQueueFull")
     writeFrame(this.socket, type, id, payload)
+    if (queued > this.server.counters.peakQueuedBytes) this.server.counters.peakQueuedBytes = queued
+    if (queued > options.writeHighWaterMark && (this.pausedFor & PausedForBackpressure) === 0) {
+      this.server.counters.backpressurePauses++
+      this.pause(PausedForBackpressure)
+      this.socket.once("drain", this.onDrain)
+    }
+  }
+
+  private readonly onDrain = (): void => {
+    this.resume(PausedForBackpressure)
+  }
+
+  private pause(reason: number): void {
+    if (this.pausedFor === 0) this.socket.pause()
+    this.pausedFor |= reason
+  }
+
+  private resume(reason: number): void {
+    this.pausedFor &= ~reason
+    if (this.pausedFor === 0 && !this.closed) this.socket.resume()
+  }
+
+  /** The server closes the connection itself, for a reason it counts. */
+  private closeFor(reason: Exclude<CloseReason, "ProtocolViolation">): void {
+    if (this.closed) return
+    this.server.counters.closed[reason]++
+    this.stop()
+    this.socket.destroy()
   }
 }
 

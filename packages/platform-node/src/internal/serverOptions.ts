@@ -3,6 +3,7 @@ import type { Address } from "../IpcAddress.js"
 import type { InvalidIpcOptions, OptionIssue } from "../IpcError.js"
 import type { Handler, Options } from "../IpcServer.js"
 import { resolveAddress } from "./address.js"
+import { HEADER_SIZE } from "./frame.js"
 import { booleanOption, frameSizeOption, invalid } from "./options.js"
 
 /** Server options with every default filled in. */
@@ -15,7 +16,12 @@ export interface ResolvedServerOptions<E, R> {
   readonly removeStaleSocket: boolean
   readonly backlog: number
   readonly exposeDefects: boolean
+  readonly writeHighWaterMark: number
+  readonly maxQueuedBytes: number
 }
+
+export const DEFAULT_WRITE_HIGH_WATER_MARK = 1024 * 1024
+const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024
 
 export const resolveServerOptions = <E, R>(
   options: Options<E, R>
@@ -31,6 +37,24 @@ export const resolveServerOptions = <E, R>(
   const removeStaleSocket = booleanOption(issues, "removeStaleSocket", options.removeStaleSocket, true)
   const backlog = countOption(issues, "backlog", options.backlog, 511, 1)
   const exposeDefects = booleanOption(issues, "exposeDefects", options.exposeDefects, false)
+  const writeHighWaterMark = countOption(
+    issues,
+    "writeHighWaterMark",
+    options.writeHighWaterMark,
+    DEFAULT_WRITE_HIGH_WATER_MARK,
+    1
+  )
+  // One reply of the largest size must fit in the queue, or a legitimate client would be cut off.
+  const smallestQueue = Math.max(writeHighWaterMark, maxFrameSize + HEADER_SIZE)
+  const maxQueuedBytes = countOption(
+    issues,
+    "maxQueuedBytes",
+    options.maxQueuedBytes,
+    Math.max(DEFAULT_MAX_QUEUED_BYTES, 2 * (maxFrameSize + HEADER_SIZE)),
+    smallestQueue,
+    Number.MAX_SAFE_INTEGER,
+    `must be a whole number of bytes, at least writeHighWaterMark and maxFrameSize + 10 (${smallestQueue})`
+  )
   if (address === undefined || addressIssues.length > 0 || issues.length > 0) {
     return Either.left(invalid(addressIssues, issues))
   }
@@ -42,7 +66,9 @@ export const resolveServerOptions = <E, R>(
     noDelay,
     removeStaleSocket,
     backlog,
-    exposeDefects
+    exposeDefects,
+    writeHighWaterMark,
+    maxQueuedBytes
   })
 }
 
@@ -53,14 +79,15 @@ export const countOption = (
   value: unknown,
   fallback: number,
   min: number,
-  max: number = Number.MAX_SAFE_INTEGER
+  max: number = Number.MAX_SAFE_INTEGER,
+  rule?: string
 ): number => {
   if (value === undefined) return fallback
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
     issues.push({
       field,
       value,
-      message: min === 1 && max === Number.MAX_SAFE_INTEGER
+      message: rule !== undefined ? rule : min === 1 && max === Number.MAX_SAFE_INTEGER
         ? "must be a whole number above zero"
         : `must be a whole number from ${min} to ${max}`
     })
