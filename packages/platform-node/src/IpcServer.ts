@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import { hasProperty } from "effect/Predicate"
@@ -88,6 +89,8 @@ export interface ServerStats {
   readonly peakQueuedBytes: number
   /** How many times a connection stopped being read because its queued replies passed `writeHighWaterMark`. */
   readonly backpressurePauses: number
+  /** How many times a connection stopped being read because it had `maxInFlight` requests being handled. */
+  readonly inFlightPauses: number
   /** Connections the server closed itself, by reason (a client's own close is not counted). */
   readonly closed: Readonly<Record<CloseReason, number>>
 }
@@ -101,11 +104,19 @@ export interface ServerStats {
  *
  * - `WriteQueueFull`: a reply would have taken the bytes queued for the client past `maxQueuedBytes` (the client
  *   sends requests but does not read the replies). The reply is dropped and the socket destroyed.
+ * - `IdleTimeout`: no byte either way for `idleTimeout`, and no request being handled.
+ * - `FrameDeadline`: a frame began to arrive and was not complete within `frameDeadline` (a slow sender).
+ * - `TooManyConnections`: accepted while `maxConnections` were open; destroyed at once.
  *
  * @since 0.1.0
  * @category models
  */
-export type CloseReason = "ProtocolViolation" | "WriteQueueFull"
+export type CloseReason =
+  | "ProtocolViolation"
+  | "WriteQueueFull"
+  | "IdleTimeout"
+  | "FrameDeadline"
+  | "TooManyConnections"
 
 /**
  * The service tag of a server built by {@link layer}.
@@ -216,6 +227,29 @@ export interface Options<E = never, R = never> {
    * `maxFrameSize` + 10 when that is more.
    */
   readonly maxQueuedBytes?: number | undefined
+  /**
+   * The most connections open at once; one accepted beyond it is destroyed at once (counted in `stats` as
+   * `closed.TooManyConnections`). Default 1024.
+   */
+  readonly maxConnections?: number | undefined
+  /**
+   * The most requests of one connection handled at once. At the cap the server stops reading the connection
+   * until a handler finishes (requests already read with the last chunk wait their turn, at most one read's
+   * worth). Default 1024.
+   */
+  readonly maxInFlight?: number | undefined
+  /**
+   * How long a connection may stay with no byte either way and no request being handled before the server
+   * closes it (`closed.IdleTimeout`). A pool's health pings keep its idle connections alive when its
+   * `healthCheckInterval` is shorter. A Duration, milliseconds or `"5 minutes"`. Default 5 minutes.
+   */
+  readonly idleTimeout?: Duration.DurationInput | undefined
+  /**
+   * How long a frame may take to arrive once its first bytes have (`closed.FrameDeadline`): a client that
+   * sends a header, then a byte now and then, is closed. Time the server itself is not reading (backpressure,
+   * `maxInFlight`) is not counted. Default 30 seconds.
+   */
+  readonly frameDeadline?: Duration.DurationInput | undefined
 }
 
 /**

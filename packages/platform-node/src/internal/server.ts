@@ -51,6 +51,11 @@ class ServerImpl<E, R> implements IpcServer, ConnectionHost<E, R> {
       socket.destroy()
       return
     }
+    if (this.connections.size >= this.options.maxConnections) {
+      this.counters.closed.TooManyConnections++
+      socket.destroy()
+      return
+    }
     const connection = new ServerConnection(this, socket, ++this.accepted)
     this.connections.add(connection)
     if (this.connections.size > this.peakOpen) this.peakOpen = this.connections.size
@@ -80,6 +85,7 @@ class ServerImpl<E, R> implements IpcServer, ConnectionHost<E, R> {
       queuedBytes: this.queuedBytes(),
       peakQueuedBytes: this.counters.peakQueuedBytes,
       backpressurePauses: this.counters.backpressurePauses,
+      inFlightPauses: this.counters.inFlightPauses,
       closed: { ...this.counters.closed }
     }))
   }

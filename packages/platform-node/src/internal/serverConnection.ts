@@ -15,6 +15,7 @@ import {
   HEADER_SIZE,
   writeFrame
 } from "./frame.js"
+import { PausedFor, ReadGate } from "./readGate.js"
 import type { ResolvedServerOptions } from "./serverOptions.js"
 
 /** What a connection reports to, and reads from, the server that accepted it. */
@@ -30,11 +31,15 @@ export class ServerCounters {
   requests = 0
   peakQueuedBytes = 0
   backpressurePauses = 0
-  readonly closed: Record<CloseReason, number> = { ProtocolViolation: 0, WriteQueueFull: 0 }
+  inFlightPauses = 0
+  readonly closed: Record<CloseReason, number> = {
+    ProtocolViolation: 0,
+    WriteQueueFull: 0,
+    IdleTimeout: 0,
+    FrameDeadline: 0,
+    TooManyConnections: 0
+  }
 }
-
-/** Why reading a connection is paused: bits, since several reasons can hold at once. */
-const PausedForBackpressure = 1
 
 /** How long a connection that broke the protocol gets to flush its error frame before it is destroyed anyway. */
 const VIOLATION_FLUSH_MILLIS = 1_000
@@ -87,11 +92,17 @@ export class ServerConnection<E, R> implements RawConnection {
   readonly fibers = new Set<Fiber.RuntimeFiber<Uint8Array, E>>()
   readonly decoder: Decoder
   closed = false
-  /** The reasons reading is paused, as bits; 0 when reading. */
-  private pausedFor = 0
+  private readonly gate: ReadGate
+  /** Requests read while `maxInFlight` were being handled: they wait their turn (at most one chunk's worth). */
+  private readonly waiting: Array<{ readonly id: number; readonly payload: Uint8Array }> = []
+  private waitingHead = 0
+  private admitting = false
 
   constructor(readonly server: ConnectionHost<E, R>, readonly socket: net.Socket, readonly id: number) {
     this.decoder = new Decoder(server.options.maxFrameSize)
+    this.gate = new ReadGate(socket, server.options.frameDeadlineMillis, () => this.closeFor("FrameDeadline"))
+    socket.setTimeout(server.options.idleTimeoutMillis)
+    socket.on("timeout", this.onIdle)
     socket.on("data", this.onData)
     // Errors (a reset by the client, a write after it left) end in "close", which is all the server needs.
     socket.on("error", ignore)
@@ -109,7 +120,13 @@ export class ServerConnection<E, R> implements RawConnection {
 
   private readonly onData = (chunk: Buffer): void => {
     const error = this.decoder.push(chunk, this.onFrame)
-    if (error !== undefined) this.violation(error.message)
+    if (error !== undefined) return this.violation(error.message)
+    this.gate.received(this.decoder.bufferedBytes > 0)
+  }
+
+  /** No byte either way for `idleTimeout`: closed, unless a request is still being handled. */
+  private readonly onIdle = (): void => {
+    if (this.fibers.size === 0 && this.waitingHead === this.waiting.length) this.closeFor("IdleTimeout")
   }
 
   private readonly onClose = (): void => {
@@ -120,13 +137,22 @@ export class ServerConnection<E, R> implements RawConnection {
   /** No more reading, writing or handling: interrupts the handlers still running. */
   private stop(): void {
     this.closed = true
+    this.gate.dispose()
+    this.waiting.length = 0
+    this.waitingHead = 0
     for (const fiber of this.fibers) fiber.unsafeInterruptAsFork(fiber.id())
     this.fibers.clear()
   }
 
   private readonly onFrame = (type: FrameType, id: number, payload: Uint8Array): void => {
     if (this.closed) return
-    if (type === FrameType.Request) return this.handle(id, payload)
+    if (type === FrameType.Request) {
+      if (this.waitingHead === this.waiting.length && this.fibers.size < this.server.options.maxInFlight) {
+        return this.handle(id, payload)
+      }
+      this.waiting.push({ id, payload })
+      return
+    }
     if (type === FrameType.Ping) {
       if (this.server.options.answerPings) this.write(FrameType.Pong, id, emptyPayload)
       return
@@ -143,7 +169,7 @@ export class ServerConnection<E, R> implements RawConnection {
     let done = false
     fiber.addObserver((exit) => {
       done = true
-      this.fibers.delete(fiber)
+      if (this.fibers.delete(fiber) && this.gate.isPausedFor(PausedFor.InFlight)) this.admitWaiting()
       // This runs outside any fiber: a throw here would be an uncaught exception that stops the whole server.
       try {
         this.respond(request, exit)
@@ -151,7 +177,30 @@ export class ServerConnection<E, R> implements RawConnection {
         this.replyFailed(id, error)
       }
     })
-    if (!done) this.fibers.add(fiber)
+    if (done) return
+    this.fibers.add(fiber)
+    if (this.fibers.size >= this.server.options.maxInFlight && !this.gate.isPausedFor(PausedFor.InFlight)) {
+      this.server.counters.inFlightPauses++
+      this.gate.pause(PausedFor.InFlight)
+    }
+  }
+
+  /** A handler finished while at `maxInFlight`: start the requests waiting, then read again once none wait. */
+  private admitWaiting(): void {
+    // A handler that finishes at once would otherwise re-enter here from `handle`, once per waiting request.
+    if (this.admitting) return
+    this.admitting = true
+    const cap = this.server.options.maxInFlight
+    while (this.waitingHead < this.waiting.length && this.fibers.size < cap && !this.closed) {
+      const next = this.waiting[this.waitingHead++]!
+      this.handle(next.id, next.payload)
+    }
+    if (this.waitingHead === this.waiting.length) {
+      this.waiting.length = 0
+      this.waitingHead = 0
+    }
+    this.admitting = false
+    if (this.waiting.length === 0 && this.fibers.size < cap) this.gate.resume(PausedFor.InFlight)
   }
 
   private respond(request: ServerRequest, exit: Exit.Exit<Uint8Array, E>): void {
@@ -227,25 +276,15 @@ export class ServerConnection<E, R> implements RawConnection {
     if (queued > options.maxQueuedBytes) return this.closeFor("WriteQueueFull")
     writeFrame(this.socket, type, id, payload)
     if (queued > this.server.counters.peakQueuedBytes) this.server.counters.peakQueuedBytes = queued
-    if (queued > options.writeHighWaterMark && (this.pausedFor & PausedForBackpressure) === 0) {
+    if (queued > options.writeHighWaterMark && !this.gate.isPausedFor(PausedFor.Backpressure)) {
       this.server.counters.backpressurePauses++
-      this.pause(PausedForBackpressure)
+      this.gate.pause(PausedFor.Backpressure)
       this.socket.once("drain", this.onDrain)
     }
   }
 
   private readonly onDrain = (): void => {
-    this.resume(PausedForBackpressure)
-  }
-
-  private pause(reason: number): void {
-    if (this.pausedFor === 0) this.socket.pause()
-    this.pausedFor |= reason
-  }
-
-  private resume(reason: number): void {
-    this.pausedFor &= ~reason
-    if (this.pausedFor === 0 && !this.closed) this.socket.resume()
+    this.gate.resume(PausedFor.Backpressure)
   }
 
   /** The server closes the connection itself, for a reason it counts. */

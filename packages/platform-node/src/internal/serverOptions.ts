@@ -1,10 +1,11 @@
+import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import type { Address } from "../IpcAddress.js"
 import type { InvalidIpcOptions, OptionIssue } from "../IpcError.js"
 import type { Handler, Options } from "../IpcServer.js"
 import { resolveAddress } from "./address.js"
 import { HEADER_SIZE } from "./frame.js"
-import { booleanOption, frameSizeOption, invalid } from "./options.js"
+import { booleanOption, durationOption, frameSizeOption, invalid } from "./options.js"
 
 /** Server options with every default filled in. */
 export interface ResolvedServerOptions<E, R> {
@@ -18,6 +19,10 @@ export interface ResolvedServerOptions<E, R> {
   readonly exposeDefects: boolean
   readonly writeHighWaterMark: number
   readonly maxQueuedBytes: number
+  readonly maxConnections: number
+  readonly maxInFlight: number
+  readonly idleTimeoutMillis: number
+  readonly frameDeadlineMillis: number
 }
 
 export const DEFAULT_WRITE_HIGH_WATER_MARK = 1024 * 1024
@@ -55,6 +60,10 @@ export const resolveServerOptions = <E, R>(
     Number.MAX_SAFE_INTEGER,
     `must be a whole number of bytes, at least writeHighWaterMark and maxFrameSize + 10 (${smallestQueue})`
   )
+  const maxConnections = countOption(issues, "maxConnections", options.maxConnections, 1024, 1)
+  const maxInFlight = countOption(issues, "maxInFlight", options.maxInFlight, 1024, 1)
+  const idleTimeout = durationOption(issues, "idleTimeout", options.idleTimeout, Duration.minutes(5))
+  const frameDeadline = durationOption(issues, "frameDeadline", options.frameDeadline, Duration.seconds(30))
   if (address === undefined || addressIssues.length > 0 || issues.length > 0) {
     return Either.left(invalid(addressIssues, issues))
   }
@@ -68,7 +77,11 @@ export const resolveServerOptions = <E, R>(
     backlog,
     exposeDefects,
     writeHighWaterMark,
-    maxQueuedBytes
+    maxQueuedBytes,
+    maxConnections,
+    maxInFlight,
+    idleTimeoutMillis: Duration.toMillis(idleTimeout),
+    frameDeadlineMillis: Duration.toMillis(frameDeadline)
   })
 }
 
