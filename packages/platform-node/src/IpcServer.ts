@@ -250,6 +250,12 @@ export interface Options<E = never, R = never> {
    * `maxInFlight`) is not counted. Default 30 seconds.
    */
   readonly frameDeadline?: Duration.DurationInput | undefined
+  /**
+   * The permission bits of the Unix socket file, set right after it is bound whatever the umask: who may connect
+   * is decided here, not by the environment. Ignored for TCP and named pipes. Default `0o600`: only the user the
+   * server runs as may connect (`0o660` lets the file's group in).
+   */
+  readonly mode?: number | undefined
 }
 
 /**

@@ -23,6 +23,7 @@ export interface ResolvedServerOptions<E, R> {
   readonly maxInFlight: number
   readonly idleTimeoutMillis: number
   readonly frameDeadlineMillis: number
+  readonly mode: number
 }
 
 export const DEFAULT_WRITE_HIGH_WATER_MARK = 1024 * 1024
@@ -64,6 +65,15 @@ export const resolveServerOptions = <E, R>(
   const maxInFlight = countOption(issues, "maxInFlight", options.maxInFlight, 1024, 1)
   const idleTimeout = durationOption(issues, "idleTimeout", options.idleTimeout, Duration.minutes(5))
   const frameDeadline = durationOption(issues, "frameDeadline", options.frameDeadline, Duration.seconds(30))
+  const mode = countOption(
+    issues,
+    "mode",
+    options.mode,
+    0o600,
+    0,
+    0o777,
+    "must be permission bits from 0 to 0o777 (511), for instance 0o600"
+  )
   if (address === undefined || addressIssues.length > 0 || issues.length > 0) {
     return Either.left(invalid(addressIssues, issues))
   }
@@ -81,7 +91,8 @@ export const resolveServerOptions = <E, R>(
     maxConnections,
     maxInFlight,
     idleTimeoutMillis: Duration.toMillis(idleTimeout),
-    frameDeadlineMillis: Duration.toMillis(frameDeadline)
+    frameDeadlineMillis: Duration.toMillis(frameDeadline),
+    mode
   })
 }
 
