@@ -1,6 +1,6 @@
 import { IpcConnection, IpcServer } from "@connection-pool/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Data, Effect, Exit, HashMap, Logger, Option } from "effect"
+import { Cause, Data, Deferred, Effect, Exit, HashMap, Logger, Option } from "effect"
 import { bytes, tempSocketPath, text, within } from "./utils.js"
 
 class NotFound extends Data.TaggedError("NotFound")<{ readonly id: number; readonly password: string }> {
@@ -113,6 +113,24 @@ describe("IpcServer error frames", () => {
       assert.include((yield* remoteError(connection, "die-error")).detail, `postgres://root:${secret}@db`)
       assert.include((yield* remoteError(connection, "die-object")).detail, secret)
     }))
+
+  it.scopedLive("a handler interrupted because the server closes is not logged as a defect", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const path = yield* tempSocketPath("interrupted")
+      const started = yield* Deferred.make<void>()
+      yield* Effect.gen(function*() {
+        yield* IpcServer.make({
+          path,
+          handler: () => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)
+        })
+        const connection = yield* IpcConnection.connect({ path })
+        yield* Effect.fork(connection.request(bytes("hang")))
+        yield* Deferred.await(started).pipe(within("2 seconds", "the handler to start"))
+      }).pipe(Effect.scoped, Effect.provide(logs.layer))
+      assert.deepStrictEqual(logs.lines.map((line) => line.message), [])
+    })
+  })
 
   it.effect("exposeDefects must be a boolean", () =>
     Effect.gen(function*() {

@@ -218,6 +218,8 @@ export class ServerConnection<E, R> implements RawConnection {
       // Not bytes (a handler typed loosely): say so rather than leave the client waiting.
       return this.report(id, "HandlerDefect", notBytesReply(reply, request, this.server.options.exposeDefects))
     }
+    // Interrupted only: the server is closing the connection or itself; there is no one to answer.
+    if (Cause.isInterruptedOnly(exit.cause)) return
     const failure = Cause.failureOption(exit.cause)
     if (Option.isSome(failure)) {
       return this.report(id, "HandlerFailed", failureReply(failure.value, exit.cause, request))
