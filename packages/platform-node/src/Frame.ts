@@ -11,8 +11,8 @@
  * ```
  *
  * An error frame's payload is one code byte (1 handler failed, 2 handler defect, 3 reply too large, 4 protocol
- * violation) followed by a UTF-8 message; id 0 means the error concerns the whole connection, which the server
- * then closes.
+ * violation) followed by a UTF-8 message; id 0 means the error concerns the whole connection: the server stops
+ * reading it and destroys it once the frame is flushed.
  *
  * @since 0.1.0
  */
@@ -95,7 +95,9 @@ export const encode: (type: FrameType, id: number, payload: Uint8Array) => Uint8
 export type FrameHandler = (type: FrameType, id: number, payload: Uint8Array) => void
 
 /**
- * An incremental decoder for one byte stream.
+ * An incremental decoder for one byte stream. A frame spanning several chunks is held in one buffer that grows
+ * as its bytes arrive (to at most twice what has arrived, never to the size its header announces), so buffering
+ * costs about one byte per byte received, even in 1-byte chunks.
  *
  * @since 0.1.0
  * @category decoding

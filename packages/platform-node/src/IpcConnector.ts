@@ -45,6 +45,14 @@ export interface Options {
   readonly maxFrameSize?: number | undefined
   /** How long the health check waits for the pong to its ping. Default 3 seconds. */
   readonly pingTimeout?: Duration.DurationInput | undefined
+  /**
+   * How long a connection with a request waiting for its reply may go without a byte from the server (or to it)
+   * before the request fails with a `ProtocolError` of reason `"ReplyTimeout"` and the connection is closed (a late
+   * reply could not be told from trouble). It bounds a silent or stalled server even when the caller sets no
+   * `Effect.timeout`; a reply that is slow but arrives within it is fine, and an idle connection is never closed
+   * by it. Set it above the slowest reply your server's handler may take. Default 60 seconds.
+   */
+  readonly requestTimeout?: Duration.DurationInput | undefined
 }
 
 /**

@@ -116,6 +116,7 @@ const socketMessages: Record<SocketErrorReason, string> = {
  *   connection is intact, with `direction: "receive"` the connection is closed.
  * - `UnexpectedFrame`: a well-formed frame that does not answer anything pending (a wrong id or type).
  * - `PingTimeout`: the server did not answer a health ping within `pingTimeout`.
+ * - `ReplyTimeout`: a request waited `requestTimeout` with no byte from the server; the connection is closed.
  * - `EncodeFailed` / `DecodeFailed`: a typed request or reply did not match its schema, or was not JSON. The
  *   connection is intact.
  *
@@ -128,6 +129,7 @@ export type ProtocolErrorReason =
   | "FrameTooLarge"
   | "UnexpectedFrame"
   | "PingTimeout"
+  | "ReplyTimeout"
   | "EncodeFailed"
   | "DecodeFailed"
 

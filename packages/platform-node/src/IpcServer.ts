@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import { hasProperty } from "effect/Predicate"
@@ -82,7 +83,40 @@ export interface ServerStats {
   readonly peakOpen: number
   /** Request frames received. */
   readonly requests: number
+  /** Reply bytes queued for writing now, on all connections (a client that does not read makes them grow). */
+  readonly queuedBytes: number
+  /** The most reply bytes queued on one connection at once, since the server started; at most `maxQueuedBytes`. */
+  readonly peakQueuedBytes: number
+  /** How many times a connection stopped being read because its queued replies passed `writeHighWaterMark`. */
+  readonly backpressurePauses: number
+  /** How many times a connection stopped being read because it had `maxInFlight` requests being handled. */
+  readonly inFlightPauses: number
+  /** Connections the server closed itself, by reason (a client's own close is not counted). */
+  readonly closed: Readonly<Record<CloseReason, number>>
 }
+
+/**
+ * Why the server closed a connection itself:
+ *
+ * - `ProtocolViolation`: the client sent something that is not a valid request or ping (bad magic byte, unknown
+ *   type, a frame above `maxFrameSize`, a frame type a client may not send). The server writes an error frame on
+ *   id 0, stops reading, and destroys the socket once the frame is flushed (after 1 second at most).
+ *
+ * - `WriteQueueFull`: a reply would have taken the bytes queued for the client past `maxQueuedBytes` (the client
+ *   sends requests but does not read the replies). The reply is dropped and the socket destroyed.
+ * - `IdleTimeout`: no byte either way for `idleTimeout`, and no request being handled.
+ * - `FrameDeadline`: a frame began to arrive and was not complete within `frameDeadline` (a slow sender).
+ * - `TooManyConnections`: accepted while `maxConnections` were open; destroyed at once.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CloseReason =
+  | "ProtocolViolation"
+  | "WriteQueueFull"
+  | "IdleTimeout"
+  | "FrameDeadline"
+  | "TooManyConnections"
 
 /**
  * The service tag of a server built by {@link layer}.
@@ -114,8 +148,12 @@ export interface RequestInfo {
 }
 
 /**
- * Handles one request. Its failure is sent back as an error frame (`RemoteError` of reason `"HandlerFailed"` with
- * the error's message, or `"HandlerDefect"` for a defect); a reply above `maxFrameSize` as `"ReplyTooLarge"`.
+ * Handles one request. Its failure is sent back as an error frame, `RemoteError` of reason `"HandlerFailed"`,
+ * carrying what the handler chose to expose: a tagged error's `_tag` and `message` (`"NotFound: no user 7"`), an
+ * error's message, or a string. Nothing else of the error is sent: a failure that is none of these gets a generic
+ * message with a correlation id, logged on the server with the failure. A defect (or a throw) is an error frame
+ * `"HandlerDefect"` with a generic message and a correlation id (see `exposeDefects`); a reply above
+ * `maxFrameSize` is `"ReplyTooLarge"`.
  * Requests on one connection are handled concurrently and answered as they finish. A handler still running when
  * its connection closes is interrupted.
  *
@@ -154,7 +192,8 @@ export interface Options<E = never, R = never> {
   readonly handler: Handler<E, R>
   /**
    * The largest payload, in bytes, a frame may carry, in both directions. A client frame above it is a protocol
-   * violation (an error frame, then the connection is closed). Default 16 MiB (16777216).
+   * violation (an error frame, then the connection is destroyed; see {@link CloseReason}). Default 16 MiB
+   * (16777216).
    */
   readonly maxFrameSize?: number | undefined
   /** Whether to answer pings. `false` makes every health check time out (for tests). Default `true`. */
@@ -168,6 +207,55 @@ export interface Options<E = never, R = never> {
   readonly removeStaleSocket?: boolean | undefined
   /** The length of the queue of connections waiting to be accepted. Default 511 (Node's). */
   readonly backlog?: number | undefined
+  /**
+   * Whether error frames describe defects in full (the defect's message, or the JSON of a value that is not an
+   * `Error`), as a reply that is not bytes. For development only: a defect can carry anything (a secret, a
+   * connection string) and the client sees it all. Default `false`: the client gets a generic message with a
+   * correlation id, and the details go to the server's log under the same `correlationId`.
+   */
+  readonly exposeDefects?: boolean | undefined
+  /**
+   * Bytes of replies queued for one client past which the server stops reading that client's requests, until
+   * the queue has drained (the client reads again). A client that sends requests and never reads cannot make the
+   * server queue replies without bound. Default 1 MiB (1048576).
+   */
+  readonly writeHighWaterMark?: number | undefined
+  /**
+   * The most bytes of replies queued for one client: a reply that would go past it closes the connection (a
+   * {@link CloseReason} of `"WriteQueueFull"`, counted in `stats`). At least `writeHighWaterMark` and
+   * `maxFrameSize` + 10, so that one reply of the largest size always fits. Default 64 MiB, or twice
+   * `maxFrameSize` + 10 when that is more.
+   */
+  readonly maxQueuedBytes?: number | undefined
+  /**
+   * The most connections open at once; one accepted beyond it is destroyed at once (counted in `stats` as
+   * `closed.TooManyConnections`). Default 1024.
+   */
+  readonly maxConnections?: number | undefined
+  /**
+   * The most requests of one connection handled at once. At the cap the server stops reading the connection
+   * until a handler finishes (requests already read with the last chunk wait their turn, at most one read's
+   * worth). Default 1024.
+   */
+  readonly maxInFlight?: number | undefined
+  /**
+   * How long a connection may stay with no byte either way and no request being handled before the server
+   * closes it (`closed.IdleTimeout`). A pool's health pings keep its idle connections alive when its
+   * `healthCheckInterval` is shorter. A Duration, milliseconds or `"5 minutes"`. Default 5 minutes.
+   */
+  readonly idleTimeout?: Duration.DurationInput | undefined
+  /**
+   * How long a frame may take to arrive once its first bytes have (`closed.FrameDeadline`): a client that
+   * sends a header, then a byte now and then, is closed. Time the server itself is not reading (backpressure,
+   * `maxInFlight`) is not counted. Default 30 seconds.
+   */
+  readonly frameDeadline?: Duration.DurationInput | undefined
+  /**
+   * The permission bits of the Unix socket file, set right after it is bound whatever the umask: who may connect
+   * is decided here, not by the environment. Ignored for TCP and named pipes. Default `0o600`: only the user the
+   * server runs as may connect (`0o660` lets the file's group in).
+   */
+  readonly mode?: number | undefined
 }
 
 /**

@@ -59,7 +59,7 @@ export type FaultyHandler<E = never, R = never> = (
  * Turns a faulty handler into a plain `IpcServer.Handler`: bytes are the reply, as with any handler; a
  * {@link Fault} is acted out on the request's connection, and the server writes nothing else for that request.
  * A fault that cannot be written (an `Oversized` size outside 0 to 2^32 - 1) is a defect: the client gets an
- * error frame `HandlerDefect` naming it. A fault only works on a request an `IpcServer` passed; called in any
+ * error frame `HandlerDefect` (naming it when the server has `exposeDefects`). A fault only works on a request an `IpcServer` passed; called in any
  * other way the handler dies.
  *
  * @example

@@ -113,7 +113,8 @@ describe("IpcConnection", () => {
           handler: (payload) => {
             if (text(payload) === "throw") throw new Error("thrown, not failed")
             return Effect.succeed("a string" as unknown as Uint8Array)
-          }
+          },
+          exposeDefects: true // the defect's own message reaches the client only when asked for
         }).pipe(Logger.withMinimumLogLevel(LogLevel.None)) // the server logs defects; this one is on purpose
         const connection = yield* IpcConnection.connect({ path })
         const thrown = failure(yield* Effect.exit(connection.request(bytes("throw")).pipe(within("1 second", "reply"))))

@@ -104,7 +104,8 @@ describe("IpcServerFaults", () => {
           path,
           handler: IpcServerFaults.handler((payload) =>
             Effect.succeed(text(payload) === "bad" ? IpcServerFaults.oversized(-1) : payload)
-          )
+          ),
+          exposeDefects: true // the defect's own message reaches the client only when asked for
         }).pipe(Logger.withMinimumLogLevel(LogLevel.None)) // the server logs defects; this one is on purpose
         const connection = yield* IpcConnection.connect({ path })
         const error = yield* remoteError(connection, "bad")
@@ -152,7 +153,8 @@ describe("IpcServerFaults", () => {
               default:
                 return Effect.succeed(payload)
             }
-          }
+          },
+          exposeDefects: true // the defect's own description reaches the client only when asked for
         }).pipe(Logger.withMinimumLogLevel(LogLevel.None)) // the server logs defects; this one is on purpose
         const connection = yield* IpcConnection.connect({ path })
         const failed = yield* remoteError(connection, "fail")

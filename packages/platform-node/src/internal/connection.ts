@@ -58,6 +58,9 @@ export class Connection implements IpcConnection {
     socket.on("end", this.onEnd)
     socket.on("error", this.onError)
     socket.on("close", this.onClose)
+    // One inactivity timer per socket, refreshed by Node on every read and write: no timer per request.
+    socket.setTimeout(Duration.toMillis(options.requestTimeout))
+    socket.on("timeout", this.onSilence)
     const pingTimeout = options.pingTimeout
     this.ping = Effect.timeoutFail(Effect.async<void, RequestError>(this.registerPing), {
       duration: pingTimeout,
@@ -178,6 +181,19 @@ export class Connection implements IpcConnection {
         reason: "UnexpectedFrame",
         direction: "receive",
         detail: `a ${frameTypeNames[type]} frame with id ${id} answers nothing pending`
+      })
+    )
+  }
+
+  /** Nothing either way for `requestTimeout`: fatal only when a request is waiting for its reply. */
+  private readonly onSilence = (): void => {
+    if (this.requests.size === 0) return
+    const waited = Duration.format(this.options.requestTimeout)
+    this.fail(
+      new ProtocolError({
+        reason: "ReplyTimeout",
+        direction: "receive",
+        detail: `no byte from ${this.options.label} for ${waited} while ${this.requests.size} request(s) waited`
       })
     )
   }

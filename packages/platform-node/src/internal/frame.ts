@@ -67,15 +67,21 @@ const readUInt32 = (data: Uint8Array, offset: number): number =>
 
 const isFrameType = (type: number): type is FrameType => type >= FrameType.Request && type <= FrameType.Error
 
+/** The smallest buffer a partial frame's body starts in (a header alone takes its 10 bytes). */
+const MIN_PARTIAL_CAPACITY = 4096
+
 /**
  * An incremental frame decoder. Bytes arrive in chunks of any size; whole frames are handed to the callback
  * in order, payloads as views into the received chunks (no copy unless a frame spans chunks).
  *
- * Partial input is kept as a list of chunks and joined once, when enough has arrived for the next header or
- * the whole frame: joining on every chunk would make a large frame cost quadratic copying.
+ * A frame that spans chunks is copied into one buffer that grows as its bytes arrive, to at most twice what
+ * has arrived (and never beyond the frame's size): buffering costs about one byte per byte received, whatever
+ * the chunk size, and a header alone never reserves the size it announces. Growing by doubling keeps a large
+ * frame's copying linear. A buffer that has delivered a frame is never written again (the payload handed out is
+ * a view into it).
  */
 export class Decoder implements Frame.Decoder {
-  private chunks: Array<Uint8Array> = []
+  private pending: Buffer | undefined = undefined
   private buffered = 0
   /** Bytes needed before the next frame can make progress: a header, or the whole frame once the header is known. */
   private needed = HEADER_SIZE
@@ -86,50 +92,60 @@ export class Decoder implements Frame.Decoder {
     return this.buffered
   }
 
+  /** The bytes held for the partial frame, spare capacity included. */
+  get retainedBytes(): number {
+    return this.pending === undefined ? 0 : this.pending.length
+  }
+
   /** Decodes what `input` completes; returns the error that makes the stream undecodable, if any. */
   push(input: Uint8Array, onFrame: Frame.FrameHandler): ProtocolError | undefined {
-    let data: Uint8Array
-    if (this.buffered === 0) {
-      data = input
-    } else {
-      this.chunks.push(input)
-      this.buffered += input.length
-      if (this.buffered < this.needed) {
-        // The header may already be complete enough to reject the frame before its body arrives.
-        return this.needed === HEADER_SIZE ? this.checkPartialHeader() : undefined
-      }
-      data = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered)
-      this.chunks = []
-      this.buffered = 0
-    }
     let offset = 0
+    if (this.buffered > 0) {
+      // Complete the partial frame from the front of `input`, copying no more than it needs.
+      while (true) {
+        const take = Math.min(this.needed - this.buffered, input.length - offset)
+        this.append(input, offset, take)
+        offset += take
+        if (this.buffered < this.needed) {
+          // The header may already be complete enough to reject the frame before its body arrives.
+          return this.needed === HEADER_SIZE
+            ? checkHeader(this.pending!, 0, this.buffered, this.maxFrameSize)
+            : undefined
+        }
+        if (this.needed !== HEADER_SIZE) break
+        const error = checkHeader(this.pending!, 0, HEADER_SIZE, this.maxFrameSize)
+        if (error !== undefined) return error
+        const total = HEADER_SIZE + readUInt32(this.pending!, 0)
+        if (total === HEADER_SIZE) break
+        this.needed = total
+      }
+      const frame = this.pending!
+      const total = this.buffered
+      this.pending = undefined
+      this.buffered = 0
+      this.needed = HEADER_SIZE
+      onFrame(frame[5] as FrameType, readUInt32(frame, 6), frame.subarray(HEADER_SIZE, total))
+    }
     while (true) {
-      const available = data.length - offset
-      if (available === 0) {
-        this.needed = HEADER_SIZE
-        return undefined
-      }
-      const error = checkHeader(data, offset, available, this.maxFrameSize)
+      const available = input.length - offset
+      if (available === 0) return undefined
+      const error = checkHeader(input, offset, available, this.maxFrameSize)
       if (error !== undefined) return error
-      if (available < HEADER_SIZE) {
-        this.needed = HEADER_SIZE
-        break
-      }
-      const total = HEADER_SIZE + readUInt32(data, offset)
+      if (available < HEADER_SIZE) break
+      const total = HEADER_SIZE + readUInt32(input, offset)
       if (available < total) {
         this.needed = total
         break
       }
       onFrame(
-        data[offset + 5] as FrameType,
-        readUInt32(data, offset + 6),
-        data.subarray(offset + HEADER_SIZE, offset + total)
+        input[offset + 5] as FrameType,
+        readUInt32(input, offset + 6),
+        input.subarray(offset + HEADER_SIZE, offset + total)
       )
       offset += total
     }
-    const rest = offset === 0 ? data : data.subarray(offset)
-    this.chunks = [rest]
-    this.buffered = rest.length
+    // A partial frame at the end: copied, so that the chunk it came in is not retained for its sake.
+    this.append(input, offset, input.length - offset)
     return undefined
   }
 
@@ -145,11 +161,20 @@ export class Decoder implements Frame.Decoder {
     })
   }
 
-  private checkPartialHeader(): ProtocolError | undefined {
-    if (this.buffered < 6) return undefined
-    const head = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered)
-    this.chunks = [head]
-    return checkHeader(head, 0, head.length, this.maxFrameSize)
+  private append(input: Uint8Array, offset: number, length: number): void {
+    const required = this.buffered + length
+    let pending = this.pending
+    if (pending === undefined || pending.length < required) {
+      // Up to the header, the header's size; then up to twice what has arrived, never beyond the frame.
+      const capacity = required <= HEADER_SIZE
+        ? HEADER_SIZE
+        : Math.min(this.needed, Math.max(2 * required, MIN_PARTIAL_CAPACITY))
+      const grown = Buffer.allocUnsafe(capacity)
+      if (pending !== undefined) pending.copy(grown, 0, 0, this.buffered)
+      this.pending = pending = grown
+    }
+    pending.set(input.subarray(offset, offset + length), this.buffered)
+    this.buffered = required
   }
 }
 

@@ -61,7 +61,22 @@ export interface ListenOptions {
   readonly address: Address
   readonly backlog: number
   readonly removeStaleSocket: boolean
+  /** The permission bits of a Unix socket file. */
+  readonly mode: number
 }
+
+/**
+ * Gives the socket file its mode right after it is bound, whatever the umask made it: who may connect is the
+ * server's decision, not the environment's. The file is created by `bind` with the umask's mode, so a peer that
+ * connects in the instant before this is only stopped by the directory's permissions (see `IpcAddress.localPath`).
+ */
+const setMode = (address: Address, mode: number): Effect.Effect<void, NodeJS.ErrnoException> =>
+  "path" in address && !isPipePath(address.path)
+    ? Effect.try({
+      try: () => fs.chmodSync(address.path, mode),
+      catch: (error) => error as NodeJS.ErrnoException
+    })
+    : Effect.void
 
 /**
  * Listens on the address; a Unix socket path left by a dead server is removed (when allowed) and listening tried
@@ -85,6 +100,10 @@ export const listen = (server: net.Server, options: ListenOptions): Effect.Effec
         )
         : Effect.fail(error)
     ),
+    Effect.zipRight(Effect.suspend(() =>
+      // Listening, but not as asked: stop, rather than serve a socket anyone may reach.
+      Effect.tapError(setMode(address, options.mode), () => Effect.sync(() => server.close()))
+    )),
     Effect.mapError(toServerError)
   )
 }

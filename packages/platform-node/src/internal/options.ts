@@ -18,6 +18,7 @@ export interface ResolvedOptions {
   readonly noDelay: boolean
   readonly maxFrameSize: number
   readonly pingTimeout: Duration.Duration
+  readonly requestTimeout: Duration.Duration
 }
 
 export const defaults = {
@@ -26,7 +27,8 @@ export const defaults = {
   keepAliveInitialDelay: Duration.seconds(60),
   noDelay: true,
   maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
-  pingTimeout: Duration.seconds(3)
+  pingTimeout: Duration.seconds(3),
+  requestTimeout: Duration.seconds(60)
 } as const
 
 /** Reads an optional duration with the core's one duration check (finite, above zero, at most 2^31-1 ms). */
@@ -100,6 +102,7 @@ export const resolve = (options: Options): Either.Either<ResolvedOptions, Invali
   const noDelay = booleanOption(issues, "noDelay", options.noDelay, defaults.noDelay)
   const maxFrameSize = frameSizeOption(issues, options.maxFrameSize)
   const pingTimeout = durationOption(issues, "pingTimeout", options.pingTimeout, defaults.pingTimeout)
+  const requestTimeout = durationOption(issues, "requestTimeout", options.requestTimeout, defaults.requestTimeout)
   if (address === undefined || addressIssues.length > 0 || issues.length > 0) {
     return Either.left(invalid(addressIssues, issues))
   }
@@ -111,6 +114,7 @@ export const resolve = (options: Options): Either.Either<ResolvedOptions, Invali
     keepAliveInitialDelayMillis: Duration.toMillis(keepAliveInitialDelay),
     noDelay,
     maxFrameSize,
-    pingTimeout
+    pingTimeout,
+    requestTimeout
   })
 }
