@@ -1,8 +1,9 @@
 import { IpcConnection, IpcServer } from "@connection-pool/platform-node"
+import { eventually, within } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { rawClient, requestFrame } from "./rawClient.js"
-import { bytes, eventually, tempSocketPath, text, within } from "./utils.js"
+import { bytes, tempSocketPath, text } from "./utils.js"
 
 const MiB = 1024 * 1024
 

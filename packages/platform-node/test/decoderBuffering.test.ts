@@ -1,9 +1,10 @@
 import { Frame, IpcConnection, IpcServer } from "@connection-pool/platform-node"
+import { eventually, within } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Decoder } from "../src/internal/frame.js"
 import { rawClient, requestFrame } from "./rawClient.js"
-import { bytes, eventually, tempSocketPath, text, within } from "./utils.js"
+import { bytes, tempSocketPath, text } from "./utils.js"
 
 const noFrame: Frame.FrameHandler = () => assert.fail("no frame is complete yet")
 

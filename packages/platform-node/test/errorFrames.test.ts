@@ -1,7 +1,8 @@
 import { IpcConnection, IpcServer } from "@connection-pool/platform-node"
+import { within } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Data, Deferred, Effect, Exit, HashMap, Logger, Option } from "effect"
-import { bytes, tempSocketPath, text, within } from "./utils.js"
+import { bytes, tempSocketPath, text } from "./utils.js"
 
 class NotFound extends Data.TaggedError("NotFound")<{ readonly id: number; readonly password: string }> {
   override get message(): string {

@@ -1,8 +1,9 @@
 import { Frame, IpcServer } from "@connection-pool/platform-node"
+import { eventually, within } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect } from "effect"
 import { rawClient } from "./rawClient.js"
-import { eventually, tempSocketPath, text, within } from "./utils.js"
+import { tempSocketPath, text } from "./utils.js"
 
 describe("IpcServer against careless or hostile clients", () => {
   describe("a protocol violation", () => {

@@ -1,7 +1,8 @@
 import { IpcConnection, IpcConnector, IpcServer, IpcServerFaults } from "@connection-pool/platform-node"
+import { within } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
-import { bytes, tempSocketPath, text, within } from "./utils.js"
+import { bytes, tempSocketPath, text } from "./utils.js"
 
 describe("IpcConnector requestTimeout", () => {
   it.scopedLive("a server that never answers fails the request with ReplyTimeout and the connection is closed, with no Effect.timeout", () =>

@@ -1,8 +1,9 @@
 import { IpcConnection, IpcServer } from "@connection-pool/platform-node"
+import { within } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs"
-import { bytes, tempSocketPath, text, within } from "./utils.js"
+import { bytes, tempSocketPath, text } from "./utils.js"
 
 /** Runs `self` with the process umask set to `mask`, restored after. The umask is per process: tests here run one at a time. */
 const withUmask = (mask: number) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
