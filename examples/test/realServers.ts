@@ -3,13 +3,10 @@
  * reachable, and the rule for when it is not (skip with a printed reason; fail under `REQUIRE_SERVICES=1`, as CI
  * runs).
  */
-import { Data, Effect } from "effect"
 import * as net from "node:net"
 import { Client } from "pg"
 import { server as postgresServer } from "../postgres.js"
 import { address as redisAddress } from "../redis.js"
-
-export const servicesRequired = process.env.REQUIRE_SERVICES === "1"
 
 /** Why Redis cannot be used, or `undefined` when it answers `PING`. */
 export const redisUnavailable = (): Promise<string | undefined> =>
@@ -47,25 +44,13 @@ export const postgresUnavailable = async (): Promise<string | undefined> => {
   }
 }
 
-/**
- * Whether the tests of a server should be skipped: when it is unavailable, unless `REQUIRE_SERVICES=1`, in which
- * case they run and fail (see `requireServer`). Prints the reason for a skip.
- */
-export const skipWithout = (server: string, unavailable: string | undefined): boolean => {
-  if (unavailable === undefined || servicesRequired) return false
-  console.warn(`skipping the ${server} tests: ${unavailable} (REQUIRE_SERVICES=1 makes this a failure)`)
-  return true
-}
-
-export class ServerUnavailable extends Data.TaggedError("ServerUnavailable")<{ readonly reason: string }> {
-  override get message(): string {
-    return `REQUIRE_SERVICES=1 but ${this.reason}`
-  }
-}
-
-/** The first step of a test that needs a server: fails it, naming why, when the server is unavailable. */
-export const requireServer = (unavailable: string | undefined): Effect.Effect<void, ServerUnavailable> =>
-  unavailable === undefined ? Effect.void : Effect.fail(new ServerUnavailable({ reason: unavailable }))
-
-/** The test kit's bounded waits, for the tests that import them from here. */
-export { eventually, Timeout, within } from "@connection-pool/test-kit"
+/** The test kit's rule for real servers and its bounded waits, for the tests that import them from here. */
+export {
+  eventually,
+  requireServer,
+  ServerUnavailable,
+  servicesRequired,
+  skipWithout,
+  Timeout,
+  within
+} from "@connection-pool/test-kit"

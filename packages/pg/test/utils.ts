@@ -4,7 +4,8 @@
  * `REQUIRE_SERVICES=1`, as CI runs). Bounded waits for conditions with no event to wait on.
  */
 import type { PgConnection } from "@connection-pool/pg"
-import { Data, Duration, Effect } from "effect"
+import * as Kit from "@connection-pool/test-kit"
+import { Effect } from "effect"
 import { Client, type ClientConfig } from "pg"
 
 export const server: ClientConfig = {
@@ -34,45 +35,10 @@ export const postgresUnavailable = async (): Promise<string | undefined> => {
   }
 }
 
-/** Whether to skip: when the server is unavailable, unless `REQUIRE_SERVICES=1`. Prints the reason for a skip. */
-export const skipWithout = (unavailable: string | undefined): boolean => {
-  if (unavailable === undefined || process.env.REQUIRE_SERVICES === "1") return false
-  console.warn(`skipping the PostgreSQL tests: ${unavailable} (REQUIRE_SERVICES=1 makes this a failure)`)
-  return true
-}
+/** Whether to skip the PostgreSQL tests (the kit's rule: skip with the reason printed, fail under `REQUIRE_SERVICES=1`). */
+export const skipWithout = (unavailable: string | undefined): boolean => Kit.skipWithout("PostgreSQL", unavailable)
 
-export class ServerUnavailable extends Data.TaggedError("ServerUnavailable")<{ readonly reason: string }> {
-  override get message(): string {
-    return `REQUIRE_SERVICES=1 but ${this.reason}`
-  }
-}
-
-/** The first step of a live test: fails it, naming why, when the server is unavailable. */
-export const requireServer = (unavailable: string | undefined): Effect.Effect<void, ServerUnavailable> =>
-  unavailable === undefined ? Effect.void : Effect.fail(new ServerUnavailable({ reason: unavailable }))
-
-export class Timeout extends Data.TaggedError("Timeout")<{ readonly what: string; readonly after: string }> {
-  override get message(): string {
-    return `waited ${this.after} for ${this.what}`
-  }
-}
-
-/** Bounds a wait: fails with `Timeout` naming what did not happen. */
-export const within = (duration: Duration.DurationInput, what: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  Effect.timeoutFail(self, {
-    duration,
-    onTimeout: () => new Timeout({ what, after: Duration.format(Duration.decode(duration)) })
-  })
-
-/** A bounded poll; fails with `Timeout` at the deadline. */
-export const eventually = <E, R>(
-  condition: Effect.Effect<boolean, E, R>,
-  what: string,
-  deadline: Duration.DurationInput = "5 seconds"
-): Effect.Effect<void, E | Timeout, R> =>
-  Effect.gen(function*() {
-    while (!(yield* condition)) yield* Effect.sleep("5 millis")
-  }).pipe(within(deadline, what))
+export { eventually, requireServer, ServerUnavailable, Timeout, within } from "@connection-pool/test-kit"
 
 /**
  * Terminates, from `admin` (a session outside any pool), the sessions whose application name is `name`; returns
@@ -91,7 +57,7 @@ export const terminateSessionsNamed = (admin: PgConnection.PgConnection, name: s
       "SELECT count(*)::int AS count FROM pg_stat_activity WHERE pid = ANY($1)",
       [pids]
     )
-    yield* eventually(Effect.map(alive, (result) => result.rows[0]!.count === 0), "terminated backends to end")
+    yield* Kit.eventually(Effect.map(alive, (result) => result.rows[0]!.count === 0), "terminated backends to end")
     return pids.length
   })
 

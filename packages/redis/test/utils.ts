@@ -4,7 +4,8 @@
  * client names unique to this run, and bounded waits.
  */
 import type { RedisConnection } from "@connection-pool/redis"
-import { Data, Duration, Effect, Exit, type Scope } from "effect"
+import * as Kit from "@connection-pool/test-kit"
+import { Effect, Exit, type Scope } from "effect"
 import * as net from "node:net"
 
 export const address = {
@@ -35,47 +36,10 @@ export const redisUnavailable = (): Promise<string | undefined> =>
       done(data.toString().startsWith("+PONG") ? undefined : `Redis at ${where} answered ${data.toString().trim()}`))
   })
 
-export const servicesRequired = process.env.REQUIRE_SERVICES === "1"
+/** Whether to skip the Redis tests (the kit's rule: skip with the reason printed, fail under `REQUIRE_SERVICES=1`). */
+export const skipWithout = (unavailable: string | undefined): boolean => Kit.skipWithout("Redis", unavailable)
 
-/** Whether to skip a server's tests: when it is unavailable, unless `REQUIRE_SERVICES=1`. Prints the reason. */
-export const skipWithout = (unavailable: string | undefined): boolean => {
-  if (unavailable === undefined || servicesRequired) return false
-  console.warn(`skipping the Redis tests: ${unavailable} (REQUIRE_SERVICES=1 makes this a failure)`)
-  return true
-}
-
-export class ServerUnavailable extends Data.TaggedError("ServerUnavailable")<{ readonly reason: string }> {
-  override get message(): string {
-    return `REQUIRE_SERVICES=1 but ${this.reason}`
-  }
-}
-
-/** The first step of a live test: fails it, naming why, when the server is unavailable. */
-export const requireServer = (unavailable: string | undefined): Effect.Effect<void, ServerUnavailable> =>
-  unavailable === undefined ? Effect.void : Effect.fail(new ServerUnavailable({ reason: unavailable }))
-
-export class Timeout extends Data.TaggedError("Timeout")<{ readonly what: string; readonly after: string }> {
-  override get message(): string {
-    return `waited ${this.after} for ${this.what}`
-  }
-}
-
-/** Bounds a wait: fails the test with `Timeout` naming what did not happen. */
-export const within = (duration: Duration.DurationInput, what: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  Effect.timeoutFail(self, {
-    duration,
-    onTimeout: () => new Timeout({ what, after: Duration.format(Duration.decode(duration)) })
-  })
-
-/** A bounded poll for conditions with no event to wait on; fails with `Timeout` at the deadline. */
-export const eventually = <E, R>(
-  condition: Effect.Effect<boolean, E, R>,
-  what: string,
-  deadline: Duration.DurationInput = "5 seconds"
-): Effect.Effect<void, E | Timeout, R> =>
-  Effect.gen(function*() {
-    while (!(yield* condition)) yield* Effect.sleep("5 millis")
-  }).pipe(within(deadline, what))
+export { eventually, requireServer, ServerUnavailable, Timeout, within } from "@connection-pool/test-kit"
 
 /** A TCP port nothing listens on: bound to find it, then released. */
 export const freePort: Effect.Effect<number> = Effect.async<number>((resume) => {

@@ -3,6 +3,7 @@
  * switch, an in-memory connector and pool, and the chaos run.
  */
 export * as Chaos from "./chaos.js"
+export * from "./liveServers.js"
 export * from "./reliability.js"
 export * from "./testPool.js"
 export * from "./waiting.js"
