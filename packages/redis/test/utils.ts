@@ -20,21 +20,7 @@ let serial = 0
 export const clientName = (label: string) => `${runId}-${label}-${++serial}`
 
 /** Why Redis cannot be used, or `undefined` when it answers `PING`. */
-export const redisUnavailable = (): Promise<string | undefined> =>
-  new Promise((resolve) => {
-    const where = `${address.host}:${address.port}`
-    const socket = net.createConnection(address)
-    const done = (reason: string | undefined) => {
-      clearTimeout(timer)
-      socket.destroy()
-      resolve(reason)
-    }
-    const timer = setTimeout(() => done(`Redis at ${where} did not answer PING within 2 seconds`), 2_000)
-    socket.once("error", (error) => done(`Redis at ${where} is not reachable: ${error.message}`))
-    socket.once("connect", () => socket.write("PING\r\n"))
-    socket.once("data", (data) =>
-      done(data.toString().startsWith("+PONG") ? undefined : `Redis at ${where} answered ${data.toString().trim()}`))
-  })
+export const redisUnavailable = (): Promise<string | undefined> => Kit.redisUnavailable(address)
 
 /** Whether to skip the Redis tests (the kit's rule: skip with the reason printed, fail under `REQUIRE_SERVICES=1`). */
 export const skipWithout = (unavailable: string | undefined): boolean => Kit.skipWithout("Redis", unavailable)
