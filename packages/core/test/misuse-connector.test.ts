@@ -9,7 +9,8 @@
  * nothing but the pool stands between a throwing callback and the pool's bookkeeping. Every case failed before
  * the pool guarded its calls into connectors (commit e188de1).
  */
-import { ConnectionPool, type Connector, PoolError } from "@connection-pool/core"
+import type { PoolError } from "@connection-pool/core"
+import { ConnectionPool, type Connector } from "@connection-pool/core"
 import { eventually, makeTestConnector, QueryFailure, type TestConnection } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Either, Exit, Fiber, HashMap, Logger, Option, Scope, TestClock } from "effect"

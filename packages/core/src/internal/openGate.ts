@@ -90,12 +90,14 @@ export class OpenGate {
   wakeAfterPause(ready: () => void): void {
     if (this.wakeScheduled || !this.paused) return
     this.wakeScheduled = true
-    this.run(Effect.sleep(Duration.millis(this.pausedUntil - this.monotonicNow())).pipe(
-      Effect.ensuring(Effect.sync(() => {
-        this.wakeScheduled = false
-      })),
-      Effect.zipRight(Effect.sync(ready))
-    ))
+    this.run(
+      Effect.sleep(Duration.millis(this.pausedUntil - this.monotonicNow())).pipe(
+        Effect.ensuring(Effect.sync(() => {
+          this.wakeScheduled = false
+        })),
+        Effect.zipRight(Effect.sync(ready))
+      )
+    )
   }
 
   /**
