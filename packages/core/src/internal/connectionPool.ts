@@ -130,7 +130,7 @@ class PoolImpl<A, R> implements ConnectionPool<A> {
     this.gate = gate
     this.shutdown = shutdown
     this.loans = new Loans(options, engine, checks, calls.isFault)
-    this.maintenance = new Maintenance(options, engine, checks, gate, this.opener)
+    this.maintenance = new Maintenance(options, engine, checks, this.opener)
   }
 
   get name() {

@@ -66,11 +66,11 @@ export class OpenGate {
   }
 
   /**
-   * Opens allowed in flight at once (`maxConnecting`): past the breaker's reset time (half open), one probe at
-   * a time.
+   * Opens allowed in flight at once (`maxConnecting`): while opens fail (past the breaker's reset time, half
+   * open, among them), one at a time, until one succeeds.
    */
   get concurrentOpens(): number {
-    return this.breakerOpenUntil === 0 ? this.options.maxConnecting : 1
+    return this.consecutiveFailures === 0 ? this.options.maxConnecting : 1
   }
 
   /** Whether opens pause after a failure (the pacing delay has not passed). */
