@@ -175,6 +175,13 @@ const program = Effect.gen(function*() {
   const whenDone = (share: number) =>
     waitFor(Effect.sync(() => counts.done + counts.failed >= share * settings.requests))
 
+  /**
+   * The outage, from the pool's own stats: open attempts while the server was down (failed opens, and any that
+   * succeeded), and the time from the server's return to a full pool (8 connections open, all healthy).
+   */
+  const outage = { downMillis: 0, openAttempts: 0, fullPoolMillisAfterReturn: Number.NaN }
+  const attemptsSoFar = Effect.map(pool.stats, (stats) => stats.openFailures + stats.created)
+
   const faults = Effect.gen(function*() {
     yield* whenDone(settings.dropAt)
     yield* fault("the server drops every connection")
@@ -182,12 +189,20 @@ const program = Effect.gen(function*() {
     yield* whenDone(settings.killAt)
     yield* fault(`the server process (pid ${server.pid}) is killed`)
     serverUp = false
+    const attemptsBefore = yield* attemptsSoFar
     yield* server.kill
     const killedAt = Date.now()
     yield* Effect.sleep(settings.downFor)
     yield* fault("the server is started again on the same path")
     server = yield* Scope.extend(ServerProcess.start(path), restartScope)
     serverUp = true
+    const backAt = Date.now()
+    outage.downMillis = backAt - killedAt
+    outage.openAttempts = (yield* attemptsSoFar) - attemptsBefore
+    yield* waitFor(
+      Effect.map(pool.stats, (stats) => stats.total === settings.connections && stats.healthy === stats.total)
+    )
+    outage.fullPoolMillisAfterReturn = Date.now() - backAt
     yield* fault(
       `the server is back (pid ${server.pid}), ${((Date.now() - killedAt) / 1000).toFixed(1)}s after the kill`
     )
@@ -263,7 +278,7 @@ const program = Effect.gen(function*() {
     }
     const connections = yield* pool.connections
     console.log(JSON.stringify(
-      { durationMillis: elapsed(), recovered, requests, faults: faultLog, events, stats, connections },
+      { durationMillis: elapsed(), recovered, requests, faults: faultLog, outage, events, stats, connections },
       null,
       2
     ))
@@ -274,6 +289,10 @@ const program = Effect.gen(function*() {
         `${counts.failedAttempts - counts.failed} failed attempts were retried by the policy`
     )
     for (const { atMillis, fault } of faultLog) console.log(`fault at t+${(atMillis / 1000).toFixed(1)}s: ${fault}`)
+    console.log(
+      `outage: ${outage.openAttempts} open attempts in ${(outage.downMillis / 1000).toFixed(1)}s with the server ` +
+        `down; a full pool ${outage.fullPoolMillisAfterReturn} ms after it was back`
+    )
     console.log(
       recovered
         ? `recovered: ${stats.total} of ${stats.maxConnections} connections open, all healthy`

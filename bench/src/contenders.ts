@@ -20,14 +20,18 @@ const openWith = <C>(factory: Factory<C>) =>
 export const thisPoolUse = <C>(
   factory: Factory<C>,
   max: number,
-  options: { readonly name: string; readonly metrics: boolean } = { name: "pool.use", metrics: false }
+  options: { readonly name: string; readonly metrics: boolean; readonly maxConnecting?: number } = {
+    name: "pool.use",
+    metrics: false
+  }
 ): Effect.Effect<Contender<C>, never, Scope.Scope> =>
   Effect.map(
     Effect.orDie(
       ConnectionPool.make(Connector.make({ open: openWith(factory) }), {
         maxConnections: max,
         name: options.name,
-        metrics: options.metrics
+        metrics: options.metrics,
+        maxConnecting: options.maxConnecting
       })
     ),
     (pool): Contender<C> => ({ name: options.name, borrow: (work) => pool.use(work) })

@@ -1,7 +1,9 @@
 /**
  * `pnpm bench` runs every scenario in full (a few minutes) and writes bench/results.json, bench/results.svg
  * and BENCHMARKS.md; `pnpm bench --quick` runs them briefly (seconds, as CI does, to keep the suite
- * working) and writes under bench/build/ instead, leaving the committed results alone.
+ * working) and writes under bench/build/ instead, leaving the committed results alone. `--only <scenario>`
+ * (borrow, ipc, wait, spike, memory) runs that one alone and prints its tables, writing nothing: a partial run
+ * must not replace the full results.
  */
 import { Effect, Logger, LogLevel } from "effect"
 import { mkdirSync, readFileSync } from "node:fs"
@@ -14,6 +16,15 @@ import * as Spike from "./scenarios/spike.js"
 import * as Wait from "./scenarios/wait.js"
 
 const quick = process.argv.includes("--quick")
+const scenarioNames = ["borrow", "ipc", "wait", "spike", "memory"] as const
+const onlyIndex = process.argv.indexOf("--only")
+const only = onlyIndex >= 0 ? process.argv[onlyIndex + 1] : undefined
+if (only !== undefined && !(scenarioNames as ReadonlyArray<string>).includes(only)) {
+  console.error(`--only takes one of ${scenarioNames.join(", ")}; got ${only}`)
+  process.exit(2)
+}
+/** Whether `scenario` runs in this run: every one, unless `--only` names another. */
+const runs = (scenario: typeof scenarioNames[number]) => only === undefined || only === scenario
 // bundled into bench/build/bench.mjs: the repository root is two levels up from there
 const root = new URL("../../", import.meta.url)
 
@@ -48,36 +59,52 @@ const program = Effect.gen(function*() {
   const scenarios: Results["scenarios"] = {}
   const log = (name: string) => Effect.sync(() => console.log(`\n${table(name, scenarios[name]!)}`))
 
-  const borrow = yield* Borrow.run({
-    concurrencies: [1, 10, 100, 1000],
-    ops: quick ? 2_000 : 50_000,
-    rounds: quick ? 1 : 5
-  })
-  for (const [name, rows] of Object.entries(borrow)) {
-    scenarios[name] = rows
-    yield* log(name)
-  }
-
-  const ipc = yield* Ipc.run({ ops: quick ? 2_000 : 30_000, rounds: quick ? 1 : 5 })
-  for (const [name, rows] of Object.entries(ipc)) {
-    scenarios[name] = rows
-    yield* log(name)
-  }
-
-  scenarios.wait = asRows(yield* Wait.run({ borrowsPerFiber: quick ? 3 : 30 }))
-  yield* log("wait")
-  scenarios.spike = asRows(yield* Spike.run({ rounds: quick ? 1 : 3 }))
-  yield* log("spike")
-  scenarios.memory = {
-    "pool.use": {
-      ...(yield* Memory.run({
-        connections: quick ? 200 : 1_000,
-        waiters: quick ? 1_000 : 10_000,
-        borrows: quick ? 100_000 : 1_000_000
-      }))
+  if (runs("borrow")) {
+    const borrow = yield* Borrow.run({
+      concurrencies: [1, 10, 100, 1000],
+      ops: quick ? 2_000 : 50_000,
+      rounds: quick ? 1 : 5
+    })
+    for (const [name, rows] of Object.entries(borrow)) {
+      scenarios[name] = rows
+      yield* log(name)
     }
   }
-  yield* log("memory")
+
+  if (runs("ipc")) {
+    const ipc = yield* Ipc.run({ ops: quick ? 2_000 : 30_000, rounds: quick ? 1 : 5 })
+    for (const [name, rows] of Object.entries(ipc)) {
+      scenarios[name] = rows
+      yield* log(name)
+    }
+  }
+
+  if (runs("wait")) {
+    scenarios.wait = asRows(yield* Wait.run({ borrowsPerFiber: quick ? 3 : 30 }))
+    yield* log("wait")
+  }
+  if (runs("spike")) {
+    scenarios.spike = asRows(yield* Spike.run({ rounds: quick ? 1 : 3 }))
+    yield* log("spike")
+    scenarios.spike_slow_opens = asRows(yield* Spike.runSlowOpens({ rounds: quick ? 1 : 3 }))
+    yield* log("spike_slow_opens")
+  }
+  if (runs("memory")) {
+    scenarios.memory = {
+      "pool.use": {
+        ...(yield* Memory.run({
+          connections: quick ? 200 : 1_000,
+          waiters: quick ? 1_000 : 10_000,
+          borrows: quick ? 100_000 : 1_000_000
+        }))
+      }
+    }
+    yield* log("memory")
+  }
+  if (only !== undefined) {
+    console.log(`\n--only ${only}: a partial run; results.json and BENCHMARKS.md are left alone`)
+    return
+  }
 
   const ops = (scenario: string, name: string) => scenarios[scenario]?.[name]?.opsPerSec as number | undefined
   const bestPeer = (scenario: string) =>
@@ -97,7 +124,12 @@ const program = Effect.gen(function*() {
   ratios.ipc_use_c10_vs_limit = ratio(ops("ipc_c10", "pool.use"), ops("ipc_c10", Ipc.limitName))
   ratios.ipc_use_c10_vs_best_peer = ratio(ops("ipc_c10", "pool.use"), bestPeer("ipc_c10"))
   ratios.ipc_scoped_c100_vs_effect_pool = ratio(ops("ipc_c100", "pool.get (scoped)"), ops("ipc_c100", "effect Pool"))
-  ratios.spike_connections_opened = scenarios.spike["pool.use"]!.connectionsOpened as number
+  ratios.spike_connections_opened = scenarios.spike!["pool.use"]!.connectionsOpened as number
+  for (const maxConnecting of Spike.maxConnectingValues) {
+    const row = scenarios.spike_slow_opens![`pool.use maxConnecting ${maxConnecting}`]!
+    ratios[`spike_slow_opens_maxConnecting_${maxConnecting}_p99_wait_ms`] = row.waitP99Ms as number
+    ratios[`spike_slow_opens_maxConnecting_${maxConnecting}_connections_opened`] = row.connectionsOpened as number
+  }
 
   const results: Results = { machine, mode: quick ? "quick" : "full", scenarios, ratios }
   console.log(`\nratios: ${JSON.stringify(ratios, null, 2)}`)

@@ -299,8 +299,11 @@ export interface Options {
   readonly idleTimeout?: Duration.DurationInput | undefined
   /**
    * When the pool closes, lent connections have this long to come back; then their borrowers are
-   * interrupted (counted in `stats.interruptedAtShutdown`) and every connection is closed. Above zero.
-   * Default: infinite (closing waits for every borrower).
+   * interrupted (counted in `stats.interruptedAtShutdown`) and every connection is closed. Opens in flight
+   * are interrupted where the connector allows it; one that cannot be interrupted is waited for (its
+   * connection, if it comes, is closed at once) up to this bound as well, and the close then logs how many it
+   * left to finish. Above zero. Default: infinite (closing waits for every borrower, and for opens that
+   * cannot be interrupted up to `openTimeout`).
    */
   readonly shutdownTimeout?: Duration.DurationInput | undefined
   /**
@@ -332,6 +335,15 @@ export interface Options {
    * `connection-pool.check`) are always traced.
    */
   readonly traceBorrows?: boolean | undefined
+  /**
+   * The most opens in flight at once (MongoDB's drivers' name). Few opens at once, as HikariCP does, let
+   * returned connections serve a burst of borrowers before new ones are needed, so a spike opens few
+   * connections; with slow opens, more at once shortens the wait of a spike at the cost of more connections.
+   * A positive integer. Default 2.
+   *
+   * @since 0.2.0
+   */
+  readonly maxConnecting?: number | undefined
 }
 
 /**

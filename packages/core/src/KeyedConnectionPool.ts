@@ -85,8 +85,10 @@ export interface Options<K> extends ConnectionPool.Options {
   /** Names a key's pool in errors, logs and stats. Default: `${name}:${String(key)}`. */
   readonly keyName?: ((key: K) => string) | undefined
   /**
-   * The most connections open at once across all keys. An open that would go beyond waits for another
-   * key's connection to close (bounded by `openTimeout`). A positive integer. Default: no total bound.
+   * The most connections open at once across all keys. An open that would go beyond closes the oldest idle
+   * connection of another key to make room (close reason `evicted`); a lent connection is never taken, so
+   * with none idle it waits for one to close (bounded by `openTimeout`). A positive integer. Default: no total
+   * bound.
    */
   readonly maxTotal?: number | undefined
   /**

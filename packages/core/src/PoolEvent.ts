@@ -43,7 +43,8 @@ export const closeReasons = [
   "expired",
   "idle-timeout",
   "resized",
-  "shutdown"
+  "shutdown",
+  "evicted"
 ] as const
 
 /**
@@ -56,7 +57,9 @@ export const closeReasons = [
  * - `expired`: past `maxLifetime` or a `"creation"` `timeToLive`;
  * - `idle-timeout`: idle above `minConnections` for `idleTimeout` or a `"usage"` `timeToLive`;
  * - `resized`: above a `maxConnections` lowered by `resize`;
- * - `shutdown`: the pool closed.
+ * - `shutdown`: the pool closed;
+ * - `evicted`: idle in a keyed pool at its `maxTotal`, the oldest idle connection of all keys, closed to make room
+ *   for another key's connection (since 0.2.0).
  *
  * @since 0.1.0
  * @category models

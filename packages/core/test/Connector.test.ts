@@ -115,10 +115,10 @@ describe("Connector.make", () => {
           throw new Error("isFault threw")
         }
       })
+      // The connector passes them on as they are: the pool guards every call into a connector (and logs the
+      // defect), so that a connector built without `make` is guarded too (misuse-connector.test.ts).
       const checked = yield* Effect.exit(connector.check(1))
       assert.isTrue(Exit.isFailure(checked))
-      assert.isFalse(connector.isOpen(1))
-      assert.isTrue(connector.isFault(Cause.fail("x")))
 
       const pool = yield* ConnectionPool.make(connector, { maxConnections: 1 })
       // connection 1 is reported closed (its isOpen threw) when it comes back, and replaced
@@ -169,8 +169,9 @@ describe("Connector.fromPromise", () => {
       assert.instanceOf(connectionError.cause, ClientError)
       assert.strictEqual((connectionError.cause as ClientError).code, "ECONNREFUSED")
       assert.include(connectionError.message, "ECONNREFUSED")
-      // once the server accepts again, the next borrow connects
+      // once the server accepts again, the next borrow after the pause that follows a failed open connects
       server.refusing = false
+      yield* TestClock.adjust("500 millis")
       assert.strictEqual(yield* pool.use((client) => query(client, "a")), "a on 1")
     }))
 

@@ -59,7 +59,7 @@ describe("KeyedConnectionPool", () => {
       assert.sameMembers(names, ["connection-pool:a", "connection-pool:b"])
     }))
 
-  it.scoped("maxTotal bounds the connections open across keys; an open beyond it waits for one to close", () =>
+  it.scoped("maxTotal bounds the connections open across keys; with every one lent, an open beyond it waits", () =>
     Effect.gen(function*() {
       const { connector, opened } = makeKeyedConnector()
       const pools = yield* KeyedConnectionPool.make(connector, {
@@ -71,7 +71,7 @@ describe("KeyedConnectionPool", () => {
       const a1 = yield* hold(pools, "a")
       yield* hold(pools, "a")
       assert.strictEqual(yield* pools.totalConnections, 2)
-      // key b cannot open while key a holds the total: after openTimeout it hears so
+      // key b cannot open while key a holds the total, lent (never taken): after openTimeout it hears so
       const b = yield* Effect.fork(Effect.either(pools.use("b", () => Effect.void)))
       yield* TestClock.adjust("5 seconds")
       const failed = yield* Fiber.join(b)
@@ -79,12 +79,41 @@ describe("KeyedConnectionPool", () => {
       assert.strictEqual(error._tag, "ConnectionError")
       assert.strictEqual(error.reason, "OpenTimedOut")
       assert.isFalse(opened.has("b"))
-      // one of key a's connections is closed (invalidated on return): key b gets its place
+      // one of key a's connections comes back, idle: key b closes it to make room
       yield* Fiber.interrupt(a1)
-      yield* pools.use("a", (_, handle) => handle.invalidate)
+      yield* TestClock.adjust("50 millis") // the pause after b's failed open
       const served = yield* pools.use("b", (c) => Effect.succeed(c.key))
       assert.strictEqual(served, "b")
       assert.strictEqual(yield* pools.totalConnections, 2)
+    }))
+
+  it.scoped("at maxTotal, a key that needs a connection closes the oldest idle one of another key, without waiting", () =>
+    Effect.gen(function*() {
+      const { closed, connector, open } = makeKeyedConnector()
+      const pools = yield* KeyedConnectionPool.make(connector, {
+        maxTotal: 3,
+        openTimeout: "30 seconds",
+        keyIdleTimeout: "1 hour"
+      })
+      // a: one lent, one idle (used at 0 s); c: one idle (used at 1 s)
+      const holder = yield* hold(pools, "a")
+      yield* pools.use("a", () => Effect.void)
+      yield* TestClock.adjust("1 second")
+      yield* pools.use("c", () => Effect.void)
+      assert.strictEqual(yield* pools.totalConnections, 3)
+      // the clock does not move: a wait for a connection to close would not end
+      const b = yield* Effect.fork(pools.use("b", (connection) => Effect.succeed(connection.key)))
+      yield* eventually(() => Effect.map(Fiber.poll(b), Option.isSome), "key b to be served")
+      assert.strictEqual(yield* Fiber.join(b), "b")
+      // a's idle connection (the oldest idle) made room; a's lent one and c's younger one are untouched
+      assert.deepStrictEqual(closed, ["a"])
+      assert.deepStrictEqual([open.get("a"), open.get("b"), open.get("c")], [1, 1, 1])
+      const stats = new Map(yield* pools.stats)
+      assert.strictEqual(stats.get("a")!.closedByReason.evicted, 1)
+      assert.strictEqual(stats.get("a")!.inUse, 1)
+      assert.strictEqual(yield* pools.totalConnections, 3)
+      // a's pool was made inside the holder's fiber: its scope closes before that fiber would be interrupted
+      yield* Fiber.interrupt(holder)
     }))
 
   it.scoped("a key unused for keyIdleTimeout is closed and forgotten; the next borrow makes it anew", () =>
@@ -112,6 +141,7 @@ describe("KeyedConnectionPool", () => {
       const holder = yield* hold(pools, "a")
       yield* TestClock.adjust("10 minutes")
       assert.deepStrictEqual(closed, [])
+      // a's pool was made inside the holder's fiber: its scope closes before that fiber would be interrupted
       yield* Fiber.interrupt(holder)
       yield* TestClock.adjust("1 minute")
       yield* eventually(() => closed.length === 1)

@@ -52,6 +52,8 @@ describe("warm-up and minConnections", () => {
       yield* TestClock.adjust("9999 millis")
       assert.isTrue(Option.isNone(yield* Fiber.poll(building)))
       yield* TestClock.adjust("1 millis")
+      // the failed build closes the pool, which waits for the hung open up to openTimeout
+      yield* TestClock.adjust("1 minute")
       const error = yield* Fiber.join(building)
       assert.strictEqual(error._tag, "ConnectionError")
       assert.strictEqual((error as PoolError.ConnectionError).reason, "OpenTimedOut")
@@ -109,18 +111,19 @@ describe("opening under failure: failing connector, backoff and circuit breaker"
       assert.isAtLeast(stats.openFailures, 1)
       assert.isAtMost(stats.openFailures, 6)
       assert.strictEqual(yield* pool.availablePermits, 3)
-      // the server comes back: the pool serves again
+      // the server comes back: the pool serves again once the pause after the failed opens has passed
       state.failOpen = false
+      yield* TestClock.adjust("500 millis")
       assert.strictEqual(yield* pool.use((connection) => Effect.succeed(connection.open)), true)
     }))
 
-  it.scoped("with minConnections and the server down, opens are retried at the next tick, not in a loop", () =>
+  it.scoped("with minConnections and the server down, opens are retried after a pause, not in a loop", () =>
     Effect.gen(function*() {
       const { connector, state } = makeTestConnector()
       state.failOpen = true
       const pool = yield* ConnectionPool.make(connector, { minConnections: 2 })
       yield* eventually(() => state.openAttempts === 2)
-      // a server that refuses at once is not asked again in a loop: the next try is at the tick
+      // a server that refuses at once is not asked again in a loop: the next try is after the pacing pause
       for (let i = 0; i < 1000; i++) yield* Effect.yieldNow()
       assert.strictEqual(state.openAttempts, 2)
       assert.strictEqual(yield* pool.activeConnections, 0)
@@ -137,7 +140,8 @@ describe("opening under failure: failing connector, backoff and circuit breaker"
       yield* eventually(() => state.openAttempts === 1)
       yield* TestClock.adjust("1 second")
       state.failOpen = false
-      // the old failure is dropped and a fresh open is made for this borrower
+      // once the pause after the last failure has passed, the old failure is dropped and the open succeeds
+      yield* TestClock.adjust("500 millis")
       assert.strictEqual(yield* pool.use((connection) => Effect.succeed(connection.serial)), 1)
     }))
 
@@ -202,6 +206,8 @@ describe("opening under failure: failing connector, backoff and circuit breaker"
       const pool = yield* ConnectionPool.make(connector)
       const first = yield* Effect.either(pool.use(() => Effect.void))
       assert.strictEqual((first as Either.Left<PoolError.PoolError, void>).left._tag, "ConnectionError")
+      // the next open comes after the pause that follows a failed open (reconnect pacing, 50 ms after one failure)
+      yield* TestClock.adjust("50 millis")
       assert.isTrue(Either.isRight(yield* Effect.either(pool.use(() => Effect.void))))
     }))
 })

@@ -255,3 +255,11 @@ describe("maxWaiting", () => {
       yield* assertRejects({ maxWaiting: 2.5 }, "maxWaiting", 2.5)
     }))
 })
+
+describe("maxConnecting", () => {
+  it.effect("must be a whole number above zero", () =>
+    Effect.gen(function*() {
+      yield* assertRejects({ maxConnecting: 0 }, "maxConnecting", 0)
+      yield* assertRejects({ maxConnecting: 1.5 }, "maxConnecting", 1.5)
+    }))
+})

@@ -56,7 +56,11 @@ describe("races", () => {
     Effect.gen(function*() {
       const { connector, state } = makeTestConnector()
       state.openGate = yield* Deferred.make<void>() // never completed: opens hang, uninterruptibly
-      const pool = yield* ConnectionPool.make(connector, { openTimeout: "5 seconds", connectionTimeout: "1 minute" })
+      const scope = yield* Scope.make()
+      const pool = yield* Scope.extend(
+        ConnectionPool.make(connector, { openTimeout: "5 seconds", connectionTimeout: "1 minute" }),
+        scope
+      )
       const waiter = yield* Effect.fork(Effect.either(pool.use(() => Effect.void)))
       yield* eventually(() => state.openAttempts >= 1)
       yield* TestClock.adjust("4999 millis")
@@ -69,10 +73,15 @@ describe("races", () => {
       assert.strictEqual(error.reason, "OpenTimedOut")
       // the server answers again: the next borrower is served, though the hung opens never returned
       state.openGate = undefined
+      yield* TestClock.adjust("50 millis") // the pause after a failed open
       assert.isTrue(yield* pool.use((connection) => Effect.succeed(connection.open)))
+      // closing waits for the hung open at most openTimeout (the default shutdownTimeout is infinite)
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("5 seconds")
+      yield* Fiber.join(closing)
     }))
 
-  it.effect("closing a pool whose opens hang finishes", () =>
+  it.effect("closing a pool whose opens hang uninterruptibly finishes once openTimeout has passed", () =>
     Effect.gen(function*() {
       const { connector, state } = makeTestConnector()
       state.openGate = yield* Deferred.make<void>()
@@ -80,6 +89,10 @@ describe("races", () => {
       yield* Scope.extend(ConnectionPool.make(connector, { minConnections: 2 }), scope)
       yield* eventually(() => state.openAttempts === 2)
       const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      // the default shutdownTimeout is infinite: the close waits for such opens up to openTimeout (30 s)
+      yield* TestClock.adjust("29999 millis")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(closing)))
+      yield* TestClock.adjust("1 millis")
       yield* eventually(() => Effect.map(Fiber.poll(closing), Option.isSome))
     }))
 

@@ -5,7 +5,7 @@
  */
 import { PgConnection, PgPool } from "@connection-pool/pg"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schedule } from "effect"
+import { Effect, Exit, Layer, Schedule, Scope } from "effect"
 import {
   eventually,
   postgresUnavailable,
@@ -112,4 +112,27 @@ describe.skipIf(skipWithout(unavailable))("PgPool against the live server", () =
       }),
     60_000
   )
+
+  // Issue 16, item 2: before, the pool's scope closed while those opens were in flight, and their sessions came
+  // (and were closed) only after it had returned.
+  it.scopedLive("releasing the layer while opens are in flight: no session of the pool is left, then or after", () =>
+    Effect.gen(function*() {
+      yield* requireServer(unavailable)
+      const admin = yield* PgConnection.connect(server)
+      for (let round = 0; round < 5; round++) {
+        const name = uniqueName("release-in-flight")
+        const scope = yield* Scope.make()
+        // minConnections: two opens start as soon as the layer is built, and are in flight when it is released
+        yield* Layer.buildWithScope(
+          PgPool.layer({ ...server, application_name: name, pool: { minConnections: 2 } }),
+          scope
+        )
+        yield* Scope.close(scope, Exit.void)
+        const releasedAt = Date.now()
+        // the moment the layer is released, and for 300 ms after: the server has no session of the pool
+        const seen: Array<number> = []
+        while (Date.now() - releasedAt < 300) seen.push(yield* sessionsNamed(admin, name))
+        assert.deepStrictEqual([...new Set(seen)], [0], `round ${round}: sessions of the pool after its release`)
+      }
+    }))
 })

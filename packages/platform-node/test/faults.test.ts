@@ -180,6 +180,7 @@ describe("faults, against real sockets", () => {
           IpcServer.make({ path, handler: IpcServerFaults.scriptedHandler }),
           serverScope
         )
+        yield* Effect.sleep("500 millis") // the pause after a failed open (reconnect pacing: at most 500 ms)
         const connection = yield* warmConnection(pool)
 
         // It goes away again (taking its connections), and comes back again.
@@ -191,6 +192,7 @@ describe("faults, against real sockets", () => {
         assert.strictEqual(again._tag, "ConnectionError")
         assert.strictEqual(yield* server.openConnections, 0)
         yield* IpcServer.make({ path, handler: IpcServerFaults.scriptedHandler })
+        yield* Effect.sleep("500 millis") // the pause after a failed open (reconnect pacing: at most 500 ms)
         assert.strictEqual(
           text(yield* IpcPool.request(pool, bytes("again")).pipe(within("2 seconds", "a reply"))),
           "again"
@@ -206,6 +208,7 @@ describe("faults, against real sockets", () => {
         )
         assertOpenFailedWith(error, "ConnectionRefused", "ECONNREFUSED")
         yield* IpcServer.make({ port, handler: IpcServerFaults.scriptedHandler })
+        yield* Effect.sleep("500 millis") // the pause after a failed open (reconnect pacing: at most 500 ms)
         assert.strictEqual(
           text(yield* IpcPool.request(pool, bytes("back")).pipe(within("2 seconds", "a reply"))),
           "back"

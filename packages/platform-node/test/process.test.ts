@@ -1,7 +1,7 @@
 import { type IpcConnection, IpcPool } from "@connection-pool/platform-node"
 import { eventually, within } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Scope } from "effect"
+import { Cause, Effect, Exit, Fiber, Schedule, Scope } from "effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import { bytes, forkServer, tempSocketPath, text } from "./utils.js"
@@ -141,9 +141,14 @@ describe("a server in its own process", () => {
 
       server.child.kill("SIGCONT")
       // Until the resumed server has drained its queue, a new connect can still be ignored and time out; a
-      // caller retries that, as a program would.
+      // caller retries that, as a program would (spaced: after a failed open the pool pauses opens, and a borrower
+      // arriving in the pause gets the last error at once).
       const reply = yield* IpcPool.request(pool, bytes("resumed")).pipe(
-        Effect.retry({ times: 3, while: (error) => error._tag === "ConnectionError" }),
+        Effect.retry({
+          schedule: Schedule.spaced("250 millis"),
+          times: 12,
+          while: (error) => error._tag === "ConnectionError"
+        }),
         within("5 seconds", "a reply once resumed")
       )
       assert.strictEqual(text(reply), "resumed")

@@ -3,11 +3,10 @@
  * and what a check's outcome does to the connection's health record. Used by validation on borrow and by
  * the maintenance fiber.
  */
-import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type { Connector } from "../Connector.js"
 import { ConnectionError } from "../PoolError.js"
+import type { ConnectorCalls } from "./connectorCalls.js"
 import * as Health from "./health.js"
 import type { Observer } from "./observer.js"
 import type { ResolvedOptions } from "./options.js"
@@ -17,8 +16,7 @@ import type { Counters } from "./stats.js"
 export class Checks<A, R> {
   constructor(
     private readonly options: ResolvedOptions,
-    private readonly connector: Connector<A, unknown, R>,
-    private readonly context: Context.Context<R>,
+    private readonly calls: ConnectorCalls<A, R>,
     private readonly counters: Counters,
     private readonly observer: Observer
   ) {}
@@ -26,8 +24,7 @@ export class Checks<A, R> {
   /** The connector's check of one connection, bounded by `healthCheckTimeout`, in a span. */
   check(record: ConnectionRecord<A>): Effect.Effect<unknown, unknown> {
     this.counters.healthChecks++
-    return Effect.suspend(() => this.connector.check(record.connection)).pipe(
-      Effect.provide(this.context),
+    return this.calls.check(record.connection, record.id).pipe(
       Effect.timeoutFail({
         duration: this.options.healthCheckTimeout,
         onTimeout: () =>

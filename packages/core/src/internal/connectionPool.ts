@@ -17,7 +17,7 @@ import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import { pipeArguments } from "effect/Pipeable"
 import * as Schedule from "effect/Schedule"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type {
   BorrowError,
@@ -32,6 +32,7 @@ import type { Connector } from "../Connector.js"
 import { ConnectionError, InvalidPoolOptions, type OptionIssue, PoolTimeoutError } from "../PoolError.js"
 import type * as PoolEvent from "../PoolEvent.js"
 import { Checks } from "./checks.js"
+import { ConnectorCalls } from "./connectorCalls.js"
 import { Engine } from "./engine.js"
 import { leakWatch } from "./leakWatch.js"
 import { Lifetimes } from "./lifetimes.js"
@@ -75,10 +76,15 @@ class PoolImpl<A, R> implements ConnectionPool<A> {
     runtime: Runtime
   ) {
     this.observer = new Observer(options.name, options.metrics)
+    // Every call into the connector goes through here: none of them throws into the pool's bookkeeping.
+    const calls = new ConnectorCalls(options.name, connector, context, runtime.run, (connection) => {
+      for (const record of this.engine.records.values()) if (record.connection === connection) return record.id
+      return undefined
+    })
     const engine = new Engine<A>(
       options,
       {
-        isOpen: connector.isOpen,
+        isOpen: calls.isOpen,
         now: runtime.now,
         monotonicNow: runtime.monotonicNow,
         run: runtime.run
@@ -87,7 +93,7 @@ class PoolImpl<A, R> implements ConnectionPool<A> {
       this.counters
     )
     const gate = new OpenGate(options, runtime.monotonicNow, runtime.retryDriver, runtime.run)
-    const checks = new Checks(options, connector, context, this.counters, this.observer)
+    const checks = new Checks(options, calls, this.counters, this.observer)
     const shutdown = new Shutdown(options, engine, gate, this.counters)
     this.lifetimes = new Lifetimes(options, engine)
     this.opener = new Opener(
@@ -97,11 +103,12 @@ class PoolImpl<A, R> implements ConnectionPool<A> {
       this.lifetimes,
       this.counters,
       this.observer,
-      (scope) => Effect.provide(Scope.extend(connector.open, scope), context),
+      (scope) => calls.open(scope),
       () => shutdown.checkDrained()
     )
     engine.listener = {
-      refuseWaiter: () => gate.blocks() ? gate.unavailable() : undefined,
+      // An open breaker, or the pause after a failed open with nothing open: the borrower hears of it now.
+      refuseWaiter: () => gate.blocks() ? gate.unavailable() : gate.refusal(engine.openCount),
       waiterArrived: () => {
         gate.borrowerArrived()
         this.opener.openIfNeeded()
@@ -122,8 +129,8 @@ class PoolImpl<A, R> implements ConnectionPool<A> {
     this.engine = engine
     this.gate = gate
     this.shutdown = shutdown
-    this.loans = new Loans(options, engine, checks, connector.isFault)
-    this.maintenance = new Maintenance(options, engine, checks, gate, this.opener)
+    this.loans = new Loans(options, engine, checks, calls.isFault)
+    this.maintenance = new Maintenance(options, engine, checks, this.opener)
   }
 
   get name() {

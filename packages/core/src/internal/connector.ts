@@ -13,9 +13,9 @@ const isFailure = (cause: Cause.Cause<unknown>): boolean => !Cause.isInterrupted
 
 /**
  * Builds a connector from either form of `make`. The user's callbacks are called by the pool on its own
- * fibers: a callback that throws must not take the pool down, so each is guarded here. A throwing `check`
- * is a failed check, a throwing `isOpen` reports the connection closed, a throwing `isFault` counts the
- * failure (the default's answer).
+ * fibers, each through the pool's one guard (`connectorCalls.ts`): a `check` that throws is a failed check,
+ * an `isOpen` that throws reports the connection closed, an `isFault` that throws counts the failure, and
+ * each such defect is logged with the pool's name and the connection's id.
  */
 type Open<A, E, R> = Effect.Effect<A, E, R | Scope.Scope>
 
@@ -32,21 +32,8 @@ export const make = <A, E, R>(
     [TypeId]: TypeId,
     open,
     check: check === undefined ? alwaysHealthy : (connection) => Effect.suspend(() => check(connection)),
-    isOpen: isOpen === undefined ? alwaysOpen : (connection) => {
-      try {
-        return isOpen(connection)
-      } catch {
-        return false
-      }
-    },
-    isFault: isFault === undefined ? isFailure : (cause) => {
-      if (!isFailure(cause)) return false
-      try {
-        return isFault(cause)
-      } catch {
-        return true
-      }
-    }
+    isOpen: isOpen === undefined ? alwaysOpen : isOpen,
+    isFault: isFault === undefined ? isFailure : (cause) => isFailure(cause) && isFault(cause)
   }
 }
 

@@ -12,12 +12,11 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
-import * as Scope from "effect/Scope"
 import type { BorrowError } from "../ConnectionPool.js"
 import { PoolClosedError, PoolExhaustedError } from "../PoolError.js"
 import type { CloseReason } from "../PoolEvent.js"
+import { closeScope } from "./connectorCalls.js"
 import * as Health from "./health.js"
 import type { Observer } from "./observer.js"
 import type { ResolvedOptions } from "./options.js"
@@ -258,7 +257,7 @@ export class Engine<A> implements Health.PoolView<A> {
     record.state = "retired"
     this.closing++
     return Effect.uninterruptible(Effect.ensuring(
-      Scope.close(record.scope, Exit.void),
+      closeScope(this.options.name, record.id, record.scope),
       Effect.sync(() => {
         this.closing--
         this.records.delete(record.id)

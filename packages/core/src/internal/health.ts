@@ -60,12 +60,13 @@ export const isUnhealthy = (
  * - `sweep`: idle, at the lifetime sweep (out of its lifetime, or idle too long above `minConnections`);
  * - `resize`: idle above a lowered maximum;
  * - `shutdown`: the pool is closing (idle ones, one held by the fiber closing the pool, one whose check was
- *   cut short by the close).
+ *   cut short by the close);
+ * - `evict`: idle, the oldest of a keyed pool at its `maxTotal` when another key needs a connection.
  */
-export type Occasion = "lend" | "open" | "return" | "tick" | "sweep" | "resize" | "shutdown"
+export type Occasion = "lend" | "open" | "return" | "tick" | "sweep" | "resize" | "shutdown" | "evict"
 
 /** Occasions whose verdict is fixed: the connection is retired, for the occasion's own reason. */
-export type Forced = "resize" | "shutdown"
+export type Forced = "resize" | "shutdown" | "evict"
 
 /** What the retire decision reads of the pool. */
 export interface PoolView<A> {
@@ -138,5 +139,7 @@ export function retireReason<A>(
       return "resized"
     case "shutdown":
       return "shutdown"
+    case "evict":
+      return "evicted"
   }
 }

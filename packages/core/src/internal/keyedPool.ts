@@ -2,6 +2,7 @@ import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Equal from "effect/Equal"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as MutableHashMap from "effect/MutableHashMap"
@@ -15,7 +16,7 @@ import type {
   PooledConnection,
   PoolStats
 } from "../ConnectionPool.js"
-import * as Connector from "../Connector.js"
+import type * as Connector from "../Connector.js"
 import type { KeyedConnectionPool, Options, TypeId as KeyedTypeId } from "../KeyedConnectionPool.js"
 import {
   type ConnectionError,
@@ -26,6 +27,7 @@ import {
 } from "../PoolError.js"
 import * as internalPool from "./connectionPool.js"
 import { decodeDurationOption } from "./duration.js"
+import type { Engine } from "./engine.js"
 import { resolve } from "./options.js"
 
 /** @internal */
@@ -43,12 +45,15 @@ class KeyedPoolImpl<K, A, E, R> implements KeyedConnectionPool<K, A> {
   /** One key's pool is made at a time, so that two first borrowers of a key do not make two. */
   readonly making = Effect.unsafeMakeSemaphore(1)
   isClosed = false
+  /** With `maxTotal`: the permits of `total` taken (connections open or opening across keys). */
+  taken = 0
 
   constructor(
     readonly connector: (key: K) => Connector.Connector<A, E, R>,
     readonly poolOptions: PoolOptions,
     readonly keyName: (key: K) => string,
     readonly total: Effect.Semaphore | undefined,
+    readonly maxTotal: number,
     readonly keyIdleMillis: number,
     readonly scope: Scope.Scope,
     readonly context: Context.Context<R>,
@@ -59,19 +64,45 @@ class KeyedPoolImpl<K, A, E, R> implements KeyedConnectionPool<K, A> {
     return pipeArguments(this, arguments)
   }
 
-  /** With a total bound, a connection holds one permit of the shared semaphore while it is open. */
+  /**
+   * With a total bound, a connection holds one permit of the shared semaphore while it is open. At the bound,
+   * the oldest idle connection of another key is closed to make room (as Apache commons-pool's keyed pool
+   * does) rather than waiting for one to close; a lent connection is never taken. With none idle, the open
+   * waits for a permit.
+   */
   connectorFor(key: K): Connector.Connector<A, E, R> {
     const base = this.connector(key)
     const total = this.total
     if (total === undefined) return base
     const permit = Effect.uninterruptibleMask((restore) =>
-      Effect.zipRight(restore(total.take(1)), Effect.addFinalizer(() => total.release(1)))
+      Effect.zipRight(
+        restore(Effect.zipRight(this.makeRoom(key), total.take(1))),
+        Effect.zipRight(
+          Effect.sync(() => this.taken++),
+          Effect.addFinalizer(() => Effect.zipRight(Effect.sync(() => this.taken--), total.release(1)))
+        )
+      )
     )
-    return Connector.make({
-      open: Effect.zipRight(permit, base.open),
-      check: base.check,
-      isOpen: base.isOpen,
-      isFault: base.isFault
+    // The callbacks are passed on as they are: the key's pool guards its calls into them.
+    return { ...base, open: Effect.zipRight(permit, base.open) }
+  }
+
+  /** At `maxTotal`, closes the oldest idle connection of a key other than `key` (reason `evicted`), if any. */
+  makeRoom(key: K): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.taken < this.maxTotal) return Effect.void
+      let oldest: { readonly engine: Engine<A>; readonly record: Engine<A>["idle"][number] } | undefined
+      for (const [other, entry] of this.entries) {
+        if (Equal.equals(other, key)) continue
+        // the pools are made by `internalPool.make`: each has its lending structure
+        const engine = (entry.pool as unknown as { readonly engine: Engine<A> }).engine
+        // the bottom of the idle stack has waited longest
+        const record = engine.idle[0]
+        if (record !== undefined && (oldest === undefined || record.lastUsedAt < oldest.record.lastUsedAt)) {
+          oldest = { engine, record }
+        }
+      }
+      return oldest === undefined ? Effect.void : oldest.engine.retireIdleIfDue(oldest.record, "evict") ?? Effect.void
     })
   }
 
@@ -236,6 +267,7 @@ export const make = <K, A, E, R>(
       poolOptions,
       keyName ?? ((key: K) => `${name}:${String(key)}`),
       total,
+      maxTotal ?? Number.POSITIVE_INFINITY,
       Duration.toMillis(keyed.keyIdleTimeout),
       scope,
       context,

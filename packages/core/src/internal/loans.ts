@@ -13,7 +13,6 @@ import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type { BorrowError, PooledConnection } from "../ConnectionPool.js"
-import type { Connector } from "../Connector.js"
 import { ReleasedHandleError } from "../PoolError.js"
 import type { Checks } from "./checks.js"
 import type { Engine, Restore } from "./engine.js"
@@ -78,7 +77,8 @@ export class Loans<A> {
     readonly options: ResolvedOptions,
     private readonly engine: Engine<A>,
     private readonly checks: Checks<A, any>,
-    private readonly isFault: Connector<A, unknown, unknown>["isFault"]
+    /** The connector's `isFault`, guarded (`ConnectorCalls`): it never throws. */
+    private readonly isFault: (cause: Cause.Cause<unknown>, connectionId: number) => boolean
   ) {
     this.validationMillis = Duration.toMillis(options.validationWindow)
     this.notesBorrowers = Duration.isFinite(options.leakDetectionThreshold) ||
@@ -247,7 +247,7 @@ export class Loans<A> {
     loan.returned = true
     const record = loan.record
     record.borrowerFiber = undefined
-    if (failure !== undefined && this.isFault(failure)) this.checks.faulted(record)
+    if (failure !== undefined && this.isFault(failure, record.id)) this.checks.faulted(record)
     return this.engine.recycleNow(record)
   }
 

@@ -1,7 +1,7 @@
 /**
  * Maintenance: the health tick the maintenance fiber runs every `healthCheckInterval`. It retires stale and
  * unhealthy idle connections, checks the others (taken off the idle stack, so no borrower gets one
- * mid-check), then opens up to `minConnections` again (which retries opens that failed).
+ * mid-check), then opens up to `minConnections` again (after a failed open, once its pause has passed).
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -11,7 +11,6 @@ import { ConnectionError } from "../PoolError.js"
 import type { Checks } from "./checks.js"
 import type { Engine, Restore } from "./engine.js"
 import { isConnectionError, type Opener } from "./opener.js"
-import type { OpenGate } from "./openGate.js"
 import type { ResolvedOptions } from "./options.js"
 import type { ConnectionRecord } from "./record.js"
 import * as Retire from "./retire.js"
@@ -21,7 +20,6 @@ export class Maintenance<A> {
     private readonly options: ResolvedOptions,
     private readonly engine: Engine<A>,
     private readonly checks: Checks<A, any>,
-    private readonly gate: OpenGate,
     private readonly opener: Opener<A>
   ) {}
 
@@ -75,10 +73,8 @@ export class Maintenance<A> {
         retired > 0 ? Effect.logDebug(`health tick retired ${retired} connection(s)`) : Effect.void
       ),
       Effect.zipRight(this.checkIdle),
-      Effect.zipRight(Effect.sync(() => {
-        this.gate.resume()
-        this.opener.openIfNeeded()
-      })),
+      // towards minConnections; after a failed open, not before its pause has passed (reconnect pacing)
+      Effect.zipRight(Effect.sync(() => this.opener.openIfNeeded())),
       Effect.catchAllCause((cause) => Effect.logError("health tick failed", cause)),
       Effect.annotateLogs({ pool: this.options.name }),
       Effect.withSpan("connection-pool.health-tick", { root: true, attributes: { "pool.name": this.options.name } })

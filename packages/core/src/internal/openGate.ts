@@ -13,11 +13,17 @@ import { type ConnectionError, PoolUnavailableError } from "../PoolError.js"
 import type { ResolvedOptions } from "./options.js"
 
 /**
- * The most opens in flight at once. Opening one at a time or two at a time, as HikariCP does, lets
- * returned connections serve a burst of borrowers before new ones are needed: 50 borrowers with 2 ms of
- * work do not need 50 connections that each take 150 ms to open.
+ * Reconnect pacing: after a failed open, the next one waits a delay that starts at `pacingBaseMillis` and
+ * doubles with each failure in a row, up to `pacingCapMillis`, less a random part of up to half (so pools
+ * that lost the same server do not retry in step). A successful open resets it. The cap is kept short, so
+ * that a pool finds a returned server within half a second.
  */
-const maxConcurrentOpens = 2
+export const pacingBaseMillis = 50
+export const pacingCapMillis = 500
+
+/** The pause after `failures` failed opens in a row, before jitter. */
+export const pacingDelayMillis = (failures: number): number =>
+  Math.min(pacingCapMillis, pacingBaseMillis * 2 ** Math.min(30, Math.max(0, failures - 1)))
 
 /** What follows a failed open. */
 export type AfterFailure =
@@ -25,17 +31,18 @@ export type AfterFailure =
   | "breaker-opened"
   /** A retry is scheduled by `openRetry`: waiters keep waiting for it. */
   | "retry-scheduled"
-  /** Opens pause until a borrower arrives or the next health tick. */
+  /** Opens pause for the pacing delay (growing while failures continue); waiters with nothing open hear of it. */
   | "paused"
 
 export class OpenGate {
   /** Opens in flight. */
   opening = 0
   /**
-   * Set when an open fails, so a server that refuses at once is not asked again in a tight loop; cleared
-   * when a borrower arrives, on the next health tick, or when an open succeeds.
+   * Monotonic time until which opens pause after a failed open (reconnect pacing), so a server that refuses
+   * at once is not asked again in a tight loop, whatever the borrowers do; 0 once an open succeeds.
    */
-  paused = false
+  private pausedUntil = 0
+  private wakeScheduled = false
   lastError: ConnectionError | undefined = undefined
   private consecutiveFailures = 0
   /** Monotonic time until which the breaker is open; 0 when closed. Past it, one probe open is let through. */
@@ -58,33 +65,65 @@ export class OpenGate {
     return this.breakerOpenUntil !== 0 && this.monotonicNow() < this.breakerOpenUntil
   }
 
-  /** Opens allowed in flight at once: past the breaker's reset time (half open), one probe at a time. */
+  /**
+   * Opens allowed in flight at once (`maxConnecting`): while opens fail (past the breaker's reset time, half
+   * open, among them), one at a time, until one succeeds.
+   */
   get concurrentOpens(): number {
-    return this.breakerOpenUntil === 0 ? maxConcurrentOpens : 1
+    return this.consecutiveFailures === 0 ? this.options.maxConnecting : 1
   }
 
-  /** Whether one more open may start now: not paused, not blocked, and under the opens allowed at once. */
-  mayStart(): boolean {
-    return !this.paused && this.opening < this.concurrentOpens && !this.blocks()
+  /** Whether opens pause after a failure (the pacing delay has not passed). */
+  get paused(): boolean {
+    return this.pausedUntil !== 0 && this.monotonicNow() < this.pausedUntil
   }
 
   /**
-   * A borrower's arrival is a reason to try again, unless a backoff delay is running: then it waits for
-   * the scheduled retry, so that opens stay bounded by the schedule, not by arrivals.
+   * The error a borrower arriving now gets at once instead of waiting: during the pause after a failed open,
+   * with nothing open or opening and no retry of `openRetry` to wait for, the last open's error.
    */
-  borrowerArrived(): void {
-    if (!this.retryScheduled) this.paused = false
+  refusal(openCount: number): ConnectionError | undefined {
+    return openCount === 0 && this.opening === 0 && !this.retryScheduled && this.paused ? this.lastError : undefined
   }
 
-  /** Lifts the pause after a failure (a health tick, or waiters with nothing open or opening). */
+  /** Calls `ready` once the pause ends (one timer at a time), so waiters and `minConnections` are served then. */
+  wakeAfterPause(ready: () => void): void {
+    if (this.wakeScheduled || !this.paused) return
+    this.wakeScheduled = true
+    this.run(
+      Effect.sleep(Duration.millis(this.pausedUntil - this.monotonicNow())).pipe(
+        Effect.ensuring(Effect.sync(() => {
+          this.wakeScheduled = false
+        })),
+        Effect.zipRight(Effect.sync(ready))
+      )
+    )
+  }
+
+  /**
+   * Whether one more open may start now: not paused, no retry of `openRetry` pending, not blocked, and under
+   * the opens allowed at once.
+   */
+  mayStart(): boolean {
+    return !this.paused && !this.retryScheduled && this.opening < this.concurrentOpens && !this.blocks()
+  }
+
+  /**
+   * A borrower arrived. It is no reason to open sooner: opens after a failure are paced by the pause and
+   * `openRetry`'s schedule, not by arrivals (a storm of retrying borrowers would otherwise be a storm of
+   * opens against a server that is down).
+   */
+  borrowerArrived(): void {}
+
+  /** Lifts the pause after a failure (a health tick, or waiters left with nothing open or opening). */
   resume(): void {
-    this.paused = false
+    this.pausedUntil = 0
   }
 
   /** A successful open: the failure streak ends, the breaker closes, the backoff starts over. */
   succeeded(): void {
     this.lastError = undefined
-    this.paused = false
+    this.pausedUntil = 0
     this.consecutiveFailures = 0
     this.breakerOpenUntil = 0
     if (this.retryDriver !== undefined) this.run(this.retryDriver.reset)
@@ -92,7 +131,8 @@ export class OpenGate {
 
   failed(error: ConnectionError): AfterFailure {
     this.consecutiveFailures++
-    this.paused = true
+    const delay = pacingDelayMillis(this.consecutiveFailures)
+    this.pausedUntil = this.monotonicNow() + Math.max(1, Math.round(delay * (1 - Math.random() / 2)))
     this.lastError = error
     if (this.consecutiveFailures >= this.options.breakerThreshold) {
       this.breakerOpenUntil = this.monotonicNow() + this.breakerResetMillis
@@ -124,7 +164,6 @@ export class OpenGate {
           onSuccess: () =>
             Effect.sync(() => {
               this.retryScheduled = false
-              this.paused = false
               ready()
             })
         })

@@ -8,10 +8,11 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
+import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Scope from "effect/Scope"
 import { ConnectionError, isPoolError } from "../PoolError.js"
+import { closeScope } from "./connectorCalls.js"
 import type { Engine } from "./engine.js"
 import type { Lifetimes } from "./lifetimes.js"
 import type { Observer } from "./observer.js"
@@ -30,6 +31,11 @@ export const isConnectionError = (u: unknown): u is ConnectionError => isPoolErr
 export class Opener<A> {
   /** Opens in flight, interrupted at shutdown. */
   readonly fibers = new Set<Fiber.RuntimeFiber<unknown>>()
+  /**
+   * The connector's opens still running, including those the pool gave up on (`openTimeout`, shutdown) that
+   * cannot be interrupted: each ends once its connection, if it came, is closed. Shutdown waits for them.
+   */
+  readonly connecting = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
   /** Done when `minConnections` are open, or failed by the first failed open before that (warm-up). */
   readonly warmed = Deferred.unsafeMake<void, ConnectionError>(FiberId.none)
   /** Connections are numbered in the order they open. */
@@ -94,7 +100,7 @@ export class Opener<A> {
         // interrupted (an `acquireRelease` acquire); if that open completes later, its finalizer meets
         // the closed scope and runs at once.
         restore(
-          Effect.disconnect(this.open(scope)).pipe(
+          this.detached(this.open(scope)).pipe(
             Effect.timeoutFail({
               duration: this.options.openTimeout,
               onTimeout: () =>
@@ -113,7 +119,7 @@ export class Opener<A> {
             attempt.counted = true
             this.gate.opening--
             if (Exit.isSuccess(exit)) {
-              if (engine.isClosed) return Scope.close(scope, Exit.void)
+              if (engine.isClosed) return closeScope(this.options.name, undefined, scope)
               const record = new ConnectionRecord(
                 this.nextId++,
                 exit.value,
@@ -131,9 +137,25 @@ export class Opener<A> {
             }
             // Counted before closing the scope yields, so that no open starts in between.
             this.failed(exit.cause)
-            return Effect.zipRight(Scope.close(scope, exit), Effect.sync(this.openEnded))
+            return Effect.zipRight(closeScope(this.options.name, undefined, scope, exit), Effect.sync(this.openEnded))
           })
         ))
+    )
+  }
+
+  /**
+   * The connector's open in a fiber of its own, as `Effect.disconnect` runs it: a timeout or an interruption
+   * wins at once even over an open that cannot be interrupted (an `acquireRelease` acquire), which is then
+   * interrupted in the background. Its fiber is kept in `connecting` until it ends: a connection that comes
+   * after all meets its closed scope and is closed at once, and shutdown waits for that.
+   */
+  private detached(open: Effect.Effect<A, unknown>): Effect.Effect<A, unknown> {
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(Effect.forkDaemon(restore(open)), (fiber) => {
+        this.connecting.add(fiber)
+        fiber.addObserver(() => this.connecting.delete(fiber))
+        return Effect.onInterrupt(restore(Fiber.join(fiber)), () => Fiber.interruptFork(fiber))
+      })
     )
   }
 
@@ -157,8 +179,11 @@ export class Opener<A> {
       case "retry-scheduled":
         // Waiters keep waiting: the next open comes after the schedule's delay; once the schedule is spent,
         // waiters with nothing open hear of the failure now.
+        this.gate.wakeAfterPause(() => this.openIfNeeded())
         return this.gate.scheduleRetry(() => this.openIfNeeded(), () => this.failWaitersIfNothingOpen())
       case "paused":
+        // The next open comes when the pause ends (reconnect pacing), for waiters left or `minConnections`.
+        this.gate.wakeAfterPause(() => this.openIfNeeded())
         return this.failWaitersIfNothingOpen()
     }
   }

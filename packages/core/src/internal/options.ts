@@ -84,7 +84,8 @@ const OptionsSchema = Schema.Struct({
   idleTimeout: withDefault(duration(true), () => Duration.infinity),
   timeToLiveStrategy: withDefault(Schema.Literal("usage", "creation"), () => "usage" as const),
   metrics: withDefault(Schema.Boolean, () => false),
-  traceBorrows: withDefault(Schema.Boolean, () => false)
+  traceBorrows: withDefault(Schema.Boolean, () => false),
+  maxConnecting: withDefault(positiveInteger, () => 2)
 })
 
 /** Options with every default filled in and every duration decoded. */

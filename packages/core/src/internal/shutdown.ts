@@ -1,6 +1,7 @@
 /**
- * Shutdown: stops lending, ends the opens in flight, and completes when every connection the pool opened
- * is closed; past `shutdownTimeout`, it interrupts the borrowers still holding a connection.
+ * Shutdown: stops lending, ends the opens in flight, and completes when every connection the pool opened, or
+ * was opening, is closed; past `shutdownTimeout`, it interrupts the borrowers still holding a connection, and
+ * leaves opens that cannot be interrupted to finish on their own (their connections are closed as they come).
  */
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -43,9 +44,37 @@ export class Shutdown<A> {
       Retire.stopLending(this.engine).pipe(
         Effect.zipRight(Fiber.interruptAll(Array.from(opener.fibers))),
         Effect.zipRight(Effect.sync(() => this.checkDrained())),
-        Effect.zipRight(this.awaitReturns)
+        // The opens are awaited beside; the returns in this fiber, which may be a borrower closing its own pool.
+        Effect.zipRight(Effect.fork(this.awaitOpens(opener))),
+        Effect.flatMap((opens) => Effect.zipRight(this.awaitReturns, Fiber.join(opens)))
       )
     )
+  }
+
+  /**
+   * Waits for the connector's opens still running (interrupted above, or given up earlier but not
+   * interruptible): each ends once its connection, if it came, is closed. At most `shutdownTimeout`, or
+   * `openTimeout` when that is infinite (such an open was given up already); then logs how many are left.
+   */
+  private awaitOpens(opener: Opener<A>): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const running = Array.from(opener.connecting)
+      if (running.length === 0) return Effect.void
+      const bound = Duration.isFinite(this.options.shutdownTimeout)
+        ? this.options.shutdownTimeout
+        : this.options.openTimeout
+      // Interruptible: shutdown runs in a finalizer, where an uninterruptible wait could not lose the race.
+      return Effect.interruptible(Fiber.awaitAll(running)).pipe(
+        Effect.timeoutOption(bound),
+        Effect.flatMap((ended) =>
+          Option.isSome(ended) ? Effect.void : Effect.logWarning(
+            `${opener.connecting.size} open(s) could not be interrupted and did not end within ${
+              Duration.format(bound)
+            }: left to finish (a connection that comes is closed at once)`
+          ).pipe(Effect.annotateLogs({ pool: this.options.name }))
+        )
+      )
+    })
   }
 
   /**
