@@ -9,6 +9,7 @@ import * as os from "node:os"
 import { type Results, table, write } from "./report.js"
 import * as Borrow from "./scenarios/borrow.js"
 import * as Ipc from "./scenarios/ipc.js"
+import * as IpcShared from "./scenarios/ipcShared.js"
 import * as Memory from "./scenarios/memory.js"
 import * as Spike from "./scenarios/spike.js"
 import * as Wait from "./scenarios/wait.js"
@@ -64,6 +65,12 @@ const program = Effect.gen(function*() {
     yield* log(name)
   }
 
+  const ipcShared = yield* IpcShared.run({ ops: quick ? 2_000 : 30_000, rounds: quick ? 1 : 5 })
+  for (const [name, rows] of Object.entries(ipcShared)) {
+    scenarios[name] = rows
+    yield* log(name)
+  }
+
   scenarios.wait = asRows(yield* Wait.run({ borrowsPerFiber: quick ? 3 : 30 }))
   yield* log("wait")
   scenarios.spike = asRows(yield* Spike.run({ rounds: quick ? 1 : 3 }))
@@ -97,6 +104,34 @@ const program = Effect.gen(function*() {
   ratios.ipc_use_c10_vs_limit = ratio(ops("ipc_c10", "pool.use"), ops("ipc_c10", Ipc.limitName))
   ratios.ipc_use_c10_vs_best_peer = ratio(ops("ipc_c10", "pool.use"), bestPeer("ipc_c10"))
   ratios.ipc_scoped_c100_vs_effect_pool = ratio(ops("ipc_c100", "pool.get (scoped)"), ops("ipc_c100", "effect Pool"))
+  ratios.ipc_exclusive_scoped_c100_vs_scoped_limit = ratio(
+    ops("ipc_c100", "pool.get (scoped)"),
+    ops("ipc_c100", Ipc.scopedLimitName)
+  )
+  ratios.borrow_scoped_c1_vs_scoped_limit = ratio(
+    ops("borrow_c1", "pool.get (scoped)"),
+    ops("borrow_c1", Borrow.scopedLimitName)
+  )
+  ratios.ipc_shared_c100_vs_exclusive_limit = ratio(
+    ops("ipc_shared_c100", "pool.use"),
+    ops("ipc_shared_c100", IpcShared.exclusiveLimitName)
+  )
+  ratios.ipc_shared_c100_vs_shared_limit = ratio(
+    ops("ipc_shared_c100", "pool.use"),
+    ops("ipc_shared_c100", IpcShared.sharedLimitName)
+  )
+  ratios.ipc_shared_c100_vs_effect_pool = ratio(
+    ops("ipc_shared_c100", "pool.use"),
+    ops("ipc_shared_c100", "effect Pool")
+  )
+  ratios.ipc_shared_c1000_vs_shared_limit = ratio(
+    ops("ipc_shared_c1000", "pool.use"),
+    ops("ipc_shared_c1000", IpcShared.sharedLimitName)
+  )
+  ratios.ipc_scoped_c100_vs_scoped_limit = ratio(
+    ops("ipc_shared_c100", "pool.get (scoped)"),
+    ops("ipc_shared_c100", IpcShared.scopedLimitName)
+  )
   ratios.spike_connections_opened = scenarios.spike["pool.use"]!.connectionsOpened as number
 
   const results: Results = { machine, mode: quick ? "quick" : "full", scenarios, ratios }

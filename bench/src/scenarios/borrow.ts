@@ -1,13 +1,15 @@
 /**
  * borrow: borrow, one async hop (a resolved promise), return; a pool of 10; 1, 10, 100 and 1,000 fibers.
- * The limit is the same work with no pool at all. `pool.use` also runs with `metrics: true`, to show what
- * recording metrics costs.
+ * The limit is the same work with no pool at all; the scoped limit is that work inside an empty
+ * `Effect.scoped`, the bound of the `Effect.scoped(pool.get)` form. `pool.use` also runs with
+ * `metrics: true`, to show what recording metrics costs.
  */
 import { Effect } from "effect"
 import { contenderNames, makeContender, thisPoolUse } from "../contenders.js"
 import { alternate, type Contender, objectFactory, throughput } from "../harness.js"
 
 export const limitName = "limit (no pool)"
+export const scopedLimitName = "scoped limit (no pool)"
 export const withMetricsName = "pool.use (metrics on)"
 
 const asyncHop = () => Effect.promise(() => Promise.resolve())
@@ -21,6 +23,7 @@ export const run = (
     contenders.set(withMetricsName, yield* thisPoolUse(objectFactory(), 10, { name: withMetricsName, metrics: true }))
     const connection = { id: 0 }
     contenders.set(limitName, { name: limitName, borrow: (work) => work(connection) })
+    contenders.set(scopedLimitName, { name: scopedLimitName, borrow: (work) => Effect.scoped(work(connection)) })
     const names = [...contenders.keys()]
     const results: Record<string, Record<string, { opsPerSec: number }>> = {}
     for (const concurrency of options.concurrencies) {
