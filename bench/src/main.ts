@@ -112,6 +112,10 @@ const program = Effect.gen(function*() {
     ops("borrow_c1", "pool.get (scoped)"),
     ops("borrow_c1", Borrow.scopedLimitName)
   )
+  ratios.borrow_scoped_c1_vs_finalizer_limit = ratio(
+    ops("borrow_c1", "pool.get (scoped)"),
+    ops("borrow_c1", Borrow.finalizerLimitName)
+  )
   ratios.ipc_shared_c100_vs_exclusive_limit = ratio(
     ops("ipc_shared_c100", "pool.use"),
     ops("ipc_shared_c100", IpcShared.exclusiveLimitName)
