@@ -2,7 +2,7 @@
  * `pnpm bench` runs every scenario in full (a few minutes) and writes bench/results.json, bench/results.svg
  * and BENCHMARKS.md; `pnpm bench --quick` runs them briefly (seconds, as CI does, to keep the suite
  * working) and writes under bench/build/ instead, leaving the committed results alone. `--only <scenario>`
- * (borrow, ipc, wait, spike, memory) runs that one alone and prints its tables, writing nothing: a partial run
+ * (borrow, ipc, ipc_shared, wait, spike, memory) runs that one alone and prints its tables, writing nothing: a partial run
  * must not replace the full results.
  */
 import { Effect, Logger, LogLevel } from "effect"
@@ -11,12 +11,13 @@ import * as os from "node:os"
 import { type Results, table, write } from "./report.js"
 import * as Borrow from "./scenarios/borrow.js"
 import * as Ipc from "./scenarios/ipc.js"
+import * as IpcShared from "./scenarios/ipcShared.js"
 import * as Memory from "./scenarios/memory.js"
 import * as Spike from "./scenarios/spike.js"
 import * as Wait from "./scenarios/wait.js"
 
 const quick = process.argv.includes("--quick")
-const scenarioNames = ["borrow", "ipc", "wait", "spike", "memory"] as const
+const scenarioNames = ["borrow", "ipc", "ipc_shared", "wait", "spike", "memory"] as const
 const onlyIndex = process.argv.indexOf("--only")
 const only = onlyIndex >= 0 ? process.argv[onlyIndex + 1] : undefined
 if (only !== undefined && !(scenarioNames as ReadonlyArray<string>).includes(only)) {
@@ -79,6 +80,14 @@ const program = Effect.gen(function*() {
     }
   }
 
+  if (runs("ipc_shared")) {
+    const ipcShared = yield* IpcShared.run({ ops: quick ? 2_000 : 30_000, rounds: quick ? 1 : 5 })
+    for (const [name, rows] of Object.entries(ipcShared)) {
+      scenarios[name] = rows
+      yield* log(name)
+    }
+  }
+
   if (runs("wait")) {
     scenarios.wait = asRows(yield* Wait.run({ borrowsPerFiber: quick ? 3 : 30 }))
     yield* log("wait")
@@ -124,6 +133,38 @@ const program = Effect.gen(function*() {
   ratios.ipc_use_c10_vs_limit = ratio(ops("ipc_c10", "pool.use"), ops("ipc_c10", Ipc.limitName))
   ratios.ipc_use_c10_vs_best_peer = ratio(ops("ipc_c10", "pool.use"), bestPeer("ipc_c10"))
   ratios.ipc_scoped_c100_vs_effect_pool = ratio(ops("ipc_c100", "pool.get (scoped)"), ops("ipc_c100", "effect Pool"))
+  ratios.ipc_exclusive_scoped_c100_vs_scoped_limit = ratio(
+    ops("ipc_c100", "pool.get (scoped)"),
+    ops("ipc_c100", Ipc.scopedLimitName)
+  )
+  ratios.borrow_scoped_c1_vs_scoped_limit = ratio(
+    ops("borrow_c1", "pool.get (scoped)"),
+    ops("borrow_c1", Borrow.scopedLimitName)
+  )
+  ratios.borrow_scoped_c1_vs_finalizer_limit = ratio(
+    ops("borrow_c1", "pool.get (scoped)"),
+    ops("borrow_c1", Borrow.finalizerLimitName)
+  )
+  ratios.ipc_shared_c100_vs_exclusive_limit = ratio(
+    ops("ipc_shared_c100", "pool.use"),
+    ops("ipc_shared_c100", IpcShared.exclusiveLimitName)
+  )
+  ratios.ipc_shared_c100_vs_shared_limit = ratio(
+    ops("ipc_shared_c100", "pool.use"),
+    ops("ipc_shared_c100", IpcShared.sharedLimitName)
+  )
+  ratios.ipc_shared_c100_vs_effect_pool = ratio(
+    ops("ipc_shared_c100", "pool.use"),
+    ops("ipc_shared_c100", "effect Pool")
+  )
+  ratios.ipc_shared_c1000_vs_shared_limit = ratio(
+    ops("ipc_shared_c1000", "pool.use"),
+    ops("ipc_shared_c1000", IpcShared.sharedLimitName)
+  )
+  ratios.ipc_scoped_c100_vs_scoped_limit = ratio(
+    ops("ipc_shared_c100", "pool.get (scoped)"),
+    ops("ipc_shared_c100", IpcShared.scopedLimitName)
+  )
   ratios.spike_connections_opened = scenarios.spike!["pool.use"]!.connectionsOpened as number
   for (const maxConnecting of Spike.maxConnectingValues) {
     const row = scenarios.spike_slow_opens![`pool.use maxConnecting ${maxConnecting}`]!

@@ -91,7 +91,13 @@ const targets: ReadonlyArray<{ readonly ratio: string; readonly goal: string; re
     { ratio: "borrow_use_c100_vs_best_peer", goal: ">= 1.2", met: (n) => n >= 1.2 },
     { ratio: "borrow_use_c1000_vs_best_peer", goal: ">= 1.2", met: (n) => n >= 1.2 },
     { ratio: "ipc_scoped_c100_vs_effect_pool", goal: ">= 1.5", met: (n) => n >= 1.5 },
-    { ratio: "spike_connections_opened", goal: "<= 10", met: (n) => n <= 10 }
+    { ratio: "spike_connections_opened", goal: "<= 10", met: (n) => n <= 10 },
+    { ratio: "ipc_shared_c100_vs_exclusive_limit", goal: ">= 2.0", met: (n) => n >= 2 },
+    { ratio: "ipc_shared_c100_vs_shared_limit", goal: ">= 0.9", met: (n) => n >= 0.9 },
+    { ratio: "ipc_shared_c100_vs_effect_pool", goal: ">= 2.0", met: (n) => n >= 2 },
+    { ratio: "ipc_shared_c1000_vs_shared_limit", goal: ">= 0.85", met: (n) => n >= 0.85 },
+    { ratio: "ipc_scoped_c100_vs_scoped_limit", goal: ">= 0.9", met: (n) => n >= 0.9 },
+    { ratio: "borrow_scoped_c1_vs_scoped_limit", goal: ">= 0.9", met: (n) => n >= 0.9 }
   ]
 
 const targetRows = (results: Results): Array<string> => {

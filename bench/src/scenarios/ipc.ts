@@ -7,44 +7,16 @@ import type { IpcConnection } from "@connection-pool/platform-node"
 import { IpcConnector } from "@connection-pool/platform-node"
 import { Effect, Exit, Pool, Scope } from "effect"
 import * as GenericPool from "generic-pool"
-import { spawn } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import * as Tarn from "tarn"
 import { alternate, repeatN, throughput } from "../harness.js"
+import { serverProcess } from "../ipcServer.js"
 
 export const limitName = "limit (10 own connections)"
-const names = ["pool.use", "pool.get (scoped)", "effect Pool", "generic-pool", "tarn", limitName] as const
+/** The limit of the scoped form: the same 10 own connections, each request inside its own `Effect.scoped`. */
+export const scopedLimitName = "scoped limit (10 own connections)"
+const limits = [limitName, scopedLimitName] as const
+const names = ["pool.use", "pool.get (scoped)", "effect Pool", "generic-pool", "tarn", ...limits] as const
 type Name = typeof names[number]
-
-/** Starts the bundled server (bench/build/server.mjs) as a child process; stops it with the scope. */
-const serverProcess = Effect.acquireRelease(
-  Effect.async<{ socketPath: string; stop: () => void }, Error>((resume) => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "pool-bench-"))
-    const socketPath = path.join(dir, "ipc.sock")
-    const child = spawn(process.execPath, [new URL("server.mjs", import.meta.url).pathname, "--path", socketPath], {
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    const stop = () => {
-      child.kill("SIGTERM")
-      rmSync(dir, { recursive: true, force: true })
-    }
-    const timer = setTimeout(() => {
-      stop()
-      resume(Effect.fail(new Error("the IPC server did not start within 10 s")))
-    }, 10_000)
-    let output = ""
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk.toString()
-      if (output.includes("\"ready\"")) {
-        clearTimeout(timer)
-        resume(Effect.succeed({ socketPath, stop }))
-      }
-    })
-  }),
-  (server) => Effect.sync(server.stop)
-)
 
 export const run = (options: { readonly ops: number; readonly rounds: number }) =>
   Effect.scoped(Effect.gen(function*() {
@@ -73,7 +45,7 @@ export const run = (options: { readonly ops: number; readonly rounds: number }) 
     yield* Effect.addFinalizer(() => Effect.promise(() => tarn.destroy()))
     const own = yield* Effect.forEach(Array.from({ length: 10 }), () => connector.open)
 
-    const borrow: Record<Exclude<Name, typeof limitName>, Effect.Effect<unknown, unknown>> = {
+    const borrow: Record<Exclude<Name, typeof limits[number]>, Effect.Effect<unknown, unknown>> = {
       "pool.use": ours.use(request),
       "pool.get (scoped)": Effect.scoped(Effect.flatMap(ours.get, (handle) => request(handle.connection))),
       "effect Pool": Effect.scoped(Effect.flatMap(Pool.get(effectPool), request)),
@@ -88,21 +60,27 @@ export const run = (options: { readonly ops: number; readonly rounds: number }) 
         (connection) => Effect.sync(() => tarn.release(connection))
       )
     }
-    const limit = Effect.suspend(() => {
-      const start = performance.now()
-      const perConnection = Math.floor(options.ops / own.length)
-      return Effect.forEach(own, (connection) => repeatN(perConnection, request(connection)), {
-        concurrency: "unbounded",
-        discard: true
-      }).pipe(Effect.map(() => (perConnection * own.length) / ((performance.now() - start) / 1000)))
-    })
+    const limit = (wrap: (request: Effect.Effect<unknown, unknown>) => Effect.Effect<unknown, unknown>) =>
+      Effect.suspend(() => {
+        const start = performance.now()
+        const perConnection = Math.floor(options.ops / own.length)
+        return Effect.forEach(own, (connection) => repeatN(perConnection, wrap(request(connection))), {
+          concurrency: "unbounded",
+          discard: true
+        }).pipe(Effect.map(() => (perConnection * own.length) / ((performance.now() - start) / 1000)))
+      })
 
     const results: Record<string, Record<string, { opsPerSec: number }>> = {}
     for (const concurrency of [10, 100]) {
       const medians = yield* alternate(
         names,
         options.rounds,
-        (name) => name === limitName ? limit : throughput(concurrency, options.ops, borrow[name])
+        (name) =>
+          name === limitName
+            ? limit((request) => request)
+            : name === scopedLimitName
+            ? limit(Effect.scoped)
+            : throughput(concurrency, options.ops, borrow[name])
       )
       results[`ipc_c${concurrency}`] = Object.fromEntries(
         names.map((name) => [name, { opsPerSec: Math.round(medians[name]) }])
