@@ -42,6 +42,8 @@ import { Opener } from "./opener.js"
 import { OpenGate } from "./openGate.js"
 import { fromConfig, resolve, type ResolvedOptions } from "./options.js"
 import * as Retire from "./retire.js"
+import { SharedEngine } from "./sharedEngine.js"
+import { SharedLoans } from "./sharedLoans.js"
 import { Shutdown } from "./shutdown.js"
 import { connectionInfo, Counters, snapshot } from "./stats.js"
 
@@ -75,7 +77,7 @@ class PoolImpl<A, R> implements ConnectionPool<A> {
     runtime: Runtime
   ) {
     this.observer = new Observer(options.name, options.metrics)
-    const engine = new Engine<A>(
+    const engine = new (options.concurrency > 1 ? SharedEngine : Engine)<A>(
       options,
       {
         isOpen: connector.isOpen,
@@ -117,12 +119,13 @@ class PoolImpl<A, R> implements ConnectionPool<A> {
           pool: options.name,
           timeout: options.connectionTimeout,
           lastOpenError: gate.lastError
-        })
+        }),
+      loadRose: () => this.opener.openIfNeeded()
     }
     this.engine = engine
     this.gate = gate
     this.shutdown = shutdown
-    this.loans = new Loans(options, engine, checks, connector.isFault)
+    this.loans = new (options.concurrency > 1 ? SharedLoans : Loans)(options, engine, checks, connector.isFault)
     this.maintenance = new Maintenance(options, engine, checks, gate, this.opener)
   }
 
@@ -182,7 +185,7 @@ class PoolImpl<A, R> implements ConnectionPool<A> {
   // ---- observing -----------------------------------------------------------------------------------
 
   readonly availablePermits: Effect.Effect<number> = Effect.sync(() =>
-    Math.max(0, this.engine.maxConnections - this.engine.lent)
+    Math.max(0, this.engine.maxConnections * this.options.concurrency - this.engine.lent)
   )
 
   readonly activeConnections: Effect.Effect<number> = Effect.sync(() => this.engine.openCount)
