@@ -91,12 +91,12 @@ const closeBreakdown = (byReason: PoolStats["closedByReason"]): string => {
   return parts.length === 0 ? "" : ` (${parts.join(", ")})`
 }
 
-/** `" (12 loans, up to 8 per connection)"` with shared lending; nothing with `concurrency` 1. */
+/** `"12 loans (up to 8 per connection), "` with shared lending; nothing with `concurrency` 1. */
 const sharing = (s: Omit<PoolStats, "summary">): string =>
-  s.concurrency > 1 ? `, ${s.loans} loans (up to ${s.concurrency} per connection)` : ""
+  s.concurrency > 1 ? `${s.loans} loans (up to ${s.concurrency} per connection), ` : ""
 
 export const summarize = (s: Omit<PoolStats, "summary">): string =>
-  `pool "${s.name}": ${s.total}/${s.maxConnections} open (${s.inUse} in use, ${s.idle} idle${sharing(s)}), ` +
+  `pool "${s.name}": ${s.total}/${s.maxConnections} open (${s.inUse} in use, ${s.idle} idle), ${sharing(s)}` +
   `${s.waiting} waiting, ${s.healthy} healthy, ${s.unhealthy} unhealthy, ` +
   `utilization ${(s.utilization * 100).toFixed(1)}%, avg score ${s.averageScore.toFixed(1)}, ` +
   `created ${s.created}, closed ${s.closed}${closeBreakdown(s.closedByReason)}, open failures ${s.openFailures}, ` +
