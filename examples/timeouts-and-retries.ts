@@ -128,10 +128,12 @@ const program = Effect.gen(function*() {
   const serverScope = yield* Scope.make()
   yield* IpcServer.make({ path, handler }).pipe(Scope.extend(serverScope))
 
-  // One connection, so that borrowers can be kept waiting; a borrower waits at most 150 ms.
+  // One connection, lent to one borrower at a time (concurrency 1: IpcPool shares connections by default), so that
+  // borrowers can be kept waiting; a borrower waits at most 150 ms.
   const pool = yield* IpcPool.make({ path }, {
     name: "timeouts-and-retries",
     maxConnections: 1,
+    concurrency: 1,
     connectionTimeout: "150 millis"
   })
   const request = (name: string) =>

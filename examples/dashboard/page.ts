@@ -85,7 +85,7 @@ const setStat = (name, value) => { for (const node of document.querySelectorAll(
 const render = (s) => {
   const stats = s.stats
   for (const name of ["total", "maxConnections", "idle", "inUse", "waiting", "created", "closed", "timeouts",
-    "openFailures", "healthChecks", "healthCheckFailures"]) setStat(name, String(stats[name]))
+    "openFailures", "healthChecks", "healthCheckFailures", "loans", "concurrency"]) setStat(name, String(stats[name]))
   setStat("averageScore", stats.averageScore.toFixed(1))
   setStat("succeeded", String(s.workload.succeeded))
   setStat("failed", String(s.workload.failed))
@@ -96,7 +96,7 @@ const render = (s) => {
   const rows = $("#connections")
   rows.replaceChildren()
   if (s.connections.length === 0) {
-    const cell = el("td", { colspan: "7", class: "empty" }, "no connection open")
+    const cell = el("td", { colspan: "8", class: "empty" }, "no connection open")
     rows.append(el("tr", { "data-empty": "" })).append(cell)
   }
   for (const c of [...s.connections].sort((a, b) => a.id - b.id)) {
@@ -112,6 +112,7 @@ const render = (s) => {
     wrap.append(bar, el("span", { class: "score", "data-field": "healthScore" }, String(c.healthScore)))
     health.append(wrap)
     row.append(health)
+    row.append(el("td", { "data-field": "borrowers" }, String(c.borrowers)))
     row.append(el("td", { "data-field": "errorCount" }, String(c.errorCount)))
     row.append(el("td", { "data-field": "useCount" }, String(c.useCount)))
     row.append(el("td", { "data-field": "lastUsed" }, c.useCount === 0 ? "never" : seconds(s.now - c.lastUsedAt) + " ago"))
@@ -192,7 +193,13 @@ export const page = `<!doctype html>
   <div class="cards">
     ${card("open", `<span data-stat="total">-</span>`, `of <span data-stat="maxConnections">-</span> max`)}
     ${card("idle", `<span data-stat="idle">-</span>`)}
-    ${card("in use", `<span data-stat="inUse">-</span>`)}
+    ${
+  card(
+    "in use",
+    `<span data-stat="inUse">-</span>`,
+    `<span data-stat="loans">-</span> loans, up to <span data-stat="concurrency">-</span> each`
+  )
+}
     ${card("waiting", `<span data-stat="waiting">-</span>`, `timeouts <span data-stat="timeouts">-</span>`)}
     ${card("avg health", `<span data-stat="averageScore">-</span>`)}
     ${card("opened", `<span data-stat="created">-</span>`, `open failures <span data-stat="openFailures">-</span>`)}
@@ -210,7 +217,7 @@ export const page = `<!doctype html>
       <section>
         <h2>Connections</h2>
         <table>
-          <thead><tr><th>id</th><th>state</th><th>health</th><th>errors</th><th>uses</th><th>last used</th>
+          <thead><tr><th>id</th><th>state</th><th>health</th><th>borrowers</th><th>errors</th><th>uses</th><th>last used</th>
             <th>age</th></tr></thead>
           <tbody id="connections"></tbody>
         </table>

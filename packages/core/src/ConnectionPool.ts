@@ -165,6 +165,8 @@ export interface ConnectionInfo {
   readonly errorCount: number
   readonly useCount: number
   readonly state: ConnectionState
+  /** Borrowers holding it now: at most 1, or `concurrency` with shared lending. */
+  readonly borrowers: number
 }
 
 /**
@@ -189,7 +191,7 @@ export interface PoolStats {
   readonly total: number
   /** Open connections waiting in the pool. */
   readonly idle: number
-  /** Connections lent to borrowers. */
+  /** Connections lent to borrowers (held by one borrower or more). */
   readonly inUse: number
   /** Open connections with a score above `unhealthyScore` and fewer than `maxErrors` errors. */
   readonly healthy: number
@@ -199,7 +201,7 @@ export interface PoolStats {
   readonly waiting: number
   /** `maxConnections`. */
   readonly maxConnections: number
-  /** `inUse / maxConnections`, 0 to 1. */
+  /** `loans / (maxConnections x concurrency)`, 0 to 1: with `concurrency` 1, `inUse / maxConnections`. */
   readonly utilization: number
   /** Connections opened since the pool started. */
   readonly created: number
@@ -224,6 +226,10 @@ export interface PoolStats {
    * `pool "ipc": 3/10 open (1 in use, 2 idle), 0 waiting, 3 healthy, 0 unhealthy, avg score 100.0, ...`.
    */
   readonly summary: string
+  /** Loans held: borrowers holding a connection. Equal to `inUse` with `concurrency` 1. */
+  readonly loans: number
+  /** The `concurrency` option: borrowers per connection at once. */
+  readonly concurrency: number
 }
 
 /**
@@ -344,6 +350,31 @@ export interface Options {
    * @since 0.2.0
    */
   readonly maxConnecting?: number | undefined
+  /**
+   * How many borrowers may hold one connection at once (as `concurrency` in Effect's `Pool`). A whole number,
+   * 1 or more. Default 1: each connection is lent to one borrower at a time.
+   *
+   * Above 1, the connection must carry several requests at once and match each reply to its request (as the
+   * IPC connection of `@connection-pool/platform-node` does, or HTTP/2, or a pipelining client): a borrower
+   * gets the least-loaded open connection with room, and waits (first come, first served, bounded by
+   * `maxWaiting`) only when every connection carries `concurrency` borrowers and no more may open. Each
+   * borrower has its own handle: `release`, `invalidate`, leak detection and `traceBorrows` are per loan. A
+   * connection retired while shared (invalidated, unhealthy, disconnected, out of its lifetime) takes no new
+   * borrower and closes when its last borrower gives it back. Faults of borrowers that shared a connection
+   * count once (see the README's health score). Do not share connections that hold a transaction or session
+   * state, or whose protocol cannot tell which reply is whose.
+   *
+   * Fixed for the pool's life: `resize` does not change it (exclusive and shared lending are different
+   * structures, and a lower value could not be applied to connections already carrying more borrowers).
+   */
+  readonly concurrency?: number | undefined
+  /**
+   * With `concurrency` above 1: the share of the open connections' capacity (`open x concurrency`) that, once
+   * held, makes the pool open another connection (within `maxConnections`) while borrowers still share the
+   * ones open, as `targetUtilization` in Effect's `Pool`. Above 0, at most 1. Default 1: open another only
+   * when every connection is full and a borrower waits. 0.5 opens another once half the capacity is held.
+   */
+  readonly targetUtilization?: number | undefined
 }
 
 /**

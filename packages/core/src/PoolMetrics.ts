@@ -211,3 +211,14 @@ export const openTime = Metric.histogram(
   timeBoundaries,
   "Time to open a connection"
 )
+
+/**
+ * Loans held: borrowers holding a connection. With `concurrency` 1 it equals `connection_pool_connections_in_use`;
+ * with shared lending, utilization is this over `maxConnections x concurrency`.
+ *
+ * @since 0.2.0
+ * @category gauges
+ */
+export const loans = Metric.gauge("connection_pool_loans", {
+  description: "Borrowers holding a connection"
+})

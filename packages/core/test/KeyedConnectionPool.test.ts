@@ -59,6 +59,24 @@ describe("KeyedConnectionPool", () => {
       assert.sameMembers(names, ["connection-pool:a", "connection-pool:b"])
     }))
 
+  it.scoped("concurrency applies per key: each key's connections carry up to that many borrowers", () =>
+    Effect.gen(function*() {
+      const { connector, opened } = makeKeyedConnector()
+      const pools = yield* KeyedConnectionPool.make(connector, { maxConnections: 2, concurrency: 3, maxTotal: 3 })
+      // each key's pool made before the holders, so that the test's scope interrupts them before closing it
+      yield* pools.use("a", () => Effect.void)
+      yield* pools.use("b", () => Effect.void)
+      yield* Effect.forEach([1, 2, 3, 4], () => hold(pools, "a"))
+      yield* Effect.forEach([1, 2, 3], () => hold(pools, "b"))
+      assert.strictEqual(opened.get("a"), 2, "4 borrowers of key a share 2 connections")
+      assert.strictEqual(opened.get("b"), 1, "3 borrowers of key b share 1")
+      const stats = new Map(yield* pools.stats)
+      assert.strictEqual(stats.get("a")!.loans, 4)
+      assert.strictEqual(stats.get("a")!.inUse, 2)
+      assert.strictEqual(stats.get("b")!.loans, 3)
+      assert.strictEqual(stats.get("b")!.concurrency, 3)
+    }))
+
   it.scoped("maxTotal bounds the connections open across keys; with every one lent, an open beyond it waits", () =>
     Effect.gen(function*() {
       const { connector, opened } = makeKeyedConnector()

@@ -153,8 +153,18 @@ class Model {
   invalidations = 0
   /** Whether `maxConnections` was ever lowered: only then may a connection be closed as "resized". */
   shrunk = false
+  /** Shared lending: connections invalidated or closed by the server, to be closed once nobody holds them. */
+  readonly pendingClose = new Set<number>()
+  /** Shared lending: the connections some loan invalidated. */
+  readonly invalidatedSerials = new Set<number>()
 
-  constructor(public maxConnections: number, public minConnections: number, readonly maxErrors: number) {
+  constructor(
+    public maxConnections: number,
+    public minConnections: number,
+    readonly maxErrors: number,
+    /** Above 1 (shared lending) the pool decides who is served; the test reads it off and checks it (`sync`). */
+    readonly concurrency = 1
+  ) {
     this.highestMax = maxConnections
   }
 
@@ -169,6 +179,7 @@ class Model {
   /** Lends to the oldest waiters while fewer than `maxConnections` are lent; returns who was served. */
   serve(): Array<number> {
     const served: Array<number> = []
+    if (this.concurrency > 1) return served
     while (!this.closed && this.queue.length > 0 && this.holders.size < this.maxConnections) {
       const { index } = this.queue.shift()!
       this.holders.add(index)
@@ -210,6 +221,16 @@ class Model {
 
   /** A loan ended on connection `serial`: the certain reasons to retire it now. */
   returned(serial: number, kind: ReturnKind | "interrupted"): void {
+    if (this.concurrency > 1) {
+      // shared: closed once its last borrower returns; faults of borrowers that shared it count once, so
+      // maxErrors is not a certain retirement here
+      if (kind === "invalidate") {
+        this.invalidations++
+        this.invalidatedSerials.add(serial)
+      }
+      if (kind === "invalidate" || this.killedAtTick.has(serial)) this.pendingClose.add(serial)
+      return
+    }
     if (kind === "fault") this.faults.set(serial, (this.faults.get(serial) ?? 0) + 1)
     if (kind === "invalidate") this.invalidations++
     if (kind === "invalidate" || this.killedAtTick.has(serial) || this.errorsOf(serial) >= this.maxErrors) {
@@ -256,10 +277,17 @@ const totals = {
 }
 
 const runSequence = (
-  options: { readonly maxConnections: number; readonly minConnections: number; readonly maxErrors: number },
+  options: {
+    readonly maxConnections: number
+    readonly minConnections: number
+    readonly maxErrors: number
+    readonly concurrency?: number
+  },
   commands: ReadonlyArray<Command>
 ) =>
   Effect.gen(function*() {
+    const concurrency = options.concurrency ?? 1
+    const shared = concurrency > 1
     const { connector: testConnector, state } = makeTestConnector()
     /** Callbacks armed to throw (or die) at their next call. */
     const armed = new Map<Callback, "throw" | "die">()
@@ -296,7 +324,7 @@ const runSequence = (
       }),
       poolScope
     )
-    const model = new Model(options.maxConnections, options.minConnections, options.maxErrors)
+    const model = new Model(options.maxConnections, options.minConnections, options.maxErrors, concurrency)
     const borrowers: Array<Borrower> = []
     /** Which connection each pool id is, as seen through handles: it must never change. */
     const serialOfId = new Map<number, number>()
@@ -327,9 +355,10 @@ const runSequence = (
               totals.closedConnectionsLent++
               violations.push(`borrower ${borrower.index} was lent closed connection ${connection.serial}`)
             }
-            const holder = borrowers.find((b) =>
+            const holding = borrowers.filter((b) =>
               b.status === "holding" && !b.returning && b.serial === connection.serial
             )
+            const holder = holding.length >= concurrency ? holding[0] : undefined
             if (holder !== undefined) {
               totals.doubleLends++
               violations.push(
@@ -398,6 +427,34 @@ const runSequence = (
       return yield* Effect.dieMessage(`the pool never settled after ${step}`)
     })
 
+    /**
+     * Shared lending: who was served is read off the borrowers, and must be the oldest waiters (first come,
+     * first served); connections invalidated or closed by the server must close once nobody holds them.
+     */
+    const sync = () => {
+      const stillWaiting: Array<{ readonly index: number; readonly deadline: number }> = []
+      for (const waiter of model.queue) {
+        if (borrowers[waiter.index]!.status !== "holding") {
+          stillWaiting.push(waiter)
+          continue
+        }
+        if (stillWaiting.length > 0) {
+          violations.push(
+            `${step}: borrower ${waiter.index} served before ${stillWaiting[0]!.index}, who waited longer`
+          )
+        }
+        model.holders.add(waiter.index)
+      }
+      model.queue.splice(0, model.queue.length, ...stillWaiting)
+      const held = heldSerials()
+      for (const serial of model.pendingClose) {
+        if (held.has(serial)) continue
+        model.pendingClose.delete(serial)
+        model.mustBeClosed.add(serial)
+      }
+    }
+    const settled = shared ? Effect.zipRight(settle, Effect.sync(sync)) : settle
+
     const expectExit = (borrower: Borrower, outcome: Outcome) => {
       const exit = borrower.exit!
       const where = `${step}: borrower ${borrower.index} (${borrower.api}) should end ${outcome}`
@@ -442,15 +499,25 @@ const runSequence = (
         if (expected === "done") expectExit(borrower, model.outcomes.get(borrower.index)!)
       }
       const holders = borrowers.filter((b) => b.status === "holding")
-      const heldIds = holders.map((b) => b.handleId!)
-      assert.strictEqual(new Set(heldIds).size, heldIds.length, `${step}: a connection id is lent twice`)
-      assert.strictEqual(heldSerials().size, holders.length, `${step}: a connection is lent twice`)
+      const allHeldIds = holders.map((b) => b.handleId!)
+      const heldIds = [...new Set(allHeldIds)]
+      if (!shared) {
+        assert.strictEqual(heldIds.length, allHeldIds.length, `${step}: a connection id is lent twice`)
+        assert.strictEqual(heldSerials().size, holders.length, `${step}: a connection is lent twice`)
+      }
+      /** Borrowers holding each connection id, as the borrowers see it. */
+      const holdersOf = new Map<number, number>()
+      for (const id of allHeldIds) holdersOf.set(id, (holdersOf.get(id) ?? 0) + 1)
+      for (const [id, count] of holdersOf) {
+        assert.isAtMost(count, concurrency, `${step}: connection ${id} lent to more than concurrency borrowers`)
+      }
 
       const stats = yield* pool.stats
       const connections = yield* pool.connections
       const where = `${step}: ${stats.summary}`
       // the pool's view, the connector's view (the "server") and the model agree
-      assert.strictEqual(stats.inUse, model.holders.size, where)
+      assert.strictEqual(stats.inUse, heldIds.length, where)
+      assert.strictEqual(stats.loans, model.holders.size, where)
       assert.strictEqual(stats.waiting, model.queue.length, where)
       assert.strictEqual(stats.timeouts, model.timeouts, where)
       assert.strictEqual(stats.maxConnections, model.maxConnections, where)
@@ -466,16 +533,21 @@ const runSequence = (
       // every close has one reason, and the reasons the model can be sure of are counted exactly
       const reasons = stats.closedByReason
       assert.strictEqual(Object.values(reasons).reduce((sum, n) => sum + n, 0), stats.closed, where)
-      assert.strictEqual(reasons.invalidated, model.invalidations, where)
+      if (shared) assert.isAtMost(reasons.invalidated, model.invalidatedSerials.size, where)
+      else assert.strictEqual(reasons.invalidated, model.invalidations, where)
       assert.strictEqual(reasons.shutdown, 0, where)
       if (!model.shrunk) assert.strictEqual(reasons.resized, 0, where)
       if (model.now < staleAfter) assert.strictEqual(reasons.stale, 0, where)
       // options this test leaves off: nothing may be closed for them
       assert.strictEqual(reasons.expired + reasons["idle-timeout"] + reasons["validation-failed"], 0, where)
-      assert.strictEqual(yield* pool.availablePermits, Math.max(0, model.maxConnections - model.holders.size), where)
-      assert.strictEqual(stats.utilization, model.holders.size / model.maxConnections, where)
+      const capacity = model.maxConnections * concurrency
+      assert.strictEqual(yield* pool.availablePermits, Math.max(0, capacity - model.holders.size), where)
+      assert.strictEqual(stats.utilization, model.holders.size / capacity, where)
       // bounds: never more open than the bound in force, except lent ones kept through a shrink
-      assert.isAtMost(state.open, Math.max(model.maxConnections, model.holders.size), where)
+      // (shared: a connection retired under its borrowers no longer counts against the bound, so the ones nobody
+      // holds stay within it)
+      if (shared) assert.isAtMost(state.open - heldIds.length, model.maxConnections, where)
+      else assert.isAtMost(state.open, Math.max(model.maxConnections, heldIds.length), where)
       assert.isAtMost(state.peakOpen, model.highestMax, where)
       // settled: nothing is being checked or closed, the lent ones are exactly the holders'
       assert.deepStrictEqual(connections.filter((c) => c.state === "checking" || c.state === "closing"), [], where)
@@ -484,17 +556,23 @@ const runSequence = (
         [...heldIds].sort(),
         where
       )
+      for (const info of connections) {
+        assert.strictEqual(info.borrowers, holdersOf.get(info.id) ?? 0, `${where}: borrowers of ${info.id}`)
+      }
       // liveness: nobody waits while a connection could be lent or opened; minConnections are kept open
       if (stats.waiting > 0) {
         assert.strictEqual(stats.idle, 0, `${where}: a borrower waits while a connection is idle`)
-        assert.isAtLeast(stats.inUse, model.maxConnections, `${where}: a borrower waits below maxConnections`)
+        // shared: connections draining (retired under their borrowers) still count against maxConnections
+        if (shared) {
+          assert.isAtLeast(stats.total, model.maxConnections, `${where}: a borrower waits below maxConnections`)
+        } else assert.isAtLeast(stats.inUse, model.maxConnections, `${where}: a borrower waits below maxConnections`)
       }
       assert.isAtLeast(stats.total, model.minConnections, `${where}: fewer than minConnections open`)
       // health records agree with what the model saw
       for (const info of connections) {
         assert.strictEqual(info.useCount, model.loans.get(info.id) ?? 0, `${where}: useCount of ${info.id}`)
         const serial = serialOfId.get(info.id)
-        if (serial !== undefined) {
+        if (serial !== undefined && !shared) {
           assert.isAtLeast(info.errorCount, model.errorsOf(serial), `${where}: errorCount of ${info.id}`)
         }
         assert.isTrue(info.healthScore >= 0 && info.healthScore <= 100, where)
@@ -525,9 +603,9 @@ const runSequence = (
         else yield* Deferred.succeed(borrower.release, kind)
         model.returned(serial, kind)
         const served = model.end(borrower.index, kind)
-        yield* settle
-        // a returned connection the pool kept goes straight to the oldest waiter
-        if (!isClosed(serial) && served.length > 0) {
+        yield* settled
+        // a returned connection the pool kept goes straight to the oldest waiter (shared: checked by `sync`)
+        if (!shared && !isClosed(serial) && served.length > 0) {
           const first = borrowers[served[0]!]!
           assert.strictEqual(first.serial, serial, `${step}: the returned connection should go to the oldest waiter`)
         }
@@ -541,7 +619,7 @@ const runSequence = (
           totals.borrows++
           const borrower = yield* startBorrower(command.api)
           model.borrow(borrower.index)
-          yield* settle
+          yield* settled
           break
         }
         case "Return": {
@@ -567,7 +645,7 @@ const runSequence = (
           totals.interruptsWhileWaiting++
           yield* Fiber.interrupt(borrowers[index]!.fiber!)
           model.end(index, "interrupted")
-          yield* settle
+          yield* settled
           break
         }
         case "HealthTick":
@@ -583,7 +661,7 @@ const runSequence = (
           model.advance(millis)
           totals.timeouts += model.timeouts - timeoutsBefore
           yield* TestClock.adjust(millis)
-          yield* settle
+          yield* settled
           const ticks = model.ticks - ticksBefore
           for (const serial of brokenIdle) {
             if (isClosed(serial) || ticks === 0) continue
@@ -606,7 +684,7 @@ const runSequence = (
             connection.healthy = false
             model.killedAtTick.set(connection.serial, model.ticks)
           }
-          yield* settle
+          yield* settled
           break
         }
         case "BreakChecks": {
@@ -615,7 +693,7 @@ const runSequence = (
           totals.brokenChecks++
           connection.healthy = false
           model.brokenChecks.add(connection.serial)
-          yield* settle
+          yield* settled
           break
         }
         case "CallbackDefect": {
@@ -628,7 +706,7 @@ const runSequence = (
           totals.resizes++
           yield* pool.resize({ maxConnections: command.maxConnections, minConnections: command.minConnections })
           model.resize(command.maxConnections, command.minConnections)
-          yield* settle
+          yield* settled
           break
         }
       }
@@ -641,7 +719,7 @@ const runSequence = (
     const closing = yield* Effect.fork(Scope.close(poolScope, Exit.void))
     model.closed = true
     for (const index of model.waiting) model.end(index, "closed")
-    yield* settle
+    yield* settled
     for (const borrower of borrowers) {
       if (model.outcomes.get(borrower.index) === "closed") {
         assert.strictEqual(borrower.status, "done", step)
@@ -710,6 +788,46 @@ describe("model-based: the pool against a reference model", () => {
         }))
       ),
     { timeout: bySize(60_000, 540_000), fastCheck: { seed: propertySeed, numRuns: bySize(40, 1_000) } }
+  )
+})
+
+describe("model-based: shared lending (concurrency above 1) against the reference model", () => {
+  it.effect.prop(
+    "random sequences with 2 to 4 borrowers per connection: FIFO waiting, per-connection bounds, closes once",
+    {
+      options: optionsArbitrary.chain((options) =>
+        fc.integer({ min: 2, max: 4 }).map((concurrency) => ({ ...options, concurrency }))
+      ),
+      commands: fc.array(commandArbitrary, { minLength: 1, maxLength: 60, size: "max" })
+    },
+    ({ commands, options }, ctx) =>
+      runSequence(options, commands).pipe(
+        Effect.tapDefect(() => Effect.sync(() => totals.invariantViolations++)),
+        Effect.ensuring(Effect.sync(() => {
+          const {
+            closedConnectionsLent,
+            closedMoreThanOnce,
+            connectionsLeaked,
+            doubleLends,
+            invariantViolations,
+            neverClosed,
+            ...did
+          } = totals
+          recordReliability(ctx, {
+            family: "Model-based property tests",
+            did,
+            held: {
+              invariantViolations,
+              connectionsLeaked,
+              closedMoreThanOnce,
+              neverClosed,
+              doubleLends,
+              closedConnectionsLent
+            }
+          })
+        }))
+      ),
+    { timeout: bySize(60_000, 540_000), fastCheck: { seed: propertySeed, numRuns: bySize(40, 500) } }
   )
 })
 

@@ -67,6 +67,15 @@ const makeStormConnector = () => {
   }
 }
 
+/** When each connection was closed by its "peer", counted in close events. */
+const closes = {
+  count: 0,
+  at: new WeakMap<TestConnection, number>(),
+  note(connection: TestConnection) {
+    this.at.set(connection, this.count++)
+  }
+}
+
 /** How a borrower's own effect ends, drawn at random: mostly normal work, sometimes trouble. */
 type Work = "work" | "yield" | "fault" | "invalidate" | "peer-closed"
 
@@ -91,6 +100,8 @@ const makeTally = () => ({
   killedByServer: 0,
   doubleLends: 0,
   closedConnectionsLent: 0,
+  /** The most borrowers seen holding one connection at once. */
+  peakHolders: 0,
   unexpectedExits: [] as Array<string>
 })
 type Tally = ReturnType<typeof makeTally>
@@ -104,19 +115,27 @@ const borrower = (
   index: number,
   holding: Map<number, number>,
   tally: Tally,
-  poolClosing = false
+  poolClosing = false,
+  /** Borrowers one connection may carry at once (the pool's `concurrency`). */
+  concurrency = 1
 ) =>
   Effect.gen(function*() {
     yield* Effect.sleep(yield* randomMillis(arrivalWindowMillis))
     const timeout = yield* randomMillis(5)
     const work = yield* drawWork
     let lent = false
+    const askedAt = closes.count
     const hold = (connection: TestConnection, handle: ConnectionPool.PooledConnection<TestConnection>) =>
       Effect.suspend(() => {
         lent = true
-        if (!connection.open) tally.closedConnectionsLent++
+        // Shared: another holder may close the connection between the hand-off and this callback; only one closed
+        // before this borrower even asked can be the pool's mistake.
+        if (!connection.open && (concurrency === 1 || closes.at.get(connection)! < askedAt)) {
+          tally.closedConnectionsLent++
+        }
         const holders = (holding.get(connection.serial) ?? 0) + 1
-        if (holders > 1) tally.doubleLends++
+        if (holders > concurrency) tally.doubleLends++
+        tally.peakHolders = Math.max(tally.peakHolders, holders)
         holding.set(connection.serial, holders)
         const leave = Effect.sync(() => holding.set(connection.serial, holding.get(connection.serial)! - 1))
         const body = Effect.gen(function*() {
@@ -132,6 +151,7 @@ const borrower = (
               return yield* handle.invalidate
             case "peer-closed":
               tally.peerClosedWhileLent++
+              closes.note(connection)
               connection.open = false
               connection.healthy = false
           }
@@ -163,6 +183,7 @@ const server = (state: ReturnType<typeof makeTestConnector>["state"], tally: Tal
     const open = state.connections.filter((connection) => connection.open)
     if (open.length === 0) return
     const victim = open[yield* Random.nextIntBetween(0, open.length)]!
+    closes.note(victim)
     victim.open = false
     victim.healthy = false
     tally.killedByServer++
@@ -191,7 +212,8 @@ const assertAtRest = (
   pool: ConnectionPool.ConnectionPool<TestConnection>,
   state: ReturnType<typeof makeTestConnector>["state"],
   tally: Tally,
-  where: string
+  where: string,
+  concurrency = 1
 ) =>
   Effect.gen(function*() {
     yield* settled(pool, state)
@@ -201,7 +223,8 @@ const assertAtRest = (
     assert.strictEqual(tally.unexpected, 0, at)
     assert.strictEqual(tally.doubleLends, 0, `${at}: a connection was lent to two borrowers at once`)
     assert.strictEqual(tally.closedConnectionsLent, 0, `${at}: a closed connection was lent`)
-    assert.strictEqual(yield* pool.availablePermits, maxConnections, at)
+    assert.strictEqual(yield* pool.availablePermits, maxConnections * concurrency, at)
+    assert.strictEqual(stats.loans, 0, at)
     assert.strictEqual(stats.inUse, 0, at)
     assert.strictEqual(stats.waiting, 0, at)
     assert.strictEqual(stats.total, state.open, `${at}: open according to the connector`)
@@ -210,7 +233,9 @@ const assertAtRest = (
     assert.strictEqual(stats.created, state.opened, at)
     assert.strictEqual(stats.closed, state.closed, at)
     assert.strictEqual(Object.values(stats.closedByReason).reduce((sum, n) => sum + n, 0), stats.closed, at)
-    assert.strictEqual(stats.closedByReason.invalidated, tally.invalidations, at)
+    // shared: borrowers of one connection may all invalidate it, or it may have been retired for another reason first
+    if (concurrency > 1) assert.isAtMost(stats.closedByReason.invalidated, tally.invalidations, at)
+    else assert.strictEqual(stats.closedByReason.invalidated, tally.invalidations, at)
     for (const runs of state.finalizerRuns.values()) assert.strictEqual(runs, 1, `${at}: a connection closed twice`)
     // a new borrower is served at once (an idle connection, or one opened for it within its latency)
     const served = yield* pool.use((connection) => Effect.succeed(connection.serial)).pipe(
@@ -225,15 +250,17 @@ const assertAtRest = (
  * (30 s): only the borrowers' own timeouts cut waits short, even on a loaded machine where the process stalls
  * for longer than a short `connectionTimeout`.
  */
-const makeStormPool = Effect.gen(function*() {
-  const { connector, state } = makeStormConnector()
-  const poolScope = yield* Scope.make()
-  const pool = yield* Scope.extend(
-    ConnectionPool.make(connector, { maxConnections, healthCheckInterval: "20 millis" }),
-    poolScope
-  )
-  return { state, tally: makeTally(), holding: new Map<number, number>(), poolScope, pool }
-})
+const makeSharedOrExclusivePool = (concurrency: number) =>
+  Effect.gen(function*() {
+    const { connector, state } = makeStormConnector()
+    const poolScope = yield* Scope.make()
+    const pool = yield* Scope.extend(
+      ConnectionPool.make(connector, { maxConnections, healthCheckInterval: "20 millis", concurrency }),
+      poolScope
+    )
+    return { state, tally: makeTally(), holding: new Map<number, number>(), poolScope, pool }
+  })
+const makeStormPool = makeSharedOrExclusivePool(1)
 
 const assertAllClosedOnce = (state: ReturnType<typeof makeTestConnector>["state"]) => {
   assert.strictEqual(state.open, 0, "connections left open after the pool closed")
@@ -353,6 +380,85 @@ describe("interruption storm", () => {
         }
       })
     }).pipe(quietChecks, Effect.withRandom(Random.make("storm while closing"))))
+
+  const sharedConcurrency = 4
+  it.live(
+    `shared lending: ${
+      borrowersPerRound.toLocaleString("en")
+    } borrowers with 0-5 ms timeouts against ${maxConnections} connections x ${sharedConcurrency}, ${rounds} rounds`,
+    (ctx) =>
+      Effect.gen(function*() {
+        const { holding, pool, poolScope, state, tally } = yield* makeSharedOrExclusivePool(sharedConcurrency)
+        for (let round = 1; round <= rounds; round++) {
+          const killer = yield* Effect.fork(server(state, tally))
+          yield* Effect.forEach(
+            Array.from({ length: borrowersPerRound }, (_, index) => index),
+            (index) => borrower(pool, index, holding, tally, false, sharedConcurrency),
+            { concurrency: "unbounded", discard: true }
+          ).pipe(
+            Effect.timeoutFail({
+              duration: "60 seconds",
+              onTimeout: () => new Error(`round ${round}: borrowers still running after 60 s (requests lost)`)
+            })
+          )
+          yield* Fiber.interrupt(killer)
+          yield* assertAtRest(pool, state, tally, `after round ${round}`, sharedConcurrency)
+        }
+        yield* Scope.close(poolScope, Exit.void)
+        assertAllClosedOnce(state)
+        assert.strictEqual(tally.borrowers, rounds * borrowersPerRound)
+        assert.strictEqual(tally.served + tally.timedOut + tally.faults, tally.borrowers, "requests lost")
+        assert.isAbove(tally.timedOutWhileHolding, 0)
+        assert.isAbove(tally.served, 0)
+        assert.strictEqual(tally.peakHolders, sharedConcurrency, "connections were never shared to the full")
+        recordReliability(ctx, {
+          family: "Interruption storm",
+          did: {
+            sharedRounds: rounds,
+            sharedBorrowers: tally.borrowers,
+            sharedConcurrency,
+            sharedPeakHoldersPerConnection: tally.peakHolders,
+            sharedServed: tally.served,
+            sharedTimedOut: tally.timedOut,
+            sharedTimedOutWhileHolding: tally.timedOutWhileHolding
+          },
+          held: {
+            sharedRequestsLost: tally.borrowers - tally.served - tally.timedOut - tally.faults,
+            sharedUnexpectedErrors: tally.unexpected,
+            sharedOverLends: tally.doubleLends,
+            sharedClosedConnectionsLent: tally.closedConnectionsLent,
+            sharedConnectionsLeaked: state.open
+          }
+        })
+      }).pipe(quietChecks, Effect.withRandom(Random.make("shared interruption storm"))),
+    bySize(60_000, 540_000)
+  )
+
+  it.live("shared lending: a storm while the pool closes: every borrower ends, every connection is closed once", () =>
+    Effect.gen(function*() {
+      const { holding, pool, poolScope, state, tally } = yield* makeSharedOrExclusivePool(sharedConcurrency)
+      const storm = yield* Effect.fork(Effect.forEach(
+        Array.from({ length: borrowersPerRound }, (_, index) => index),
+        (index) => borrower(pool, index, holding, tally, true, sharedConcurrency),
+        { concurrency: "unbounded", discard: true }
+      ))
+      yield* Effect.sync(() => tally.borrowers >= borrowersPerRound / 3 && tally.served > 0).pipe(
+        Effect.repeat({ until: (underWay) => underWay, schedule: Schedule.spaced("1 millis") }),
+        Effect.timeoutFail({ duration: settleWithin, onTimeout: () => new Error("the storm never got under way") })
+      )
+      yield* Effect.sleep(yield* randomMillis(5))
+      yield* Scope.close(poolScope, Exit.void).pipe(
+        Effect.timeoutFail({ duration: settleWithin, onTimeout: () => new Error("closing the pool did not finish") })
+      )
+      yield* Fiber.join(storm).pipe(
+        Effect.timeoutFail({ duration: settleWithin, onTimeout: () => new Error("borrowers still running") })
+      )
+      assert.deepStrictEqual(tally.unexpectedExits, [])
+      assert.strictEqual(tally.doubleLends, 0)
+      assert.strictEqual(tally.borrowers, borrowersPerRound)
+      assert.strictEqual(tally.served + tally.timedOut + tally.faults + tally.refused, tally.borrowers, "requests lost")
+      assertAllClosedOnce(state)
+    }).pipe(quietChecks, Effect.withRandom(Random.make("shared storm while closing"))))
 
   // The storm rarely opens the narrowest window (an interruption already signalled, not yet seen by the waiter,
   // when a connection is handed to it), so it is forced here.

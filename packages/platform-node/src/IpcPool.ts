@@ -29,6 +29,13 @@ export type IpcPool = ConnectionPool.ConnectionPool<IpcConnection>
  * `poolOptions.name` says otherwise. Fails with `InvalidIpcOptions` or `InvalidPoolOptions` naming every bad
  * option.
  *
+ * The pool shares its connections: an IPC connection matches replies to requests by id, so up to
+ * `poolOptions.concurrency` borrowers (default 16, chosen from measurements: see the package README) hold one
+ * connection at once, and a borrower waits only when every connection carries that many. `concurrency: 1` gives
+ * each borrower a connection of its own (exclusive lending), for a server that keeps per-connection state. A
+ * connection that breaks fails every request in flight on it, so retry idempotent requests on
+ * `IpcError.isConnectionFault` (see `request`).
+ *
  * @example
  * ```ts
  * import { IpcPool } from "@connection-pool/platform-node"
@@ -78,7 +85,8 @@ export const layer: <I>(
 
 /**
  * Borrows a connection, sends `payload` and returns the reply, giving the connection back. A connection broken by
- * the request (or by its interruption) is retired rather than given back.
+ * the request (or by its interruption) is retired rather than given back; when it is shared, the other requests
+ * in flight on it fail with it, each with its own typed error.
  *
  * @example
  * ```ts

@@ -28,7 +28,8 @@ describe("IpcPool", () => {
       const path = yield* tempSocketPath("bound")
       const server = yield* IpcServer.make({ path, handler: IpcServerFaults.scriptedHandler })
       const poolScope = yield* Scope.make()
-      const pool = yield* Scope.extend(IpcPool.make({ path }, { maxConnections: 5 }), poolScope)
+      // exclusive lending: 50 fibers need every connection (shared, 16 each, they would need 4)
+      const pool = yield* Scope.extend(IpcPool.make({ path }, { maxConnections: 5, concurrency: 1 }), poolScope)
 
       // Sample the pool's own count while the load runs, next to the server's exact peak.
       let poolPeak = 0

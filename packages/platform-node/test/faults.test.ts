@@ -130,7 +130,8 @@ describe("faults, against real sockets", () => {
 
     it.scopedLive("every connection dropped at once under load: borrowers fail typed, the pool recovers", () =>
       Effect.gen(function*() {
-        const { pool, server } = yield* setup("path", { maxConnections: 4 })
+        // exclusive lending, so that the load holds all four connections (shared: sharedLending.test.ts)
+        const { pool, server } = yield* setup("path", { maxConnections: 4, concurrency: 1 })
         const load = yield* Effect.forEach(
           Array.from({ length: 40 }, (_, i) => i),
           (i) => Effect.exit(IpcPool.request(pool, bytes(`sleep:30:${i}`))),
@@ -243,7 +244,8 @@ describe("faults, against real sockets", () => {
 
     it.scopedLive("a bad reply on one connection disturbs no other borrower", () =>
       Effect.gen(function*() {
-        const { pool, server } = yield* setup("path", { maxConnections: 4 })
+        // exclusive lending: a bad reply on a shared connection fails every request in flight on it
+        const { pool, server } = yield* setup("path", { maxConnections: 4, concurrency: 1 })
         const [garbage, others] = yield* Effect.all([
           Effect.exit(IpcPool.request(pool, bytes("garbage"))),
           Effect.forEach(

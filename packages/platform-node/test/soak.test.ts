@@ -381,7 +381,8 @@ const overIpc = (count: Effect.Effect<void>) =>
     const server = yield* IpcServer.make({ path, handler: IpcServer.echoHandler })
     let sent = 0
     let wrongReplies = 0
-    const makePool = Effect.map(IpcPool.make({ path }, { maxConnections: connections }), (pool) => ({
+    // exclusive lending: the soak is about borrowers contending for connections
+    const makePool = Effect.map(IpcPool.make({ path }, { maxConnections: connections, concurrency: 1 }), (pool) => ({
       pool: pool as ConnectionPool.ConnectionPool<unknown>,
       borrow: Effect.suspend(() => {
         const payload = `request ${++sent}`

@@ -43,6 +43,8 @@ import { Opener } from "./opener.js"
 import { OpenGate } from "./openGate.js"
 import { fromConfig, resolve, type ResolvedOptions } from "./options.js"
 import * as Retire from "./retire.js"
+import { SharedEngine } from "./sharedEngine.js"
+import { SharedLoans } from "./sharedLoans.js"
 import { Shutdown } from "./shutdown.js"
 import { connectionInfo, Counters, snapshot } from "./stats.js"
 
@@ -81,7 +83,7 @@ class PoolImpl<A, R> implements ConnectionPool<A> {
       for (const record of this.engine.records.values()) if (record.connection === connection) return record.id
       return undefined
     })
-    const engine = new Engine<A>(
+    const engine = new (options.concurrency > 1 ? SharedEngine : Engine)<A>(
       options,
       {
         isOpen: calls.isOpen,
@@ -124,12 +126,13 @@ class PoolImpl<A, R> implements ConnectionPool<A> {
           pool: options.name,
           timeout: options.connectionTimeout,
           lastOpenError: gate.lastError
-        })
+        }),
+      loadRose: () => this.opener.openIfNeeded()
     }
     this.engine = engine
     this.gate = gate
     this.shutdown = shutdown
-    this.loans = new Loans(options, engine, checks, calls.isFault)
+    this.loans = new (options.concurrency > 1 ? SharedLoans : Loans)(options, engine, checks, calls.isFault)
     this.maintenance = new Maintenance(options, engine, checks, this.opener)
   }
 
@@ -189,7 +192,7 @@ class PoolImpl<A, R> implements ConnectionPool<A> {
   // ---- observing -----------------------------------------------------------------------------------
 
   readonly availablePermits: Effect.Effect<number> = Effect.sync(() =>
-    Math.max(0, this.engine.maxConnections - this.engine.lent)
+    Math.max(0, this.engine.maxConnections * this.options.concurrency - this.engine.lent)
   )
 
   readonly activeConnections: Effect.Effect<number> = Effect.sync(() => this.engine.openCount)

@@ -48,6 +48,8 @@ export interface EngineListener {
   readonly connectionClosed: () => void
   /** A waiter's deadline passed: what it fails with. */
   readonly timedOut: () => BorrowError
+  /** Shared lending: the loans held reached `targetUtilization` of the capacity open; another may open. */
+  readonly loadRose: () => void
 }
 
 type Lent<A> = Effect.Effect<ConnectionRecord<A>, BorrowError>
@@ -72,7 +74,7 @@ export class Engine<A> implements Health.PoolView<A> {
   readonly now: () => number
   readonly limits: Health.Limits
   private readonly timeoutMillis: number
-  private readonly metrics: boolean
+  protected readonly metrics: boolean
 
   constructor(
     readonly options: ResolvedOptions,
@@ -101,6 +103,20 @@ export class Engine<A> implements Health.PoolView<A> {
 
   get waiting(): number {
     return this.waiters.waiting
+  }
+
+  /** Connections held by a borrower: each loan is one with exclusive lending. */
+  get inUseCount(): number {
+    return this.lent
+  }
+
+  get concurrency(): number {
+    return this.options.concurrency
+  }
+
+  /** Opens wanted for the borrowers waiting, less those that opens in flight and checks will serve. */
+  wantedOpens(opening: number): number {
+    return this.waiters.waiting - opening - this.checking
   }
 
   /**
@@ -132,7 +148,7 @@ export class Engine<A> implements Health.PoolView<A> {
   }
 
   /** `lastUsedAt` is set when the connection comes back, which is what staleness is measured from. */
-  private lend(record: ConnectionRecord<A>): void {
+  protected lend(record: ConnectionRecord<A>): void {
     record.state = "in-use"
     record.useCount++
     this.lent++
@@ -192,7 +208,7 @@ export class Engine<A> implements Health.PoolView<A> {
   }
 
   /** Gives a connection that may be lent to the oldest waiter, or puts it on the idle stack. */
-  private deliver(record: ConnectionRecord<A>): void {
+  protected deliver(record: ConnectionRecord<A>): void {
     const waiter = this.waiters.next()
     if (waiter === undefined) {
       record.state = "idle"
@@ -209,7 +225,7 @@ export class Engine<A> implements Health.PoolView<A> {
    * delivered. Returns the effect that closes it, or `undefined` when there is nothing left to do (the
    * hot path).
    */
-  private place(
+  protected place(
     record: ConnectionRecord<A>,
     occasion: Health.Occasion,
     now?: number

@@ -7,6 +7,11 @@
  * `unhealthyScore`, or with `maxErrors` errors, is retired. With the defaults, two failed checks in a row
  * (100 -> 75 -> 50) retire a connection.
  *
+ * A shared connection (`concurrency` above 1) keeps one record: a borrower's fault counts only if no fault was
+ * counted since its loan began (`sharedLoans.ts`), so borrowers that shared a connection when it broke count one
+ * fault together. A connection retired while borrowers hold it drains (`sharedEngine.ts`): it takes no new
+ * borrower and closes at its last return. Only connections nobody holds are checked or judged at a tick.
+ *
  * Plain TypeScript: no Effect runtime here.
  */
 import * as Duration from "effect/Duration"

@@ -6,7 +6,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { Engine } from "./engine.js"
 import type { ResolvedOptions } from "./options.js"
-import type { ConnectionRecord } from "./record.js"
+import type { BorrowerNote } from "./record.js"
 
 /** Reports the loans past the threshold, then sleeps until the next loan is due. */
 export const leakWatch = <A>(options: ResolvedOptions, engine: Engine<A>): Effect.Effect<void> => {
@@ -14,16 +14,22 @@ export const leakWatch = <A>(options: ResolvedOptions, engine: Engine<A>): Effec
   const sweep: Effect.Effect<void> = Effect.suspend(() => {
     const now = engine.hooks.now()
     let next = now + threshold
-    const leaks: Array<ConnectionRecord<A>> = []
-    for (const record of engine.records.values()) {
-      if (record.state !== "in-use" || record.lentAt === undefined || record.leakReported) continue
-      const due = record.lentAt + threshold
+    const leaks: Array<BorrowerNote> = []
+    // a loan's note: the connection's record with exclusive lending, the loan's own with shared lending
+    const look = (note: BorrowerNote) => {
+      if (note.lentAt === undefined || note.leakReported) return
+      const due = note.lentAt + threshold
       if (due <= now) {
-        record.leakReported = true
-        leaks.push(record)
+        note.leakReported = true
+        leaks.push(note)
       } else {
         next = Math.min(next, due)
       }
+    }
+    for (const record of engine.records.values()) {
+      if (record.state !== "in-use") continue
+      if (record.holders === undefined) look(record)
+      else for (const loan of record.holders) look(loan)
     }
     return Effect.forEach(leaks, (record) =>
       Effect.logWarning(

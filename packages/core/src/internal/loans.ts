@@ -22,7 +22,7 @@ import { ConnectionRecord } from "./record.js"
 const borrowSpanName = "connection-pool.borrow"
 
 /** One loan of a connection: returning it twice, or after a later loan began, does nothing. */
-class Loan<A> implements PooledConnection<A> {
+export class Loan<A> implements PooledConnection<A> {
   returned = false
   constructor(private readonly loans: Loans<A>, readonly record: ConnectionRecord<A>) {}
   get id() {
@@ -66,19 +66,19 @@ class Loan<A> implements PooledConnection<A> {
 
 export class Loans<A> {
   /** Whether loans need more than taking a connection: validation on borrow, or noting the borrower. */
-  private readonly preparesLoans: boolean
+  protected preparesLoans: boolean
   /** Whether each loan's borrower is noted: for leak detection, or to interrupt it at a late shutdown. */
-  private readonly notesBorrowers: boolean
-  private readonly validationMillis: number
+  protected readonly notesBorrowers: boolean
+  protected readonly validationMillis: number
   private readonly traceBorrows: boolean
-  private readonly metrics: boolean
+  protected readonly metrics: boolean
 
   constructor(
     readonly options: ResolvedOptions,
-    private readonly engine: Engine<A>,
-    private readonly checks: Checks<A, any>,
+    protected readonly engine: Engine<A>,
+    protected readonly checks: Checks<A, any>,
     /** The connector's `isFault`, guarded (`ConnectorCalls`): it never throws. */
-    private readonly isFault: (cause: Cause.Cause<unknown>, connectionId: number) => boolean
+    protected readonly isFault: (cause: Cause.Cause<unknown>, connectionId: number) => boolean
   ) {
     this.validationMillis = Duration.toMillis(options.validationWindow)
     this.notesBorrowers = Duration.isFinite(options.leakDetectionThreshold) ||
@@ -154,13 +154,13 @@ export class Loans<A> {
   }
 
   /** With metrics: the borrower has the connection after waiting this long; its hold starts now. */
-  private loanStarted(record: ConnectionRecord<A>, waitedMillis: number): void {
+  protected loanStarted(record: ConnectionRecord<A>, waitedMillis: number): void {
     record.lentAt = this.engine.hooks.now()
     this.engine.observer.acquired(waitedMillis)
   }
 
   /** Waits for a connection if `record` is undefined, then validates it and notes its borrower if asked. */
-  private acquirePrepared(
+  protected acquirePrepared(
     record: ConnectionRecord<A> | undefined,
     restore: Restore
   ): Effect.Effect<ConnectionRecord<A>, BorrowError> {
@@ -176,7 +176,7 @@ export class Loans<A> {
   }
 
   /** Validation on borrow: a connection that fails it is retired, and the borrower acquires again. */
-  private validate(record: ConnectionRecord<A>, restore: Restore): Effect.Effect<ConnectionRecord<A>, BorrowError> {
+  protected validate(record: ConnectionRecord<A>, restore: Restore): Effect.Effect<ConnectionRecord<A>, BorrowError> {
     return Effect.flatMap(Effect.exit(restore(this.checks.check(record))), (exit) => {
       if (Exit.isSuccess(exit)) {
         this.checks.passed(record)
@@ -213,7 +213,7 @@ export class Loans<A> {
     })
   }
 
-  private useWith<B, E, R>(
+  protected useWith<B, E, R>(
     record: ConnectionRecord<A>,
     f: (connection: A, handle: PooledConnection<A>) => Effect.Effect<B, E, R>,
     restore: Restore
@@ -230,7 +230,7 @@ export class Loans<A> {
     })
   }
 
-  private lendInto(scope: Scope.Scope, record: ConnectionRecord<A>): Effect.Effect<PooledConnection<A>> {
+  protected lendInto(scope: Scope.Scope, record: ConnectionRecord<A>): Effect.Effect<PooledConnection<A>> {
     const loan = new Loan(this, record)
     const release = (exit: Exit.Exit<unknown, unknown>) =>
       this.giveBack(loan, exit._tag === "Failure" ? exit.cause : undefined)
@@ -242,7 +242,7 @@ export class Loans<A> {
    * connection, then it is recycled or retired. Returns the effect that closes it, or `undefined` on the
    * hot path.
    */
-  private giveBackNow(loan: Loan<A>, failure: Cause.Cause<unknown> | undefined): Effect.Effect<void> | undefined {
+  protected giveBackNow(loan: Loan<A>, failure: Cause.Cause<unknown> | undefined): Effect.Effect<void> | undefined {
     if (loan.returned) return undefined
     loan.returned = true
     const record = loan.record

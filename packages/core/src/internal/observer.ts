@@ -25,6 +25,8 @@ export interface Counts {
   readonly openCount: number
   readonly lent: number
   readonly waiting: number
+  /** Connections held by one borrower or more. */
+  readonly inUseCount: number
 }
 
 export class Observer {
@@ -74,10 +76,11 @@ export class Observer {
   counted(counts: Counts): void {
     if (!this.metrics) return
     PoolMetrics.connectionsOpen.unsafeUpdate(counts.openCount, this.labels)
-    PoolMetrics.connectionsInUse.unsafeUpdate(counts.lent, this.labels)
+    PoolMetrics.connectionsInUse.unsafeUpdate(counts.inUseCount, this.labels)
     // clamped: a connection closed under the fiber that is closing the pool is still counted lent until it returns
-    PoolMetrics.connectionsIdle.unsafeUpdate(Math.max(0, counts.openCount - counts.lent), this.labels)
+    PoolMetrics.connectionsIdle.unsafeUpdate(Math.max(0, counts.openCount - counts.inUseCount), this.labels)
     PoolMetrics.waiting.unsafeUpdate(counts.waiting, this.labels)
+    PoolMetrics.loans.unsafeUpdate(counts.lent, this.labels)
   }
 
   /** A borrower got a connection after waiting this long (0 when one was idle). */

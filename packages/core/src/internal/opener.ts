@@ -66,7 +66,7 @@ export class Opener<A> {
       engine.openCount + gate.opening < engine.maxConnections;
       started++
     ) {
-      const forWaiters = engine.waiting - gate.opening - engine.checking
+      const forWaiters = engine.wantedOpens(gate.opening)
       const forMinimum = engine.minConnections - engine.openCount - gate.opening
       if (forWaiters <= 0 && forMinimum <= 0) return
       gate.opening++

@@ -40,6 +40,10 @@ const nonNegativeInteger = Schema.Number.pipe(
 const score = Schema.Number.pipe(
   Schema.filter((n) => Number.isFinite(n) && n >= 0 && n <= 100 || "must be a number from 0 to 100")
 )
+/** A share of capacity: above zero, at most one. */
+const share = Schema.Number.pipe(
+  Schema.filter((n) => Number.isFinite(n) && n > 0 && n <= 1 || "must be a number above 0 and at most 1")
+)
 const schedule = Schema.declare((u): u is Schedule.Schedule<unknown, unknown> => Schedule.isSchedule(u), {
   message: () => "must be a Schedule"
 })
@@ -85,7 +89,9 @@ const OptionsSchema = Schema.Struct({
   timeToLiveStrategy: withDefault(Schema.Literal("usage", "creation"), () => "usage" as const),
   metrics: withDefault(Schema.Boolean, () => false),
   traceBorrows: withDefault(Schema.Boolean, () => false),
-  maxConnecting: withDefault(positiveInteger, () => 2)
+  maxConnecting: withDefault(positiveInteger, () => 2),
+  concurrency: withDefault(positiveInteger, () => 1),
+  targetUtilization: withDefault(share, () => 1)
 })
 
 /** Options with every default filled in and every duration decoded. */

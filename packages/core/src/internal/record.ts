@@ -1,7 +1,17 @@
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
+import type { CloseReason } from "../PoolEvent.js"
 import * as Health from "./health.js"
+
+/** Who holds a loan, and since when: for leak reports and a late shutdown. */
+export interface BorrowerNote {
+  readonly id: number
+  lentAt: number | undefined
+  borrower: { readonly fiber: string; readonly span: string | undefined } | undefined
+  borrowerFiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
+  leakReported: boolean
+}
 
 /**
  * Where a connection is: waiting in the idle stack, lent, being checked by the maintenance fiber, or
@@ -31,6 +41,17 @@ export class ConnectionRecord<A> {
   /** With `shutdownTimeout`: the fiber that holds the current loan, interrupted if shutdown runs late. */
   borrowerFiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
   leakReported = false
+  // ---- shared lending (`concurrency` above 1) only; exclusive lending leaves these alone --------------
+  /** Borrowers holding it now. */
+  loans = 0
+  /** Its place in the shared engine's bucket of connections with this many borrowers and room; -1 if none. */
+  slot = -1
+  /** Retired while borrowers held it: why; it takes no new borrower and closes when the last one returns. */
+  draining: CloseReason | undefined = undefined
+  /** Faults counted against it; a loan's fault counts only if none was counted since the loan began. */
+  faultsCounted = 0
+  /** The loans holding it, when borrowers are noted (leak detection, `shutdownTimeout`). */
+  holders: Set<BorrowerNote> | undefined = undefined
   /** `Effect.succeed(this)`, made once: lending it is the hot path. */
   readonly lent: Effect.Effect<ConnectionRecord<A>>
 

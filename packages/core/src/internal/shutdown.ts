@@ -100,9 +100,15 @@ export class Shutdown<A> {
     // finds the connection retired and does nothing more.
     const heldByClosingFiber: Array<ConnectionRecord<A>> = []
     for (const record of this.engine.records.values()) {
-      if (record.state !== "in-use" || record.borrowerFiber === undefined) continue
-      if (record.borrowerFiber === closingFiber) heldByClosingFiber.push(record)
-      else borrowers.push(record.borrowerFiber)
+      if (record.state !== "in-use") continue
+      // shared lending: every loan's borrower, each interrupted on its own
+      const holders = record.holders ?? [record]
+      for (const { borrowerFiber } of holders) {
+        if (borrowerFiber === undefined) continue
+        if (borrowerFiber === closingFiber) {
+          if (!heldByClosingFiber.includes(record)) heldByClosingFiber.push(record)
+        } else borrowers.push(borrowerFiber)
+      }
     }
     this.counters.interruptedAtShutdown += borrowers.length + heldByClosingFiber.length
     return Effect.logWarning(

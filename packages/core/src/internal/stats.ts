@@ -28,6 +28,9 @@ export interface Lending<A> {
   readonly lent: number
   readonly waiting: number
   readonly maxConnections: number
+  /** Connections held by one borrower or more (`lent` with `concurrency` 1, where each loan is a connection). */
+  readonly inUseCount: number
+  readonly concurrency: number
 }
 
 export const snapshot = <A>(
@@ -46,13 +49,13 @@ export const snapshot = <A>(
   const fields: Omit<PoolStats, "summary"> = {
     name,
     total,
-    idle: total - lending.lent,
-    inUse: lending.lent,
+    idle: total - lending.inUseCount,
+    inUse: lending.inUseCount,
     healthy,
     unhealthy: total - healthy,
     waiting: lending.waiting,
     maxConnections: lending.maxConnections,
-    utilization: lending.lent / lending.maxConnections,
+    utilization: lending.lent / (lending.maxConnections * lending.concurrency),
     created: counters.created,
     closed: counters.closed,
     closedByReason: { ...counters.closedByReason },
@@ -61,7 +64,9 @@ export const snapshot = <A>(
     healthChecks: counters.healthChecks,
     healthCheckFailures: counters.healthCheckFailures,
     interruptedAtShutdown: counters.interruptedAtShutdown,
-    averageScore: total === 0 ? Health.initialScore : scoreSum / total
+    averageScore: total === 0 ? Health.initialScore : scoreSum / total,
+    loans: lending.lent,
+    concurrency: lending.concurrency
   }
   return { ...fields, summary: summarize(fields) }
 }
@@ -75,7 +80,9 @@ export const connectionInfo = <A>(record: ConnectionRecord<A>): ConnectionInfo =
   healthScore: record.healthScore,
   errorCount: record.errorCount,
   useCount: record.useCount,
-  state: publicState(record.state)
+  state: publicState(record.state),
+  // exclusive lending keeps no count: a lent connection has its one borrower
+  borrowers: record.loans > 0 ? record.loans : record.state === "in-use" ? 1 : 0
 })
 
 /** `" (3 disconnected, 1 stale)"`: the reasons connections were closed for, or nothing when none was. */
@@ -84,8 +91,12 @@ const closeBreakdown = (byReason: PoolStats["closedByReason"]): string => {
   return parts.length === 0 ? "" : ` (${parts.join(", ")})`
 }
 
+/** `"12 loans (up to 8 per connection), "` with shared lending; nothing with `concurrency` 1. */
+const sharing = (s: Omit<PoolStats, "summary">): string =>
+  s.concurrency > 1 ? `${s.loans} loans (up to ${s.concurrency} per connection), ` : ""
+
 export const summarize = (s: Omit<PoolStats, "summary">): string =>
-  `pool "${s.name}": ${s.total}/${s.maxConnections} open (${s.inUse} in use, ${s.idle} idle), ` +
+  `pool "${s.name}": ${s.total}/${s.maxConnections} open (${s.inUse} in use, ${s.idle} idle), ${sharing(s)}` +
   `${s.waiting} waiting, ${s.healthy} healthy, ${s.unhealthy} unhealthy, ` +
   `utilization ${(s.utilization * 100).toFixed(1)}%, avg score ${s.averageScore.toFixed(1)}, ` +
   `created ${s.created}, closed ${s.closed}${closeBreakdown(s.closedByReason)}, open failures ${s.openFailures}, ` +
