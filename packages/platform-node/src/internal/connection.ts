@@ -10,10 +10,12 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
+import * as fs from "node:fs"
 import * as net from "node:net"
 import type { Address } from "../IpcAddress.js"
 import type { IpcConnection, TypeId as IpcConnectionTypeId } from "../IpcConnection.js"
 import { ProtocolError, RemoteError, type RequestError, SocketError } from "../IpcError.js"
+import { isPipePath } from "./address.js"
 import { decodeErrorPayload, Decoder, emptyPayload, frameTooLargeToSend, FrameType, writeFrame } from "./frame.js"
 import type { ResolvedOptions } from "./options.js"
 
@@ -240,12 +242,49 @@ export const connectError = (address: string, error: NodeJS.ErrnoException): Soc
     cause: error
   })
 
+/** The socket file to check the owner of: a Unix socket path with `socketOwner` required, and a file there. */
+const socketFile = (options: ResolvedOptions): fs.Stats | undefined => {
+  const address = options.address
+  if (options.socketOwner === undefined || !("path" in address) || isPipePath(address.path)) return undefined
+  try {
+    return fs.statSync(address.path)
+  } catch {
+    // Nothing there (or unreadable): connecting says what is wrong.
+    return undefined
+  }
+}
+
+const wrongOwner = (options: ResolvedOptions, owner: number | undefined): SocketError =>
+  new SocketError({ reason: "WrongOwner", address: options.label, owner, expectedOwner: options.socketOwner })
+
+/**
+ * Once connected, before anything is sent: the file at the path must still be the one checked before connecting
+ * (its owner's), not one put there in between.
+ */
+const ownerCheck = (options: ResolvedOptions, before: fs.Stats | undefined): SocketError | undefined => {
+  if (options.socketOwner === undefined || !("path" in options.address) || isPipePath(options.address.path)) {
+    return undefined
+  }
+  const after = socketFile(options)
+  // Removed since (by its owner, who alone could, in a private or sticky directory): the one checked was connected.
+  if (after === undefined) return before === undefined ? wrongOwner(options, undefined) : undefined
+  if (after.uid !== options.socketOwner) return wrongOwner(options, after.uid)
+  if (before === undefined || before.ino !== after.ino || before.dev !== after.dev) {
+    return wrongOwner(options, after.uid)
+  }
+  return undefined
+}
+
 /** Opens a connection in the current scope; closing the scope closes the socket and waits for its release. */
 export const connect = (options: ResolvedOptions): Effect.Effect<Connection, SocketError, Scope.Scope> =>
   Effect.acquireRelease(
     // Interruptible so that a borrower giving up stops a slow connect at once; the canceller destroys the socket.
     Effect.interruptible(Effect.async<Connection, SocketError>((resume) => {
       const address = options.address
+      const ownerBefore = socketFile(options)
+      if (ownerBefore !== undefined && ownerBefore.uid !== options.socketOwner) {
+        return resume(Exit.fail(wrongOwner(options, ownerBefore.uid)))
+      }
       const socket = "path" in address
         ? net.createConnection({ path: address.path })
         : net.createConnection({
@@ -262,7 +301,15 @@ export const connect = (options: ResolvedOptions): Effect.Effect<Connection, Soc
       }
       const onConnect = () => {
         settle()
-        resume(Exit.succeed(new Connection(socket, options)))
+        const refused = ownerCheck(options, ownerBefore)
+        if (refused !== undefined) {
+          socket.destroy()
+          return resume(Exit.fail(refused))
+        }
+        const connection = new Connection(socket, options)
+        // Authentication first, before any request: the server reads nothing else until it has checked it.
+        if (options.authToken !== undefined) writeFrame(socket, FrameType.Request, 0, options.authToken)
+        resume(Exit.succeed(connection))
       }
       const onError = (error: NodeJS.ErrnoException) => {
         settle()

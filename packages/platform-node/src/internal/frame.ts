@@ -229,7 +229,8 @@ export const ErrorCode: typeof Frame.ErrorCode = {
   HandlerFailed: 1,
   HandlerDefect: 2,
   ReplyTooLarge: 3,
-  ProtocolViolation: 4
+  ProtocolViolation: 4,
+  Unauthorized: 5
 }
 
 export type ErrorCode = keyof typeof ErrorCode
@@ -239,7 +240,8 @@ const errorCodeNames: ReadonlyArray<ErrorCode | undefined> = [
   "HandlerFailed",
   "HandlerDefect",
   "ReplyTooLarge",
-  "ProtocolViolation"
+  "ProtocolViolation",
+  "Unauthorized"
 ]
 
 export const encodeErrorPayload = (code: ErrorCode, message: string, maxFrameSize: number): Uint8Array => {
