@@ -26,6 +26,13 @@ export const TypeId: IpcConnectionTypeId = Symbol.for(
 
 type Resume<A> = (effect: Effect.Effect<A, RequestError>) => void
 
+/** A request waiting for the socket to drain before it is written; `id` is set once it is. */
+interface Unsent {
+  readonly payload: Uint8Array
+  readonly resume: Resume<Uint8Array>
+  id: number
+}
+
 const frameTypeNames: Record<number, string> = {
   [FrameType.Request]: "request",
   [FrameType.Reply]: "reply",
@@ -51,6 +58,12 @@ export class Connection implements IpcConnection {
   private failure: RequestError | undefined = undefined
   private closed = false
   private readonly closeWaiters: Array<() => void> = []
+  /** Requests waiting for `drain`, in arrival order. */
+  private readonly unsent = new Set<Unsent>()
+  /** The socket's buffer is above its high-water mark (`write` returned false): requests wait for `drain`. */
+  private congested = false
+  /** Writes of this turn are corked, to go out as one system call when the turn ends. */
+  private corked = false
   private readonly decoder: Decoder
   readonly ping: Effect.Effect<void, RequestError>
 
@@ -88,7 +101,7 @@ export class Connection implements IpcConnection {
   }
 
   get pendingRequests(): number {
-    return this.requests.size + this.pings.size
+    return this.requests.size + this.pings.size + this.unsent.size
   }
 
   request(payload: Uint8Array): Effect.Effect<Uint8Array, RequestError> {
@@ -97,15 +110,40 @@ export class Connection implements IpcConnection {
       if (payload.length > this.options.maxFrameSize) {
         return resume(Exit.fail(frameTooLargeToSend(payload.length, this.options.maxFrameSize)))
       }
-      const id = this.nextId()
-      this.requests.set(id, resume)
-      this.write(FrameType.Request, id, payload)
+      if (this.congested) {
+        // The server is not reading as fast as this side writes: wait for the socket to drain rather than queue
+        // without bound. Interrupted while waiting, the request leaves nothing behind: it was never sent.
+        const unsent: Unsent = { payload, resume, id: 0 }
+        this.unsent.add(unsent)
+        return Effect.sync(() => {
+          if (this.unsent.delete(unsent)) return
+          if (this.requests.delete(unsent.id)) this.abandon()
+        })
+      }
+      const id = this.send(payload, resume)
       // Interrupted before the reply: its late arrival would be indistinguishable from trouble, so give up the
       // connection rather than guess.
       return Effect.sync(() => {
         if (this.requests.delete(id)) this.abandon()
       })
     })
+  }
+
+  private send(payload: Uint8Array, resume: Resume<Uint8Array>): number {
+    const id = this.nextId()
+    this.requests.set(id, resume)
+    this.write(FrameType.Request, id, payload)
+    return id
+  }
+
+  /** The socket drained: send the requests that waited, in order, until it is full again. */
+  private readonly onDrain = (): void => {
+    this.congested = false
+    for (const unsent of this.unsent) {
+      if (this.congested || this.failure !== undefined) return
+      this.unsent.delete(unsent)
+      unsent.id = this.send(unsent.payload, unsent.resume)
+    }
   }
 
   /** Closes the socket and waits until its file descriptor is released. */
@@ -131,8 +169,25 @@ export class Connection implements IpcConnection {
     return this.lastId
   }
 
+  /**
+   * Writes a frame. The writes of one turn of the event loop (several fibers sharing the connection) are corked
+   * and go out together when it ends. Past the socket's high-water mark, further requests wait for `drain`.
+   */
   private write(type: FrameType, id: number, payload: Uint8Array): void {
-    writeFrame(this.socket, type, id, payload)
+    if (!this.corked) {
+      this.corked = true
+      this.socket.cork()
+      process.nextTick(this.uncork)
+    }
+    if (!writeFrame(this.socket, type, id, payload) && !this.congested) {
+      this.congested = true
+      this.socket.once("drain", this.onDrain)
+    }
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false
+    this.socket.uncork()
   }
 
   private abandon(): void {
@@ -146,9 +201,12 @@ export class Connection implements IpcConnection {
     const exit = Exit.fail(error)
     const requests = Array.from(this.requests.values())
     const pings = Array.from(this.pings.values())
+    const unsent = Array.from(this.unsent)
     this.requests.clear()
     this.pings.clear()
+    this.unsent.clear()
     for (const resume of requests) resume(exit)
+    for (const waiting of unsent) waiting.resume(exit)
     for (const resume of pings) resume(exit)
     this.socket.destroy()
   }
@@ -189,7 +247,7 @@ export class Connection implements IpcConnection {
 
   /** Nothing either way for `requestTimeout`: fatal only when a request is waiting for its reply. */
   private readonly onSilence = (): void => {
-    if (this.requests.size === 0) return
+    if (this.requests.size === 0 && this.unsent.size === 0) return
     const waited = Duration.format(this.options.requestTimeout)
     this.fail(
       new ProtocolError({
