@@ -170,11 +170,12 @@ export class Connection implements IpcConnection {
   }
 
   /**
-   * Writes a frame. The writes of one turn of the event loop (several fibers sharing the connection) are corked
-   * and go out together when it ends. Past the socket's high-water mark, further requests wait for `drain`.
+   * Writes a frame. While other requests are in flight (several fibers sharing the connection), the writes of one
+   * turn of the event loop are corked and go out together when it ends. Past the socket's high-water mark, further requests wait for `drain`.
    */
   private write(type: FrameType, id: number, payload: Uint8Array): void {
-    if (!this.corked) {
+    // Only when fibers share the connection (another request is in flight): a lone request goes out at once.
+    if (!this.corked && this.requests.size > 1) {
       this.corked = true
       this.socket.cork()
       process.nextTick(this.uncork)
