@@ -115,7 +115,7 @@ const program = Effect.gen(function*() {
         return n % 3 === 2 ? encoder.encode("ok") : yield* new HealthEndpointDegraded()
       })
       : Effect.as(Effect.flatMap(Random.nextIntBetween(5, 120), (millis) => Effect.sleep(millis)), payload)
-  const path = IpcAddress.localPath(`connection-pool-dashboard-${process.pid}`)
+  const path = yield* IpcAddress.localPath(`connection-pool-dashboard-${process.pid}`)
   const server = yield* IpcServer.make({ path, handler })
 
   // The IPC connector, with the health endpoint as its check (after the ping), so that a check can fail on a

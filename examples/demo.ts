@@ -98,7 +98,7 @@ const logger = Logger.make(({ logLevel, message }) => {
 const program = Effect.gen(function*() {
   // A socket path of this process's own; a killed server leaves its file behind, removed at the end.
   const path = yield* Effect.acquireRelease(
-    Effect.sync(() => IpcAddress.localPath(`connection-pool-demo-${process.pid}`)),
+    IpcAddress.localPath(`connection-pool-demo-${process.pid}`),
     (path) => Effect.sync(() => fs.rmSync(path, { force: true }))
   )
 

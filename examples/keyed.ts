@@ -22,7 +22,7 @@ const workerNames = ["worker-1", "worker-2", "worker-3"] as const
 /** A worker answers `<name>: <job>` after a few milliseconds of work. */
 const worker = (name: string) =>
   Effect.gen(function*() {
-    const path = IpcAddress.localPath(`connection-pool-keyed-${process.pid}-${name}`)
+    const path = yield* IpcAddress.localPath(`connection-pool-keyed-${process.pid}-${name}`)
     const server = yield* IpcServer.make({
       path,
       handler: (payload) => Effect.as(Effect.sleep("3 millis"), encoder.encode(`${name}: ${decoder.decode(payload)}`))

@@ -41,7 +41,7 @@ const scrape = (server: http.Server) =>
   )
 
 const program = Effect.gen(function*() {
-  const path = IpcAddress.localPath(`connection-pool-metrics-${process.pid}`)
+  const path = yield* IpcAddress.localPath(`connection-pool-metrics-${process.pid}`)
   const server = yield* IpcServer.make({ path, handler: IpcServer.echoHandler })
   const pool = yield* IpcPool.make({ path }, { name: poolName, maxConnections: 4, metrics: true })
   const endpoint = yield* metricsEndpoint

@@ -10,11 +10,8 @@
 import { IpcAddress, IpcPool, IpcServer } from "@connection-pool/platform-node"
 import { Context, Effect, Layer } from "effect"
 
-const path = IpcAddress.localPath(`connection-pool-quick-start-${process.pid}`)
-
 // The pool is a service: give it a tag, build it with a layer.
 class Daemon extends Context.Tag("app/Daemon")<Daemon, IpcPool.IpcPool>() {}
-const DaemonLive = IpcPool.layer(Daemon, { path }, { name: "daemon", maxConnections: 4 })
 
 const program = Effect.gen(function*() {
   const pool = yield* Daemon
@@ -29,10 +26,16 @@ const program = Effect.gen(function*() {
   yield* Effect.log((yield* pool.stats).summary)
 })
 
-// The echo server comes first, the pool on top of it; both close when the program ends.
-const MainLive = DaemonLive.pipe(Layer.provideMerge(IpcServer.layer({ path, handler: IpcServer.echoHandler })))
+const main = Effect.gen(function*() {
+  // A socket path in a directory only this user may enter.
+  const path = yield* IpcAddress.localPath(`connection-pool-quick-start-${process.pid}`)
+  const DaemonLive = IpcPool.layer(Daemon, { path }, { name: "daemon", maxConnections: 4 })
+  // The echo server comes first, the pool on top of it; both close when the program ends.
+  const MainLive = DaemonLive.pipe(Layer.provideMerge(IpcServer.layer({ path, handler: IpcServer.echoHandler })))
+  yield* program.pipe(Effect.provide(MainLive))
+})
 
-Effect.runPromise(program.pipe(Effect.provide(MainLive))).catch((error) => {
+Effect.runPromise(main).catch((error) => {
   console.error(error)
   process.exit(1)
 })

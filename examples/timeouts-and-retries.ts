@@ -124,7 +124,7 @@ const millisSince = (start: number) => `${Date.now() - start} ms`
 // ---- the program ------------------------------------------------------------------------------------------------
 
 const program = Effect.gen(function*() {
-  const path = IpcAddress.localPath(`connection-pool-timeouts-${process.pid}`)
+  const path = yield* IpcAddress.localPath(`connection-pool-timeouts-${process.pid}`)
   const serverScope = yield* Scope.make()
   yield* IpcServer.make({ path, handler }).pipe(Scope.extend(serverScope))
 

@@ -52,7 +52,7 @@ const inMemory = Effect.gen(function*() {
 
 // A real round trip: the package's IPC echo server and a pool of connections to it.
 const ipc = Effect.gen(function*() {
-  const path = IpcAddress.localPath(`connection-pool-packed-${process.pid}`)
+  const path = yield* IpcAddress.localPath(`connection-pool-packed-${process.pid}`)
   yield* IpcServer.make({ path, handler: IpcServer.echoHandler })
   const pool = yield* IpcPool.make({ path }, { maxConnections: 2 })
   const reply = yield* IpcPool.request(pool, new TextEncoder().encode("hello"))

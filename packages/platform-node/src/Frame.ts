@@ -11,8 +11,12 @@
  * ```
  *
  * An error frame's payload is one code byte (1 handler failed, 2 handler defect, 3 reply too large, 4 protocol
- * violation) followed by a UTF-8 message; id 0 means the error concerns the whole connection: the server stops
- * reading it and destroys it once the frame is flushed.
+ * violation, 5 unauthorized) followed by a UTF-8 message; id 0 means the error concerns the whole connection: the
+ * server stops reading it and destroys it once the frame is flushed.
+ *
+ * Request id 0 is reserved for authentication: a client of a server with a token (`IpcServer` option `auth`)
+ * sends a request frame with id 0 whose payload is the token, as its first frame, and gets no reply to it. A server
+ * without a token refuses a request with id 0 as a protocol violation, so that a token never reaches a handler.
  *
  * @since 0.1.0
  */
@@ -52,6 +56,7 @@ export const ErrorCode: {
   readonly HandlerDefect: 2
   readonly ReplyTooLarge: 3
   readonly ProtocolViolation: 4
+  readonly Unauthorized: 5
 } = internal.ErrorCode
 
 /**

@@ -51,7 +51,7 @@ export interface IpcConnection {
    * retires it.
    */
   readonly isOpen: boolean
-  /** Requests and pings sent and not yet answered. */
+  /** Requests and pings sent and not yet answered, and requests waiting for the socket to drain to be sent. */
   readonly pendingRequests: number
   /**
    * Sends `payload` as a request frame and waits for the reply's payload. Fails with a `RemoteError` if the server
@@ -59,7 +59,12 @@ export interface IpcConnection {
    * sent) if the payload is above `maxFrameSize`, and otherwise with the error that broke the connection.
    *
    * Requests are matched to replies by id: fibers sharing one connection never receive each other's replies.
-   * Interrupting a request (for instance with `Effect.timeout`) closes the connection.
+   * Interrupting a request (for instance with `Effect.timeout`) after it was sent closes the connection.
+   *
+   * Requests of one turn of the event loop go out in one write. When the server reads slower than requests are
+   * written (the socket's buffer is above its high-water mark), further requests wait for it to drain, in order,
+   * rather than queue without bound: the wait is bounded by the caller's own timeout and by the connector's
+   * `requestTimeout`, and a request interrupted while it waits was never sent and leaves the connection intact.
    */
   readonly request: (payload: Uint8Array) => Effect.Effect<Uint8Array, RequestError>
   /**

@@ -8,6 +8,7 @@
 import type * as Connector from "@connection-pool/core/Connector"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Redacted from "effect/Redacted"
 import * as internal from "./internal/connector.js"
 import type { IpcConnection } from "./IpcConnection.js"
 import type { InvalidIpcOptions, SocketError } from "./IpcError.js"
@@ -53,6 +54,20 @@ export interface Options {
    * by it. Set it above the slowest reply your server's handler may take. Default 60 seconds.
    */
   readonly requestTimeout?: Duration.DurationInput | undefined
+  /**
+   * Whose Unix socket file this connector trusts: a uid, or `"any"`. Before connecting (and again once connected,
+   * before anything is sent) the socket file's owner is checked; a socket of another user fails with a
+   * `SocketError` of reason `"WrongOwner"` naming the uid found and the one expected, so that requests never go to
+   * a server another user started at the path. Ignored for TCP and named pipes. Default: the uid this process
+   * runs as (`"any"` where there are no uids).
+   */
+  readonly socketOwner?: number | "any" | undefined
+  /**
+   * A shared token for a server started with the same `auth` (see `IpcServer`): sent as the first frame of every
+   * connection. A wrong token is answered with a `RemoteError` of reason `"Unauthorized"` and the connection is
+   * closed. From 16 to 1024 bytes; give it as a `Redacted` string to keep it out of logs. Never logged or echoed.
+   */
+  readonly auth?: { readonly token: string | Redacted.Redacted<string> } | undefined
 }
 
 /**

@@ -47,6 +47,8 @@ export const isIpcError = (u: unknown): u is IpcError => hasProperty(u, TypeId)
  * - `Abandoned`: a request was interrupted before its reply arrived, so the connection was closed (a late
  *   reply would have left the stream in an unknown state).
  * - `ClosedLocally`: the connection was closed by its owner (its pool or scope).
+ * - `WrongOwner`: the Unix socket file belongs to another user than the connector's `socketOwner` (by default the
+ *   user this process runs as); nothing was sent. `owner` is the uid found, `expectedOwner` the one required.
  *
  * @since 0.1.0
  * @category models
@@ -61,6 +63,7 @@ export type SocketErrorReason =
   | "IoFailed"
   | "Abandoned"
   | "ClosedLocally"
+  | "WrongOwner"
 
 /**
  * The fields shared by the errors of a socket address: the address, and the system's errno code.
@@ -87,11 +90,22 @@ const describeAddressFailure = (failure: AddressFailure, what: string): string =
  * @category errors
  */
 export class SocketError extends PoolError.TypeIdError(TypeId, "SocketError")<
-  AddressFailure & { readonly reason: SocketErrorReason }
+  AddressFailure & {
+    readonly reason: SocketErrorReason
+    /** With `WrongOwner`: the uid that owns the socket file. @since 0.2.0 */
+    readonly owner?: number | undefined
+    /** With `WrongOwner`: the uid required (the connector's `socketOwner`). @since 0.2.0 */
+    readonly expectedOwner?: number | undefined
+  }
 > {
   /** @since 0.1.0 */
   override get message(): string {
-    return describeAddressFailure(this, socketMessages[this.reason])
+    return describeAddressFailure(
+      this,
+      this.reason === "WrongOwner"
+        ? `the socket file is owned by uid ${this.owner}, not uid ${this.expectedOwner}`
+        : socketMessages[this.reason]
+    )
   }
 }
 
@@ -104,7 +118,8 @@ const socketMessages: Record<SocketErrorReason, string> = {
   Reset: "the connection was reset",
   IoFailed: "socket error",
   Abandoned: "a request was interrupted before its reply; the connection was closed",
-  ClosedLocally: "the connection is closed"
+  ClosedLocally: "the connection is closed",
+  WrongOwner: "the socket file is owned by another user"
 }
 
 /**
@@ -164,11 +179,18 @@ export class ProtocolError extends PoolError.TypeIdError(TypeId, "ProtocolError"
  * - `ReplyTooLarge`: the handler's reply was above the server's `maxFrameSize`.
  * - `ProtocolViolation`: the server rejected what this side sent (for instance a request above the server's
  *   `maxFrameSize`) and closed the connection.
+ * - `Unauthorized`: the server takes a token (its `auth` option) and this connection's was wrong or missing (see
+ *   the connector's `auth`); the server closed the connection.
  *
  * @since 0.1.0
  * @category models
  */
-export type RemoteErrorReason = "HandlerFailed" | "HandlerDefect" | "ReplyTooLarge" | "ProtocolViolation"
+export type RemoteErrorReason =
+  | "HandlerFailed"
+  | "HandlerDefect"
+  | "ReplyTooLarge"
+  | "ProtocolViolation"
+  | "Unauthorized"
 
 /**
  * The server answered a request with an error frame. Except for `ProtocolViolation`, the connection is intact.
@@ -237,6 +259,45 @@ export class ServerError extends PoolError.TypeIdError(TypeId, "ServerError")<
 }
 
 /**
+ * The directory `IpcAddress.localPath` puts sockets in could not be made private to the user:
+ *
+ * - `NotADirectory`: something else (a file, a symbolic link) is at its path.
+ * - `WrongOwner`: it belongs to another user (`owner`) than the one this process runs as (`expectedOwner`).
+ * - `OpenToOthers`: its group or other users have some access to it (`mode`); it must be 0700.
+ * - `CreateFailed`: it could not be created or inspected; see `code`.
+ *
+ * It is never used as it is: a directory another user controls would let them take the socket's place.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class SocketDirectoryError extends PoolError.TypeIdError(TypeId, "SocketDirectoryError")<{
+  readonly reason: "NotADirectory" | "WrongOwner" | "OpenToOthers" | "CreateFailed"
+  /** The directory's path. */
+  readonly directory: string
+  /** The uid owning it, where it was found. */
+  readonly owner?: number | undefined
+  /** The uid this process runs as. */
+  readonly expectedOwner?: number | undefined
+  /** Its permission bits, where it was found. */
+  readonly mode?: number | undefined
+  readonly code?: string | undefined
+  readonly cause?: unknown
+}> {
+  /** @since 0.2.0 */
+  override get message(): string {
+    const what = this.reason === "NotADirectory"
+      ? "is not a directory"
+      : this.reason === "WrongOwner"
+      ? `is owned by uid ${this.owner}, not uid ${this.expectedOwner}`
+      : this.reason === "OpenToOthers"
+      ? `has mode 0${(this.mode ?? 0).toString(8)}: group or other users have access, it must be 0700`
+      : `could not be created${this.code === undefined ? "" : ` (${this.code})`}`
+    return `socket directory ${this.directory} ${what}`
+  }
+}
+
+/**
  * What a request can fail with.
  *
  * @since 0.1.0
@@ -250,7 +311,13 @@ export type RequestError = SocketError | ProtocolError | RemoteError
  * @since 0.1.0
  * @category models
  */
-export type IpcError = SocketError | ProtocolError | RemoteError | InvalidIpcOptions | ServerError
+export type IpcError =
+  | SocketError
+  | ProtocolError
+  | RemoteError
+  | InvalidIpcOptions
+  | ServerError
+  | SocketDirectoryError
 
 /**
  * Whether an error means the connection it happened on is broken: every `SocketError`, and every

@@ -13,6 +13,7 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import { hasProperty } from "effect/Predicate"
+import type * as Redacted from "effect/Redacted"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as internalSchema from "./internal/schema.js"
@@ -107,6 +108,9 @@ export interface ServerStats {
  * - `IdleTimeout`: no byte either way for `idleTimeout`, and no request being handled.
  * - `FrameDeadline`: a frame began to arrive and was not complete within `frameDeadline` (a slow sender).
  * - `TooManyConnections`: accepted while `maxConnections` were open; destroyed at once.
+ * - `Unauthorized`: the server takes a token (`auth`) and the connection's first frame was not it (a wrong token,
+ *   or another frame), or nothing came within `frameDeadline` of connecting. The server writes an error frame on
+ *   id 0 that says only that authentication failed, and destroys the socket.
  *
  * @since 0.1.0
  * @category models
@@ -117,6 +121,7 @@ export type CloseReason =
   | "IdleTimeout"
   | "FrameDeadline"
   | "TooManyConnections"
+  | "Unauthorized"
 
 /**
  * The service tag of a server built by {@link layer}.
@@ -256,6 +261,14 @@ export interface Options<E = never, R = never> {
    * server runs as may connect (`0o660` lets the file's group in).
    */
   readonly mode?: number | undefined
+  /**
+   * A shared token every connection must send as its first frame (the connector's `auth` does it): over TCP, the
+   * only way to keep out other local users and programs. Checked in constant time; a wrong or missing token, or
+   * none within `frameDeadline` of connecting, closes the connection (`closed.Unauthorized`). The token is never
+   * logged nor echoed, and no handler sees it. From 16 to 1024 bytes; a `Redacted` string keeps it out of logs.
+   * Default: none (any peer that can reach the address may send requests).
+   */
+  readonly auth?: { readonly token: string | Redacted.Redacted<string> } | undefined
 }
 
 /**

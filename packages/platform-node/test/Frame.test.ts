@@ -123,7 +123,8 @@ describe("Frame", () => {
       HandlerFailed: 1,
       HandlerDefect: 2,
       ReplyTooLarge: 3,
-      ProtocolViolation: 4
+      ProtocolViolation: 4,
+      Unauthorized: 5
     })
   })
 })

@@ -32,6 +32,12 @@ export const freePort: Effect.Effect<number> = Effect.async<number>((resume) => 
   })
 })
 
+/** The resident set size of a process, in bytes (Linux: `VmRSS` of `/proc/<pid>/status`). */
+export const rssOf = (pid: number): number => {
+  const match = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))
+  return match === null ? 0 : Number(match[1]) * 1024
+}
+
 /** The number of file descriptors this process has open. */
 export const openFds = (): number => fs.readdirSync("/proc/self/fd").length
 
@@ -67,11 +73,11 @@ const awaitExit = (child: ChildProcess.ChildProcess): Effect.Effect<string> =>
  * SIGKILL when the scope closes if it is still running. It is forked with an IPC channel, so it also exits if
  * this process dies.
  */
-export const forkServer = (args: ReadonlyArray<string>) =>
+export const forkServer = (args: ReadonlyArray<string>, nodeOptions: ReadonlyArray<string> = []) =>
   Effect.acquireRelease(
     Effect.async<ServerProcess, ServerProcessError>((resume) => {
       const child = ChildProcess.fork(serverScript, args, {
-        execArgv: ["--import", tsxLoader],
+        execArgv: [...nodeOptions, "--import", tsxLoader],
         stdio: ["ignore", "pipe", "pipe", "ipc"]
       })
       let output = ""

@@ -11,7 +11,9 @@
  * when forked, when the parent goes away.
  *
  * Options: `--path <path>` or `--port <port>` (0 for any) with `--host <host>`, `--max-frame-size <bytes>`, `--backlog <n>`,
- * `--no-pings` (never answer pings), `--handler echo|scripted` (default `echo`).
+ * `--max-connections <n>`, `--max-in-flight <n>`, `--idle-timeout <ms>`, `--frame-deadline <ms>`, `--mode <octal>`
+ * (the server options of the same names; bad values are refused naming the option), `--no-pings` (never answer
+ * pings), `--handler echo|scripted` (default `echo`).
  *
  * `--handler scripted` is a test mode: `IpcServerFaults.scriptedHandler`, with which any client can make the server
  * misbehave (garbage, hang-ups, silence). It is never the default, and it says so on stderr when chosen. A command
@@ -27,7 +29,8 @@ import * as IpcServer from "../IpcServer.js"
 import * as IpcServerFaults from "../IpcServerFaults.js"
 
 const usage = "usage: connection-pool-ipc-server (--path <path> | --port <port> [--host <host>]) " +
-  "[--max-frame-size <bytes>] [--backlog <n>] [--no-pings] [--handler echo|scripted]"
+  "[--max-frame-size <bytes>] [--backlog <n>] [--max-connections <n>] [--max-in-flight <n>] [--idle-timeout <ms>] " +
+  "[--frame-deadline <ms>] [--mode <octal>] [--no-pings] [--handler echo|scripted]"
 
 const parse = () => {
   try {
@@ -38,6 +41,11 @@ const parse = () => {
         port: { type: "string" },
         "max-frame-size": { type: "string" },
         backlog: { type: "string" },
+        "max-connections": { type: "string" },
+        "max-in-flight": { type: "string" },
+        "idle-timeout": { type: "string" },
+        "frame-deadline": { type: "string" },
+        mode: { type: "string" },
         "no-pings": { type: "boolean" },
         handler: { type: "string", default: "echo" }
       }
@@ -69,6 +77,11 @@ const server = Effect.runFork(IpcServer.serveProcess({
   port: asNumber(values.port),
   maxFrameSize: asNumber(values["max-frame-size"]),
   backlog: asNumber(values.backlog),
+  maxConnections: asNumber(values["max-connections"]),
+  maxInFlight: asNumber(values["max-in-flight"]),
+  idleTimeout: asNumber(values["idle-timeout"]),
+  frameDeadline: asNumber(values["frame-deadline"]),
+  mode: values.mode === undefined ? undefined : /^[0-7]{1,4}$/.test(values.mode) ? parseInt(values.mode, 8) : NaN,
   answerPings: values["no-pings"] !== true,
   handler
 }))

@@ -1,7 +1,9 @@
+import * as Effect from "effect/Effect"
+import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { Address } from "../IpcAddress.js"
-import type { OptionIssue } from "../IpcError.js"
+import { InvalidIpcOptions, type OptionIssue, SocketDirectoryError } from "../IpcError.js"
 
 const isWindows = process.platform === "win32"
 
@@ -12,8 +14,67 @@ export const format = (address: Address): string => {
   return address.host.includes(":") ? `tcp:[${address.host}]:${address.port}` : `tcp:${address.host}:${address.port}`
 }
 
-export const localPath = (name: string): string =>
-  isWindows ? `\\\\.\\pipe\\${name}` : path.join(os.tmpdir(), `${name}.sock`)
+/** The uid this process runs as; undefined where there are none (Windows). */
+export const currentUid = (): number | undefined => typeof process.getuid === "function" ? process.getuid() : undefined
+
+/** Why `directory` may not hold sockets: it must be a directory (not a link), the user's, with no group/other access. */
+const checkPrivate = (directory: string, uid: number): SocketDirectoryError | undefined => {
+  let stats: fs.Stats
+  try {
+    stats = fs.lstatSync(directory)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    return new SocketDirectoryError({ reason: "CreateFailed", directory, code, cause: error })
+  }
+  if (!stats.isDirectory()) return new SocketDirectoryError({ reason: "NotADirectory", directory })
+  if (stats.uid !== uid) {
+    return new SocketDirectoryError({ reason: "WrongOwner", directory, owner: stats.uid, expectedOwner: uid })
+  }
+  if ((stats.mode & 0o077) !== 0) {
+    return new SocketDirectoryError({ reason: "OpenToOthers", directory, mode: stats.mode & 0o777 })
+  }
+  return undefined
+}
+
+/**
+ * The user's private directory for sockets: `$XDG_RUNTIME_DIR` when it is set and private to the user, otherwise
+ * `<os.tmpdir()>/connection-pool-<uid>`, created with mode 0700 if missing and refused if it is not private.
+ */
+export const socketDirectory: Effect.Effect<string, SocketDirectoryError> = Effect.suspend(() => {
+  const uid = currentUid()!
+  const runtime = process.env.XDG_RUNTIME_DIR
+  if (runtime !== undefined && path.isAbsolute(runtime) && checkPrivate(runtime, uid) === undefined) {
+    return Effect.succeed(runtime)
+  }
+  const directory = path.join(os.tmpdir(), `connection-pool-${uid}`)
+  try {
+    fs.mkdirSync(directory, { mode: 0o700 })
+    // The umask may have taken bits away from 0700 (the owner's own included): set them as they must be.
+    fs.chmodSync(directory, 0o700)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code !== "EEXIST") {
+      return Effect.fail(new SocketDirectoryError({ reason: "CreateFailed", directory, code, cause: error }))
+    }
+  }
+  const refused = checkPrivate(directory, uid)
+  return refused === undefined ? Effect.succeed(directory) : Effect.fail(refused)
+})
+
+const invalidName = (name: unknown): InvalidIpcOptions =>
+  new InvalidIpcOptions({
+    reason: "InvalidAddress",
+    issues: [{ field: "name", value: name, message: "must be a non-empty name without a slash, a backslash or NUL" }]
+  })
+
+export const localPath = (name: string): Effect.Effect<string, SocketDirectoryError | InvalidIpcOptions> =>
+  Effect.suspend((): Effect.Effect<string, SocketDirectoryError | InvalidIpcOptions> => {
+    if (typeof name !== "string" || name.length === 0 || /[\\/\0]/.test(name) || name === "." || name === "..") {
+      return Effect.fail(invalidName(name))
+    }
+    if (isWindows) return Effect.succeed(`\\\\.\\pipe\\${name}`)
+    return Effect.map(socketDirectory, (directory) => path.join(directory, `${name}.sock`))
+  })
 
 /** `sun_path` holds 108 bytes on Linux and 104 on macOS, including the terminating zero. */
 const maxSocketPathBytes = process.platform === "linux" ? 107 : 103

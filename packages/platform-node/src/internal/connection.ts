@@ -10,10 +10,12 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
+import * as fs from "node:fs"
 import * as net from "node:net"
 import type { Address } from "../IpcAddress.js"
 import type { IpcConnection, TypeId as IpcConnectionTypeId } from "../IpcConnection.js"
 import { ProtocolError, RemoteError, type RequestError, SocketError } from "../IpcError.js"
+import { isPipePath } from "./address.js"
 import { decodeErrorPayload, Decoder, emptyPayload, frameTooLargeToSend, FrameType, writeFrame } from "./frame.js"
 import type { ResolvedOptions } from "./options.js"
 
@@ -23,6 +25,13 @@ export const TypeId: IpcConnectionTypeId = Symbol.for(
 ) as IpcConnectionTypeId
 
 type Resume<A> = (effect: Effect.Effect<A, RequestError>) => void
+
+/** A request waiting for the socket to drain before it is written; `id` is set once it is. */
+interface Unsent {
+  readonly payload: Uint8Array
+  readonly resume: Resume<Uint8Array>
+  id: number
+}
 
 const frameTypeNames: Record<number, string> = {
   [FrameType.Request]: "request",
@@ -49,6 +58,12 @@ export class Connection implements IpcConnection {
   private failure: RequestError | undefined = undefined
   private closed = false
   private readonly closeWaiters: Array<() => void> = []
+  /** Requests waiting for `drain`, in arrival order. */
+  private readonly unsent = new Set<Unsent>()
+  /** The socket's buffer is above its high-water mark (`write` returned false): requests wait for `drain`. */
+  private congested = false
+  /** Writes of this turn are corked, to go out as one system call when the turn ends. */
+  private corked = false
   private readonly decoder: Decoder
   readonly ping: Effect.Effect<void, RequestError>
 
@@ -86,7 +101,7 @@ export class Connection implements IpcConnection {
   }
 
   get pendingRequests(): number {
-    return this.requests.size + this.pings.size
+    return this.requests.size + this.pings.size + this.unsent.size
   }
 
   request(payload: Uint8Array): Effect.Effect<Uint8Array, RequestError> {
@@ -95,15 +110,40 @@ export class Connection implements IpcConnection {
       if (payload.length > this.options.maxFrameSize) {
         return resume(Exit.fail(frameTooLargeToSend(payload.length, this.options.maxFrameSize)))
       }
-      const id = this.nextId()
-      this.requests.set(id, resume)
-      this.write(FrameType.Request, id, payload)
+      if (this.congested) {
+        // The server is not reading as fast as this side writes: wait for the socket to drain rather than queue
+        // without bound. Interrupted while waiting, the request leaves nothing behind: it was never sent.
+        const unsent: Unsent = { payload, resume, id: 0 }
+        this.unsent.add(unsent)
+        return Effect.sync(() => {
+          if (this.unsent.delete(unsent)) return
+          if (this.requests.delete(unsent.id)) this.abandon()
+        })
+      }
+      const id = this.send(payload, resume)
       // Interrupted before the reply: its late arrival would be indistinguishable from trouble, so give up the
       // connection rather than guess.
       return Effect.sync(() => {
         if (this.requests.delete(id)) this.abandon()
       })
     })
+  }
+
+  private send(payload: Uint8Array, resume: Resume<Uint8Array>): number {
+    const id = this.nextId()
+    this.requests.set(id, resume)
+    this.write(FrameType.Request, id, payload)
+    return id
+  }
+
+  /** The socket drained: send the requests that waited, in order, until it is full again. */
+  private readonly onDrain = (): void => {
+    this.congested = false
+    for (const unsent of this.unsent) {
+      if (this.congested || this.failure !== undefined) return
+      this.unsent.delete(unsent)
+      unsent.id = this.send(unsent.payload, unsent.resume)
+    }
   }
 
   /** Closes the socket and waits until its file descriptor is released. */
@@ -129,8 +169,26 @@ export class Connection implements IpcConnection {
     return this.lastId
   }
 
+  /**
+   * Writes a frame. While other requests are in flight (several fibers sharing the connection), the writes of one
+   * turn of the event loop are corked and go out together when it ends. Past the socket's high-water mark, further requests wait for `drain`.
+   */
   private write(type: FrameType, id: number, payload: Uint8Array): void {
-    writeFrame(this.socket, type, id, payload)
+    // Only when fibers share the connection (another request is in flight): a lone request goes out at once.
+    if (!this.corked && this.requests.size > 1) {
+      this.corked = true
+      this.socket.cork()
+      process.nextTick(this.uncork)
+    }
+    if (!writeFrame(this.socket, type, id, payload) && !this.congested) {
+      this.congested = true
+      this.socket.once("drain", this.onDrain)
+    }
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false
+    this.socket.uncork()
   }
 
   private abandon(): void {
@@ -144,9 +202,12 @@ export class Connection implements IpcConnection {
     const exit = Exit.fail(error)
     const requests = Array.from(this.requests.values())
     const pings = Array.from(this.pings.values())
+    const unsent = Array.from(this.unsent)
     this.requests.clear()
     this.pings.clear()
+    this.unsent.clear()
     for (const resume of requests) resume(exit)
+    for (const waiting of unsent) waiting.resume(exit)
     for (const resume of pings) resume(exit)
     this.socket.destroy()
   }
@@ -187,7 +248,7 @@ export class Connection implements IpcConnection {
 
   /** Nothing either way for `requestTimeout`: fatal only when a request is waiting for its reply. */
   private readonly onSilence = (): void => {
-    if (this.requests.size === 0) return
+    if (this.requests.size === 0 && this.unsent.size === 0) return
     const waited = Duration.format(this.options.requestTimeout)
     this.fail(
       new ProtocolError({
@@ -240,12 +301,49 @@ export const connectError = (address: string, error: NodeJS.ErrnoException): Soc
     cause: error
   })
 
+/** The socket file to check the owner of: a Unix socket path with `socketOwner` required, and a file there. */
+const socketFile = (options: ResolvedOptions): fs.Stats | undefined => {
+  const address = options.address
+  if (options.socketOwner === undefined || !("path" in address) || isPipePath(address.path)) return undefined
+  try {
+    return fs.statSync(address.path)
+  } catch {
+    // Nothing there (or unreadable): connecting says what is wrong.
+    return undefined
+  }
+}
+
+const wrongOwner = (options: ResolvedOptions, owner: number | undefined): SocketError =>
+  new SocketError({ reason: "WrongOwner", address: options.label, owner, expectedOwner: options.socketOwner })
+
+/**
+ * Once connected, before anything is sent: the file at the path must still be the one checked before connecting
+ * (its owner's), not one put there in between.
+ */
+const ownerCheck = (options: ResolvedOptions, before: fs.Stats | undefined): SocketError | undefined => {
+  if (options.socketOwner === undefined || !("path" in options.address) || isPipePath(options.address.path)) {
+    return undefined
+  }
+  const after = socketFile(options)
+  // Removed since (by its owner, who alone could, in a private or sticky directory): the one checked was connected.
+  if (after === undefined) return before === undefined ? wrongOwner(options, undefined) : undefined
+  if (after.uid !== options.socketOwner) return wrongOwner(options, after.uid)
+  if (before === undefined || before.ino !== after.ino || before.dev !== after.dev) {
+    return wrongOwner(options, after.uid)
+  }
+  return undefined
+}
+
 /** Opens a connection in the current scope; closing the scope closes the socket and waits for its release. */
 export const connect = (options: ResolvedOptions): Effect.Effect<Connection, SocketError, Scope.Scope> =>
   Effect.acquireRelease(
     // Interruptible so that a borrower giving up stops a slow connect at once; the canceller destroys the socket.
     Effect.interruptible(Effect.async<Connection, SocketError>((resume) => {
       const address = options.address
+      const ownerBefore = socketFile(options)
+      if (ownerBefore !== undefined && ownerBefore.uid !== options.socketOwner) {
+        return resume(Exit.fail(wrongOwner(options, ownerBefore.uid)))
+      }
       const socket = "path" in address
         ? net.createConnection({ path: address.path })
         : net.createConnection({
@@ -262,7 +360,15 @@ export const connect = (options: ResolvedOptions): Effect.Effect<Connection, Soc
       }
       const onConnect = () => {
         settle()
-        resume(Exit.succeed(new Connection(socket, options)))
+        const refused = ownerCheck(options, ownerBefore)
+        if (refused !== undefined) {
+          socket.destroy()
+          return resume(Exit.fail(refused))
+        }
+        const connection = new Connection(socket, options)
+        // Authentication first, before any request: the server reads nothing else until it has checked it.
+        if (options.authToken !== undefined) writeFrame(socket, FrameType.Request, 0, options.authToken)
+        resume(Exit.succeed(connection))
       }
       const onError = (error: NodeJS.ErrnoException) => {
         settle()

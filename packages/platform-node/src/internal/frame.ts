@@ -38,21 +38,22 @@ const writeHeader = (target: Buffer, type: FrameType, id: number, length: number
   target.writeUInt32BE(id, 6)
 }
 
-/** Writes one frame: copied into one buffer when small, header and payload under `cork` when large. */
+/**
+ * Writes one frame: copied into one buffer when small, header and payload under `cork` when large. Returns what
+ * the socket's `write` did: false once its buffer is above its high-water mark (wait for `drain`).
+ */
 export const writeFrame = (
   socket: { write(chunk: Uint8Array): boolean; cork(): void; uncork(): void },
   type: FrameType,
   id: number,
   payload: Uint8Array
-): void => {
-  if (payload.length <= COPY_LIMIT) {
-    socket.write(encode(type, id, payload))
-  } else {
-    socket.cork()
-    socket.write(encodeHeader(type, id, payload.length))
-    socket.write(payload)
-    socket.uncork()
-  }
+): boolean => {
+  if (payload.length <= COPY_LIMIT) return socket.write(encode(type, id, payload))
+  socket.cork()
+  socket.write(encodeHeader(type, id, payload.length))
+  const below = socket.write(payload)
+  socket.uncork()
+  return below
 }
 
 export const encode = (type: FrameType, id: number, payload: Uint8Array): Buffer => {
@@ -229,7 +230,8 @@ export const ErrorCode: typeof Frame.ErrorCode = {
   HandlerFailed: 1,
   HandlerDefect: 2,
   ReplyTooLarge: 3,
-  ProtocolViolation: 4
+  ProtocolViolation: 4,
+  Unauthorized: 5
 }
 
 export type ErrorCode = keyof typeof ErrorCode
@@ -239,7 +241,8 @@ const errorCodeNames: ReadonlyArray<ErrorCode | undefined> = [
   "HandlerFailed",
   "HandlerDefect",
   "ReplyTooLarge",
-  "ProtocolViolation"
+  "ProtocolViolation",
+  "Unauthorized"
 ]
 
 export const encodeErrorPayload = (code: ErrorCode, message: string, maxFrameSize: number): Uint8Array => {

@@ -1,5 +1,6 @@
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import type { Address } from "../IpcAddress.js"
@@ -40,21 +41,97 @@ const answers = (path: string): Effect.Effect<boolean> =>
     })
   })
 
+/** The identity of a file: the same device and inode is the same file, whatever happened to its name. */
+interface FileId {
+  readonly dev: number
+  readonly ino: number
+}
+
+/** The socket file at `path`, or undefined if there is none (or something else is there). */
+const socketId = (path: string): FileId | undefined => {
+  try {
+    const stats = fs.lstatSync(path)
+    return stats.isSocket() ? { dev: stats.dev, ino: stats.ino } : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const sameFile = (a: FileId | undefined, b: FileId | undefined): boolean =>
+  a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino
+
 /**
- * A Unix socket path left behind by a server that died without closing (killed, crashed) makes `listen` fail with
- * `EADDRINUSE` although nobody listens. Remove it, but only if it is a socket and nothing answers on it.
+ * Takes the lock that one server at a time holds while it takes over a stale path: a file `<path>.lock` created
+ * exclusively, holding the pid. A lock whose process is gone (it died while taking over) is broken once. Returns
+ * the release, or undefined when another live server (of this process or another) holds it.
  */
-const removeStaleSocket = (path: string): Effect.Effect<boolean> =>
-  Effect.flatMap(answers(path), (live) =>
-    live ? Effect.succeed(false) : Effect.sync(() => {
+const takeOverLock = (path: string): (() => void) | undefined => {
+  const lockPath = `${path}.lock`
+  const create = (): boolean => {
+    try {
+      const fd = fs.openSync(lockPath, "wx", 0o600)
       try {
-        if (!fs.lstatSync(path).isSocket()) return false
-        fs.unlinkSync(path)
-        return true
-      } catch {
-        return false
+        fs.writeSync(fd, String(process.pid))
+      } finally {
+        fs.closeSync(fd)
       }
-    }))
+      return true
+    } catch {
+      return false
+    }
+  }
+  if (!create()) {
+    if (lockHolderAlive(lockPath)) return undefined
+    fs.rmSync(lockPath, { force: true })
+    if (!create()) return undefined
+  }
+  return () => fs.rmSync(lockPath, { force: true })
+}
+
+/** Whether the process named in a lock file runs; a lock being written (no pid yet, 10 s at most) counts as held. */
+const lockHolderAlive = (lockPath: string): boolean => {
+  try {
+    const pid = Number(fs.readFileSync(lockPath, "utf8"))
+    if (!Number.isInteger(pid) || pid <= 0) return Date.now() - fs.statSync(lockPath).mtimeMs < 10_000
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    // ENOENT: released meanwhile (held a moment ago); EPERM: a process of another user runs with that pid.
+    return code !== "ESRCH"
+  }
+}
+
+/**
+ * A Unix socket path left behind by a server that died without closing (killed, crashed) keeps its name taken
+ * although nobody listens. Remove it and listen there, under the take-over lock (so that two servers starting at
+ * once never both remove a file and bind, nor one remove the other's new file: a filesystem may give the new
+ * file the inode number of the stale one), and only if it is a socket that nothing answers on and still the same
+ * file as before the probe.
+ */
+const takeOverStaleSocket = (
+  path: string,
+  relisten: Effect.Effect<void, NodeJS.ErrnoException>,
+  inUse: NodeJS.ErrnoException
+): Effect.Effect<void, NodeJS.ErrnoException> =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => takeOverLock(path)),
+    (release) => {
+      if (release === undefined) return Effect.fail(inUse)
+      const before = socketId(path)
+      if (before === undefined) return Effect.fail(inUse)
+      return Effect.flatMap(answers(path), (live) => {
+        if (live || !sameFile(before, socketId(path))) return Effect.fail(inUse)
+        try {
+          fs.unlinkSync(path)
+        } catch {
+          return Effect.fail(inUse)
+        }
+        return relisten
+      })
+    },
+    (release) => Effect.sync(() => release?.())
+  )
 
 /** What listening needs of the server's options. */
 export interface ListenOptions {
@@ -65,10 +142,61 @@ export interface ListenOptions {
   readonly mode: number
 }
 
+/** How to stop listening. */
+export interface Listening {
+  /**
+   * Closes the listener (calling back once its connections are closed too). Node unlinks a Unix socket's path
+   * when its listener closes, whatever file is there by then: a file that is no longer this server's (another
+   * server's, after this one's was removed) is moved aside for that instant and put back.
+   */
+  readonly close: (onClosed: () => void) => void
+}
+
 /**
- * Gives the socket file its mode right after it is bound, whatever the umask made it: who may connect is the
- * server's decision, not the environment's. The file is created by `bind` with the umask's mode, so a peer that
- * connects in the instant before this is only stopped by the directory's permissions (see `IpcAddress.localPath`).
+ * Listens on a Unix socket path; a stale socket there is removed (when allowed, and only if it is still the file
+ * that refused the probe) and listening tried once more. The socket file is given its mode right after binding.
+ */
+const listenUnix = (
+  server: net.Server,
+  options: ListenOptions,
+  path: string
+): Effect.Effect<Listening, NodeJS.ErrnoException> =>
+  listenOnce(server, { path }, options.backlog).pipe(
+    Effect.catchAll((error) =>
+      error.code === "EADDRINUSE" && options.removeStaleSocket
+        ? takeOverStaleSocket(path, listenOnce(server, { path }, options.backlog), error)
+        : Effect.fail(error)
+    ),
+    // The file this server bound, taken at once: in the same turn of the event loop as the bind.
+    Effect.map(() => socketId(path)),
+    Effect.tap(() =>
+      // Listening, but not as asked: stop, rather than serve a socket anyone may reach.
+      Effect.tapError(setMode({ path }, options.mode), () => Effect.sync(() => server.close()))
+    ),
+    Effect.map((own): Listening => ({
+      close: (onClosed) => {
+        const found = socketId(path)
+        if (found === undefined || sameFile(found, own)) return void server.close(() => onClosed())
+        const aside = `${path}.${process.pid}.${crypto.randomBytes(4).toString("hex")}`
+        let moved = false
+        try {
+          fs.renameSync(path, aside)
+          moved = true
+        } catch {
+          // Could not move it: Node's unlink below may then remove it, which nothing here can prevent.
+        }
+        // Node unlinks the path synchronously, within `close`.
+        server.close(() => onClosed())
+        if (moved) fs.renameSync(aside, path)
+      }
+    }))
+  )
+
+const plainListening = (server: net.Server): Listening => ({ close: (onClosed) => void server.close(() => onClosed()) })
+
+/**
+ * Gives a socket file its mode whatever the umask made it: who may connect is the server's decision, not the
+ * environment's.
  */
 const setMode = (address: Address, mode: number): Effect.Effect<void, NodeJS.ErrnoException> =>
   "path" in address && !isPipePath(address.path)
@@ -79,10 +207,10 @@ const setMode = (address: Address, mode: number): Effect.Effect<void, NodeJS.Err
     : Effect.void
 
 /**
- * Listens on the address; a Unix socket path left by a dead server is removed (when allowed) and listening tried
- * once more. Fails with `ServerError` (`AddressInUse` or `ListenFailed`).
+ * Listens on the address. A Unix socket path held by a dead server's file is taken over (when allowed) without
+ * ever removing a live server's file. Fails with `ServerError` (`AddressInUse` or `ListenFailed`).
  */
-export const listen = (server: net.Server, options: ListenOptions): Effect.Effect<void, ServerError> => {
+export const listen = (server: net.Server, options: ListenOptions): Effect.Effect<Listening, ServerError> => {
   const address = options.address
   const toServerError = (error: NodeJS.ErrnoException) =>
     new ServerError({
@@ -91,19 +219,10 @@ export const listen = (server: net.Server, options: ListenOptions): Effect.Effec
       code: error.code,
       cause: error
     })
-  return listenOnce(server, address, options.backlog).pipe(
-    Effect.catchAll((error) =>
-      error.code === "EADDRINUSE" && "path" in address && !isPipePath(address.path) && options.removeStaleSocket
-        ? Effect.flatMap(
-          removeStaleSocket(address.path),
-          (removed) => removed ? listenOnce(server, address, options.backlog) : Effect.fail(error)
-        )
-        : Effect.fail(error)
-    ),
-    Effect.zipRight(Effect.suspend(() =>
-      // Listening, but not as asked: stop, rather than serve a socket anyone may reach.
-      Effect.tapError(setMode(address, options.mode), () => Effect.sync(() => server.close()))
-    )),
-    Effect.mapError(toServerError)
-  )
+  const listening: Effect.Effect<Listening, NodeJS.ErrnoException> = "path" in address
+    ? isPipePath(address.path)
+      ? Effect.as(listenOnce(server, address, options.backlog), plainListening(server))
+      : listenUnix(server, options, address.path)
+    : Effect.as(listenOnce(server, address, options.backlog), plainListening(server))
+  return Effect.mapError(listening, toServerError)
 }

@@ -1,10 +1,11 @@
 import * as PoolError from "@connection-pool/core/PoolError"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
+import * as Redacted from "effect/Redacted"
 import type { Address } from "../IpcAddress.js"
 import type { Options } from "../IpcConnector.js"
 import { InvalidIpcOptions, type OptionIssue } from "../IpcError.js"
-import { format, resolveAddress } from "./address.js"
+import { currentUid, format, resolveAddress } from "./address.js"
 import { DEFAULT_MAX_FRAME_SIZE, FRAME_SIZE_LIMIT } from "./frame.js"
 
 /** Connector options with every default filled in. */
@@ -19,6 +20,10 @@ export interface ResolvedOptions {
   readonly maxFrameSize: number
   readonly pingTimeout: Duration.Duration
   readonly requestTimeout: Duration.Duration
+  /** The uid a Unix socket file must belong to, or undefined when any owner will do. */
+  readonly socketOwner: number | undefined
+  /** The token sent as the first frame, when the server takes one. */
+  readonly authToken: Uint8Array | undefined
 }
 
 export const defaults = {
@@ -103,6 +108,8 @@ export const resolve = (options: Options): Either.Either<ResolvedOptions, Invali
   const maxFrameSize = frameSizeOption(issues, options.maxFrameSize)
   const pingTimeout = durationOption(issues, "pingTimeout", options.pingTimeout, defaults.pingTimeout)
   const requestTimeout = durationOption(issues, "requestTimeout", options.requestTimeout, defaults.requestTimeout)
+  const socketOwner = socketOwnerOption(issues, options.socketOwner)
+  const authToken = authOption(issues, options.auth)
   if (address === undefined || addressIssues.length > 0 || issues.length > 0) {
     return Either.left(invalid(addressIssues, issues))
   }
@@ -115,6 +122,42 @@ export const resolve = (options: Options): Either.Either<ResolvedOptions, Invali
     noDelay,
     maxFrameSize,
     pingTimeout,
-    requestTimeout
+    requestTimeout,
+    socketOwner,
+    authToken
   })
+}
+
+const socketOwnerOption = (issues: Array<OptionIssue>, value: unknown): number | undefined => {
+  if (value === undefined) return currentUid()
+  if (value === "any") return undefined
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
+    issues.push({ field: "socketOwner", value, message: "must be a uid (a whole number from 0) or \"any\"" })
+    return undefined
+  }
+  return value
+}
+
+export const MIN_TOKEN_BYTES = 16
+export const MAX_TOKEN_BYTES = 1024
+
+/**
+ * Reads an `auth: { token }` option: the token's bytes, or undefined when absent. A rejected token is never
+ * echoed in the issue (it is a secret).
+ */
+export const authOption = (issues: Array<OptionIssue>, value: unknown): Uint8Array | undefined => {
+  if (value === undefined) return undefined
+  const token: unknown = typeof value === "object" && value !== null ? (value as { token?: unknown }).token : undefined
+  const text = Redacted.isRedacted(token) ? Redacted.value(token) : token
+  const size = typeof text === "string" ? Buffer.byteLength(text) : -1
+  if (size < MIN_TOKEN_BYTES || size > MAX_TOKEN_BYTES) {
+    issues.push({
+      field: "auth",
+      value: "<redacted>",
+      message:
+        `must be { token } with a token of ${MIN_TOKEN_BYTES} to ${MAX_TOKEN_BYTES} bytes (a string or a Redacted string)`
+    })
+    return undefined
+  }
+  return Buffer.from(text as string, "utf8")
 }

@@ -9,7 +9,7 @@ import * as net from "node:net"
 import type { Address } from "../IpcAddress.js"
 import type { InvalidIpcOptions, ServerError } from "../IpcError.js"
 import type { Handler, IpcServer, Options, ServerStats, TypeId as IpcServerTypeId } from "../IpcServer.js"
-import { listen } from "./listen.js"
+import { listen, type Listening } from "./listen.js"
 import { type ConnectionHost, ServerConnection, ServerCounters } from "./serverConnection.js"
 import { type ResolvedServerOptions, resolveServerOptions } from "./serverOptions.js"
 
@@ -139,7 +139,7 @@ class ServerImpl<E, R> implements IpcServer, ConnectionHost<E, R> {
   }
 }
 
-const closeServer = <E, R>(server: net.Server, impl: ServerImpl<E, R>): Effect.Effect<void> =>
+const closeServer = <E, R>(server: net.Server, impl: ServerImpl<E, R>, listening: Listening): Effect.Effect<void> =>
   Effect.suspend(() => {
     impl.closing = true
     const fibers: Array<Fiber.RuntimeFiber<Uint8Array, E>> = []
@@ -150,7 +150,7 @@ const closeServer = <E, R>(server: net.Server, impl: ServerImpl<E, R>): Effect.E
     return Fiber.interruptAll(fibers).pipe(
       // `close` calls back once every connection's handle and the listener's are closed.
       Effect.zipRight(Effect.async<void>((resume) => {
-        server.close(() => resume(Exit.void))
+        listening.close(() => resume(Exit.void))
       }))
     )
   })
@@ -163,13 +163,13 @@ export const make = <E, R>(
       const impl = new ServerImpl(resolved, runtime)
       const server = net.createServer({ noDelay: resolved.noDelay }, impl.onConnection)
       return Effect.acquireRelease(
-        Effect.map(listen(server, resolved), () => {
+        Effect.map(listen(server, resolved), (listening) => {
           const bound = server.address()
           if (bound !== null && typeof bound === "object") impl.address = { host: bound.address, port: bound.port }
-          return impl
+          return [impl, listening] as const
         }),
-        () => closeServer(server, impl)
-      )
+        ([, listening]) => closeServer(server, impl, listening)
+      ).pipe(Effect.map(([impl]) => impl))
     }))
 
 export const layer = <E, R>(options: Options<E, R>): Layer.Layer<IpcServer, ServerError | InvalidIpcOptions, R> =>

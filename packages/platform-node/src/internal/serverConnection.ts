@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as crypto from "node:crypto"
 import type * as net from "node:net"
 import type { CloseReason, RequestInfo } from "../IpcServer.js"
 import { defectReply, type ErrorReply, failureReply, notBytesReply } from "./errorReply.js"
@@ -15,8 +16,9 @@ import {
   HEADER_SIZE,
   writeFrame
 } from "./frame.js"
+import { MAX_TOKEN_BYTES } from "./options.js"
 import { PausedFor, ReadGate } from "./readGate.js"
-import type { ResolvedServerOptions } from "./serverOptions.js"
+import { digest, type ResolvedServerOptions } from "./serverOptions.js"
 
 /** What a connection reports to, and reads from, the server that accepted it. */
 export interface ConnectionHost<E, R> {
@@ -37,7 +39,8 @@ export class ServerCounters {
     WriteQueueFull: 0,
     IdleTimeout: 0,
     FrameDeadline: 0,
-    TooManyConnections: 0
+    TooManyConnections: 0,
+    Unauthorized: 0
   }
 }
 
@@ -97,9 +100,18 @@ export class ServerConnection<E, R> implements RawConnection {
   private readonly waiting: Array<{ readonly id: number; readonly payload: Uint8Array }> = []
   private waitingHead = 0
   private admitting = false
+  /** Whether the client has sent the server's token (always, when the server takes none). */
+  private authenticated: boolean
+  private authTimer: ReturnType<typeof setTimeout> | undefined = undefined
 
   constructor(readonly server: ConnectionHost<E, R>, readonly socket: net.Socket, readonly id: number) {
     this.decoder = new Decoder(server.options.maxFrameSize)
+    this.authenticated = server.options.authDigest === undefined
+    if (!this.authenticated) {
+      // The token must arrive within frameDeadline of connecting: a client that sends nothing is not kept.
+      this.authTimer = setTimeout(() => this.refuse(), server.options.frameDeadlineMillis)
+      this.authTimer.unref?.()
+    }
     this.gate = new ReadGate(socket, server.options.frameDeadlineMillis, () => this.closeFor("FrameDeadline"))
     socket.setTimeout(server.options.idleTimeoutMillis)
     socket.on("timeout", this.onIdle)
@@ -121,6 +133,8 @@ export class ServerConnection<E, R> implements RawConnection {
   private readonly onData = (chunk: Buffer): void => {
     const error = this.decoder.push(chunk, this.onFrame)
     if (error !== undefined) return this.violation(error.message)
+    // Before the token, the server holds no more than a token's frame for a client it does not know.
+    if (!this.authenticated && this.decoder.bufferedBytes > HEADER_SIZE + MAX_TOKEN_BYTES) return this.refuse()
     this.gate.received(this.decoder.bufferedBytes > 0)
   }
 
@@ -138,6 +152,7 @@ export class ServerConnection<E, R> implements RawConnection {
   private stop(): void {
     this.closed = true
     this.gate.dispose()
+    if (this.authTimer !== undefined) clearTimeout(this.authTimer)
     this.waiting.length = 0
     this.waitingHead = 0
     for (const fiber of this.fibers) fiber.unsafeInterruptAsFork(fiber.id())
@@ -146,7 +161,15 @@ export class ServerConnection<E, R> implements RawConnection {
 
   private readonly onFrame = (type: FrameType, id: number, payload: Uint8Array): void => {
     if (this.closed) return
+    if (!this.authenticated) return this.authenticate(type, id, payload)
     if (type === FrameType.Request) {
+      if (id === 0) {
+        return this.violation(
+          this.server.options.authDigest === undefined
+            ? "request id 0 is reserved for a token, and this server takes none"
+            : "request id 0 is reserved for the token, sent once, first"
+        )
+      }
       if (this.waitingHead === this.waiting.length && this.fibers.size < this.server.options.maxInFlight) {
         return this.handle(id, payload)
       }
@@ -243,18 +266,48 @@ export class ServerConnection<E, R> implements RawConnection {
   }
 
   /**
+   * The first frame of a client of a server with a token: a request with id 0 carrying the token. Compared as
+   * SHA-256 digests (of one length whatever was sent) with `timingSafeEqual`, so that the time taken says nothing
+   * of how much of it matched. The token is never logged nor echoed.
+   */
+  private authenticate(type: FrameType, id: number, payload: Uint8Array): void {
+    const expected = this.server.options.authDigest!
+    if (type === FrameType.Request && id === 0 && crypto.timingSafeEqual(digest(payload), expected)) {
+      this.authenticated = true
+      if (this.authTimer !== undefined) clearTimeout(this.authTimer)
+      this.authTimer = undefined
+      return
+    }
+    this.refuse()
+  }
+
+  /** A wrong or missing token, or none in time: an error frame that says only that, then the socket is destroyed. */
+  private refuse(): void {
+    if (this.closed) return
+    this.server.counters.closed.Unauthorized++
+    this.closeWithError("Unauthorized", "authentication failed: a wrong or missing token")
+  }
+
+  /**
    * The client broke the protocol: say why on request id 0, then destroy the socket (the stream cannot be
-   * re-synchronised). Nothing more is read; the error frame gets a bounded time to flush, so that a client that
-   * keeps writing, or never reads, cannot hold the connection open.
+   * re-synchronised).
    */
   private violation(message: string): void {
     if (this.closed) return
     this.server.counters.closed.ProtocolViolation++
+    this.closeWithError("ProtocolViolation", message)
+  }
+
+  /**
+   * Sends an error frame on id 0 and destroys the socket. Nothing more is read; the frame gets a bounded time to
+   * flush, so that a client that keeps writing, or never reads, cannot hold the connection open.
+   */
+  private closeWithError(code: ErrorCode, message: string): void {
     this.stop()
     const socket = this.socket
     socket.removeListener("data", this.onData)
     socket.pause()
-    const frame = encodeErrorPayload("ProtocolViolation", message, this.server.options.maxFrameSize)
+    const frame = encodeErrorPayload(code, message, this.server.options.maxFrameSize)
     const timer = setTimeout(() => socket.destroy(), VIOLATION_FLUSH_MILLIS)
     socket.once("close", () => clearTimeout(timer))
     writeFrame(socket, FrameType.Error, 0, frame)
@@ -290,7 +343,7 @@ export class ServerConnection<E, R> implements RawConnection {
   }
 
   /** The server closes the connection itself, for a reason it counts. */
-  private closeFor(reason: Exclude<CloseReason, "ProtocolViolation">): void {
+  private closeFor(reason: Exclude<CloseReason, "ProtocolViolation" | "Unauthorized">): void {
     if (this.closed) return
     this.server.counters.closed[reason]++
     this.stop()

@@ -1,11 +1,15 @@
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
+import * as crypto from "node:crypto"
 import type { Address } from "../IpcAddress.js"
 import type { InvalidIpcOptions, OptionIssue } from "../IpcError.js"
 import type { Handler, Options } from "../IpcServer.js"
 import { resolveAddress } from "./address.js"
 import { HEADER_SIZE } from "./frame.js"
-import { booleanOption, durationOption, frameSizeOption, invalid } from "./options.js"
+import { authOption, booleanOption, durationOption, frameSizeOption, invalid } from "./options.js"
+
+/** A token's SHA-256 digest: tokens are compared as digests, of one length whatever was sent, in constant time. */
+export const digest = (token: Uint8Array): Buffer => crypto.createHash("sha256").update(token).digest()
 
 /** Server options with every default filled in. */
 export interface ResolvedServerOptions<E, R> {
@@ -24,6 +28,8 @@ export interface ResolvedServerOptions<E, R> {
   readonly idleTimeoutMillis: number
   readonly frameDeadlineMillis: number
   readonly mode: number
+  /** The SHA-256 digest of the token every connection must send first, when the server takes one. */
+  readonly authDigest: Buffer | undefined
 }
 
 export const DEFAULT_WRITE_HIGH_WATER_MARK = 1024 * 1024
@@ -74,6 +80,7 @@ export const resolveServerOptions = <E, R>(
     0o777,
     "must be permission bits from 0 to 0o777 (511), for instance 0o600"
   )
+  const token = authOption(issues, options.auth)
   if (address === undefined || addressIssues.length > 0 || issues.length > 0) {
     return Either.left(invalid(addressIssues, issues))
   }
@@ -92,7 +99,8 @@ export const resolveServerOptions = <E, R>(
     maxInFlight,
     idleTimeoutMillis: Duration.toMillis(idleTimeout),
     frameDeadlineMillis: Duration.toMillis(frameDeadline),
-    mode
+    mode,
+    authDigest: token === undefined ? undefined : digest(token)
   })
 }
 
