@@ -47,8 +47,8 @@ export interface IpcConnection {
   readonly maxFrameSize: number
   /**
    * False once the connection is broken or closed: the peer closed or reset it, sent something that is not a
-   * frame, or a request on it was interrupted before its reply. A broken connection never recovers; a pool
-   * retires it.
+   * frame, or more than 256 requests on it were interrupted with their replies still owed (`Abandoned`). A
+   * broken connection never recovers; a pool retires it.
    */
   readonly isOpen: boolean
   /** Requests and pings sent and not yet answered, and requests waiting for the socket to drain to be sent. */
@@ -59,7 +59,9 @@ export interface IpcConnection {
    * sent) if the payload is above `maxFrameSize`, and otherwise with the error that broke the connection.
    *
    * Requests are matched to replies by id: fibers sharing one connection never receive each other's replies.
-   * Interrupting a request (for instance with `Effect.timeout`) after it was sent closes the connection.
+   * Interrupting a request (for instance with `Effect.timeout`) after it was sent leaves the connection to the
+   * other requests on it: its reply is dropped when it comes. Past 256 replies owed to interrupted requests at
+   * once (a server that stopped answering), the connection is closed with `SocketError` `Abandoned`.
    *
    * Requests of one turn of the event loop go out in one write. When the server reads slower than requests are
    * written (the socket's buffer is above its high-water mark), further requests wait for it to drain, in order,

@@ -44,8 +44,9 @@ export const isIpcError = (u: unknown): u is IpcError => hasProperty(u, TypeId)
  * - `Closed`: the peer closed the connection.
  * - `Reset`: the connection was reset (`ECONNRESET`, `EPIPE`).
  * - `IoFailed`: another error on an established connection; see `code`.
- * - `Abandoned`: a request was interrupted before its reply arrived, so the connection was closed (a late
- *   reply would have left the stream in an unknown state).
+ * - `Abandoned`: more than 256 requests on the connection were interrupted before their replies and the server
+ *   has answered none of them since: it has stopped answering, so the connection was closed. (One interrupted
+ *   request leaves the connection open: its late reply is dropped.)
  * - `ClosedLocally`: the connection was closed by its owner (its pool or scope).
  * - `WrongOwner`: the Unix socket file belongs to another user than the connector's `socketOwner` (by default the
  *   user this process runs as); nothing was sent. `owner` is the uid found, `expectedOwner` the one required.
@@ -117,7 +118,7 @@ const socketMessages: Record<SocketErrorReason, string> = {
   Closed: "the peer closed the connection",
   Reset: "the connection was reset",
   IoFailed: "socket error",
-  Abandoned: "a request was interrupted before its reply; the connection was closed",
+  Abandoned: "more than 256 requests were interrupted before their replies; the connection was closed",
   ClosedLocally: "the connection is closed",
   WrongOwner: "the socket file is owned by another user"
 }

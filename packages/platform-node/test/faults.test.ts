@@ -3,6 +3,7 @@ import { type IpcConnection, IpcPool, IpcServer, IpcServerFaults } from "@connec
 import { eventually, within } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Scope } from "effect"
+import { maxAbandoned } from "../src/internal/connection.js"
 import { bytes, freePort, tempSocketPath, text } from "./utils.js"
 
 type Transport = "path" | "tcp"
@@ -264,19 +265,45 @@ describe("faults, against real sockets", () => {
   })
 
   describe("a reply that never comes", () => {
-    it.scopedLive("the user's timeout interrupts the request; the connection is retired, not returned", () =>
+    it.scopedLive("the user's timeout interrupts the request; the connection stays, and its late reply is dropped", () =>
       Effect.gen(function*() {
         const { pool, server } = yield* setup("path")
         const first = yield* warmConnection(pool)
         const started = Date.now()
-        const exit = yield* Effect.exit(IpcPool.request(pool, bytes("silent")).pipe(Effect.timeout("200 millis")))
+        const silent = yield* Effect.exit(IpcPool.request(pool, bytes("silent")).pipe(Effect.timeout("200 millis")))
         assert.isBelow(Date.now() - started, 2000)
-        const error = typedFailure(exit)
-        assert.strictEqual(error._tag, "TimeoutException")
+        assert.strictEqual(typedFailure(silent)._tag, "TimeoutException")
+        // A reply that comes after its request gave up: dropped, not taken for another request's or a fault.
+        const late = yield* Effect.exit(
+          IpcPool.request(pool, bytes("sleep:300:late")).pipe(Effect.timeout("50 millis"))
+        )
+        assert.strictEqual(typedFailure(late)._tag, "TimeoutException")
+        yield* Effect.sleep("400 millis")
+        assert.isTrue(first.isOpen)
+        const again = yield* pool.use((connection) =>
+          Effect.map(connection.request(bytes("after")), (reply) => ({ connection, reply: text(reply) }))
+        ).pipe(within("2 seconds", "a request after the timeouts"))
+        assert.strictEqual(again.reply, "after")
+        assert.strictEqual(again.connection, first, "the pool kept the connection")
+        const stats = yield* pool.stats
+        assert.strictEqual(stats.closed, 0)
+        assert.strictEqual(yield* server.totalAccepted, 1)
+      }))
+
+    it.scopedLive(`past ${maxAbandoned} replies owed to interrupted requests, the connection is given up (Abandoned)`, () =>
+      Effect.gen(function*() {
+        const { pool, server } = yield* setup("path")
+        const first = yield* warmConnection(pool)
+        yield* Effect.forEach(
+          Array.from({ length: maxAbandoned }),
+          () => Effect.exit(first.request(bytes("silent")).pipe(Effect.timeout("1 millis"))),
+          { discard: true }
+        ).pipe(within("10 seconds", `${maxAbandoned} interrupted requests`))
+        assert.isTrue(first.isOpen, `${maxAbandoned} owed replies are remembered`)
+        yield* Effect.exit(first.request(bytes("silent")).pipe(Effect.timeout("1 millis")))
         const broken = yield* brokenBy(first)
-        assert.strictEqual(broken._tag, "SocketError")
         assert.strictEqual(broken._tag === "SocketError" && broken.reason, "Abandoned")
-        yield* assertRecovered(server, pool, first)
+        yield* assertRecovered(server, pool, first, "idle")
       }))
 
     it.scopedLive("the health check's ping times out on a server that never answers pings: the connection goes", () =>

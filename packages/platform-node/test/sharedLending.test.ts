@@ -60,6 +60,30 @@ describe("shared lending over real sockets", () => {
       yield* eventually(() => openFds() === fdsWarm, `descriptors back to ${fdsWarm}`)
     }))
 
+  it.scopedLive("a borrower that times out fails nobody else on its connection: its late reply is dropped", () =>
+    Effect.gen(function*() {
+      const path = yield* tempSocketPath("shared-timeout")
+      const server = yield* IpcServer.make({ path, handler: IpcServerFaults.scriptedHandler })
+      const pool = yield* IpcPool.make({ path }, { maxConnections: 1, concurrency: 10 })
+      assert.strictEqual(text(yield* IpcPool.request(pool, bytes("warm")).pipe(within("2 seconds", "a reply"))), "warm")
+      // 9 borrowers wait 300 ms for their replies; one gives up after 50 ms on a reply due at 200 ms
+      const patient = yield* Effect.forEach(
+        Array.from({ length: 9 }, (_, i) => i),
+        (i) => Effect.fork(IpcPool.request(pool, bytes(`sleep:300:${i}`)).pipe(Effect.map(text))),
+        { concurrency: "unbounded" }
+      )
+      const impatient = yield* Effect.exit(
+        IpcPool.request(pool, bytes("sleep:200:late")).pipe(Effect.timeout("50 millis"))
+      )
+      assert.strictEqual(failureOf(impatient)?._tag, "TimeoutException")
+      const replies = yield* Effect.forEach(patient, Fiber.join).pipe(within("3 seconds", "9 replies"))
+      assert.deepStrictEqual(replies, Array.from({ length: 9 }, (_, i) => String(i)))
+      const stats = yield* pool.stats
+      assert.strictEqual(stats.closed, 0, "the connection was kept")
+      assert.strictEqual(stats.created, 1)
+      assert.strictEqual(yield* server.totalAccepted, 1)
+    }))
+
   it.scopedLive("SIGKILL of the server under shared load: with openRetry and a retry on connection faults, no request is lost", () =>
     Effect.gen(function*() {
       const path = yield* tempSocketPath("shared-kill")

@@ -10,14 +10,13 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
-import * as fs from "node:fs"
 import * as net from "node:net"
 import type { Address } from "../IpcAddress.js"
 import type { IpcConnection, TypeId as IpcConnectionTypeId } from "../IpcConnection.js"
 import { ProtocolError, RemoteError, type RequestError, SocketError } from "../IpcError.js"
-import { isPipePath } from "./address.js"
 import { decodeErrorPayload, Decoder, emptyPayload, frameTooLargeToSend, FrameType, writeFrame } from "./frame.js"
 import type { ResolvedOptions } from "./options.js"
+import { ownerCheck, socketFile, wrongOwner } from "./socketOwner.js"
 
 /** @internal */
 export const TypeId: IpcConnectionTypeId = Symbol.for(
@@ -25,6 +24,12 @@ export const TypeId: IpcConnectionTypeId = Symbol.for(
 ) as IpcConnectionTypeId
 
 type Resume<A> = (effect: Effect.Effect<A, RequestError>) => void
+
+/**
+ * Replies owed to interrupted requests that one connection remembers, to drop them when they come. Past this, the
+ * server has stopped answering (its requests in flight count against its own cap too): the connection goes.
+ */
+export const maxAbandoned = 256
 
 /** A request waiting for the socket to drain before it is written; `id` is set once it is. */
 interface Unsent {
@@ -42,18 +47,23 @@ const frameTypeNames: Record<number, string> = {
 }
 
 /**
- * Requests are matched to replies by id, so several fibers may share one connection (pipelining) without ever
- * receiving each other's replies; a pool lends a connection to one borrower at a time, so usually one request is
- * in flight.
+ * Requests are matched to replies by id, so several fibers may share one connection (pipelining, and `IpcPool`'s
+ * shared lending) without ever receiving each other's replies.
+ *
+ * A request interrupted before its reply (a borrower's timeout) leaves the connection to the others: its id is
+ * remembered and its late reply dropped, so one borrower giving up fails nobody else. Only when more than
+ * `maxAbandoned` such replies are owed at once (a server that stopped answering) is the connection given up.
  *
  * Once anything goes wrong that leaves the byte stream in an unknown state (the peer closed or reset it, sent
- * something that is not a frame, or a request was abandoned mid-flight), the connection fails every pending
- * request with that error, destroys the socket and reports `isOpen: false` for good, so a pool retires it.
+ * something that is not a frame), the connection fails every pending request with that error, destroys the
+ * socket and reports `isOpen: false` for good, so a pool retires it.
  */
 export class Connection implements IpcConnection {
   readonly [TypeId]: IpcConnectionTypeId = TypeId
   private readonly requests = new Map<number, Resume<Uint8Array>>()
   private readonly pings = new Map<number, Resume<void>>()
+  /** Ids of requests interrupted before their reply: their late replies are dropped, not unexpected. */
+  private readonly abandoned = new Set<number>()
   private lastId = 0
   private failure: RequestError | undefined = undefined
   private closed = false
@@ -117,14 +127,14 @@ export class Connection implements IpcConnection {
         this.unsent.add(unsent)
         return Effect.sync(() => {
           if (this.unsent.delete(unsent)) return
-          if (this.requests.delete(unsent.id)) this.abandon()
+          if (this.requests.delete(unsent.id)) this.forget(unsent.id)
         })
       }
       const id = this.send(payload, resume)
-      // Interrupted before the reply: its late arrival would be indistinguishable from trouble, so give up the
-      // connection rather than guess.
+      // Interrupted before the reply: the frame went out whole (or will), so the stream stays in step; only the
+      // reply is no longer wanted.
       return Effect.sync(() => {
-        if (this.requests.delete(id)) this.abandon()
+        if (this.requests.delete(id)) this.forget(id)
       })
     })
   }
@@ -191,6 +201,12 @@ export class Connection implements IpcConnection {
     this.socket.uncork()
   }
 
+  /** Drops the reply of an interrupted request when it comes, or gives the connection up past `maxAbandoned`. */
+  private forget(id: number): void {
+    if (this.abandoned.size >= maxAbandoned) return this.abandon()
+    this.abandoned.add(id)
+  }
+
   private abandon(): void {
     this.fail(new SocketError({ reason: "Abandoned", address: this.options.label }))
   }
@@ -206,6 +222,7 @@ export class Connection implements IpcConnection {
     this.requests.clear()
     this.pings.clear()
     this.unsent.clear()
+    this.abandoned.clear()
     for (const resume of requests) resume(exit)
     for (const waiting of unsent) waiting.resume(exit)
     for (const resume of pings) resume(exit)
@@ -220,6 +237,7 @@ export class Connection implements IpcConnection {
         this.requests.delete(id)
         return resume(Exit.succeed(payload))
       }
+      if (this.abandoned.delete(id)) return
     } else if (type === FrameType.Pong) {
       const resume = this.pings.get(id)
       if (resume !== undefined) {
@@ -236,6 +254,7 @@ export class Connection implements IpcConnection {
         this.requests.delete(id)
         return resume(Exit.fail(error))
       }
+      if (this.abandoned.delete(id)) return
     }
     this.fail(
       new ProtocolError({
@@ -300,39 +319,6 @@ export const connectError = (address: string, error: NodeJS.ErrnoException): Soc
     code: error.code,
     cause: error
   })
-
-/** The socket file to check the owner of: a Unix socket path with `socketOwner` required, and a file there. */
-const socketFile = (options: ResolvedOptions): fs.Stats | undefined => {
-  const address = options.address
-  if (options.socketOwner === undefined || !("path" in address) || isPipePath(address.path)) return undefined
-  try {
-    return fs.statSync(address.path)
-  } catch {
-    // Nothing there (or unreadable): connecting says what is wrong.
-    return undefined
-  }
-}
-
-const wrongOwner = (options: ResolvedOptions, owner: number | undefined): SocketError =>
-  new SocketError({ reason: "WrongOwner", address: options.label, owner, expectedOwner: options.socketOwner })
-
-/**
- * Once connected, before anything is sent: the file at the path must still be the one checked before connecting
- * (its owner's), not one put there in between.
- */
-const ownerCheck = (options: ResolvedOptions, before: fs.Stats | undefined): SocketError | undefined => {
-  if (options.socketOwner === undefined || !("path" in options.address) || isPipePath(options.address.path)) {
-    return undefined
-  }
-  const after = socketFile(options)
-  // Removed since (by its owner, who alone could, in a private or sticky directory): the one checked was connected.
-  if (after === undefined) return before === undefined ? wrongOwner(options, undefined) : undefined
-  if (after.uid !== options.socketOwner) return wrongOwner(options, after.uid)
-  if (before === undefined || before.ino !== after.ino || before.dev !== after.dev) {
-    return wrongOwner(options, after.uid)
-  }
-  return undefined
-}
 
 /** Opens a connection in the current scope; closing the scope closes the socket and waits for its release. */
 export const connect = (options: ResolvedOptions): Effect.Effect<Connection, SocketError, Scope.Scope> =>
