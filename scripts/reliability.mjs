@@ -16,6 +16,15 @@ const reportPath = "build/reliability-vitest.json"
 const familyOfFile = [
   [/packages\/core\/test\/options\.test\.ts$/, "Bad input: pool options"],
   [/packages\/core\/test\/misuse\.test\.ts$/, "Bad input: misuse of a pool or a handle"],
+  [
+    /packages\/core\/test\/misuse-connector\.test\.ts$/,
+    "Bad input: connectors whose callbacks throw or die, and closing with opens in flight"
+  ],
+  [/packages\/(core|platform-node)\/test\/(sharing|sharedLending)\.test\.ts$/, "Shared lending"],
+  [
+    /packages\/platform-node\/test\/(auth|socketOwnership|clientBackpressure|hostileClients|errorFrames|limits|backpressure|socketMode|decoderBuffering|requestTimeout)\.test\.ts$/,
+    "Hostile IPC clients"
+  ],
   [/packages\/platform-node\/test\/(faults|Frame)\.test\.ts$/, "Bad input: frames, addresses and faults over IPC"],
   [/packages\/redis\/test\/badInput\.test\.ts$/, "Bad input: Redis connections"],
   [/packages\/pg\/test\/badInput\.test\.ts$/, "Bad input: PostgreSQL servers that are not there, silent or refusing"]
