@@ -4,6 +4,7 @@
  * requests up) and renders the snapshot as it is. Elements carry `data-*` attributes naming what they show, for
  * the browser test.
  */
+import { PoolEvent } from "@connection-pool/core"
 
 const style = `
 :root {
@@ -77,8 +78,7 @@ const el = (tag, attributes, text) => {
 }
 const color = (score) => score > 75 ? "var(--green)" : score > 50 ? "var(--amber)" : "var(--red)"
 const seconds = (millis) => (millis / 1000).toFixed(1) + " s"
-const reasons = ["stale", "unhealthy", "validation-failed", "invalidated", "disconnected", "expired", "idle-timeout",
-  "resized", "shutdown"]
+const reasons = ${JSON.stringify(PoolEvent.closeReasons)}
 
 const setStat = (name, value) => { for (const node of document.querySelectorAll('[data-stat="' + name + '"]')) node.textContent = value }
 
