@@ -133,38 +133,16 @@ const program = Effect.gen(function*() {
   ratios.ipc_use_c10_vs_limit = ratio(ops("ipc_c10", "pool.use"), ops("ipc_c10", Ipc.limitName))
   ratios.ipc_use_c10_vs_best_peer = ratio(ops("ipc_c10", "pool.use"), bestPeer("ipc_c10"))
   ratios.ipc_scoped_c100_vs_effect_pool = ratio(ops("ipc_c100", "pool.get (scoped)"), ops("ipc_c100", "effect Pool"))
-  ratios.ipc_exclusive_scoped_c100_vs_scoped_limit = ratio(
-    ops("ipc_c100", "pool.get (scoped)"),
-    ops("ipc_c100", Ipc.scopedLimitName)
-  )
-  ratios.borrow_scoped_c1_vs_scoped_limit = ratio(
-    ops("borrow_c1", "pool.get (scoped)"),
-    ops("borrow_c1", Borrow.scopedLimitName)
-  )
-  ratios.borrow_scoped_c1_vs_finalizer_limit = ratio(
-    ops("borrow_c1", "pool.get (scoped)"),
-    ops("borrow_c1", Borrow.finalizerLimitName)
-  )
-  ratios.ipc_shared_c100_vs_exclusive_limit = ratio(
-    ops("ipc_shared_c100", "pool.use"),
-    ops("ipc_shared_c100", IpcShared.exclusiveLimitName)
-  )
-  ratios.ipc_shared_c100_vs_shared_limit = ratio(
-    ops("ipc_shared_c100", "pool.use"),
-    ops("ipc_shared_c100", IpcShared.sharedLimitName)
-  )
-  ratios.ipc_shared_c100_vs_effect_pool = ratio(
-    ops("ipc_shared_c100", "pool.use"),
-    ops("ipc_shared_c100", "effect Pool")
-  )
-  ratios.ipc_shared_c1000_vs_shared_limit = ratio(
-    ops("ipc_shared_c1000", "pool.use"),
-    ops("ipc_shared_c1000", IpcShared.sharedLimitName)
-  )
-  ratios.ipc_scoped_c100_vs_scoped_limit = ratio(
-    ops("ipc_shared_c100", "pool.get (scoped)"),
-    ops("ipc_shared_c100", IpcShared.scopedLimitName)
-  )
+  /** `over` against `under` in one scenario of this run. */
+  const within = (scenario: string, over: string, under: string) => ratio(ops(scenario, over), ops(scenario, under))
+  ratios.ipc_exclusive_scoped_c100_vs_scoped_limit = within("ipc_c100", "pool.get (scoped)", Ipc.scopedLimitName)
+  ratios.borrow_scoped_c1_vs_scoped_limit = within("borrow_c1", "pool.get (scoped)", Borrow.scopedLimitName)
+  ratios.borrow_scoped_c1_vs_finalizer_limit = within("borrow_c1", "pool.get (scoped)", Borrow.finalizerLimitName)
+  ratios.ipc_shared_c100_vs_exclusive_limit = within("ipc_shared_c100", "pool.use", IpcShared.exclusiveLimitName)
+  ratios.ipc_shared_c100_vs_shared_limit = within("ipc_shared_c100", "pool.use", IpcShared.sharedLimitName)
+  ratios.ipc_shared_c100_vs_effect_pool = within("ipc_shared_c100", "pool.use", "effect Pool")
+  ratios.ipc_shared_c1000_vs_shared_limit = within("ipc_shared_c1000", "pool.use", IpcShared.sharedLimitName)
+  ratios.ipc_scoped_c100_vs_scoped_limit = within("ipc_shared_c100", "pool.get (scoped)", IpcShared.scopedLimitName)
   ratios.spike_connections_opened = scenarios.spike!["pool.use"]!.connectionsOpened as number
   for (const maxConnecting of Spike.maxConnectingValues) {
     const row = scenarios.spike_slow_opens![`pool.use maxConnecting ${maxConnecting}`]!
