@@ -31,7 +31,7 @@ module.exports = ({ ConnectionPool, Connector, Effect, IpcAddress, IpcPool, IpcS
   }).pipe(Effect.scoped)
 
   const ipc = Effect.gen(function*() {
-    const path = IpcAddress.localPath(`connection-pool-packed-${process.pid}`)
+    const path = yield* IpcAddress.localPath(`connection-pool-packed-${process.pid}`)
     yield* IpcServer.make({ path, handler: IpcServer.echoHandler })
     const pool = yield* IpcPool.make({ path }, { maxConnections: 2 })
     const reply = yield* IpcPool.request(pool, new TextEncoder().encode("hello"))
