@@ -8,8 +8,6 @@
  *
  * @since 0.1.0
  */
-import type * as Config from "effect/Config"
-import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
@@ -21,6 +19,7 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as Connector from "./Connector.js"
 import * as internal from "./internal/connectionPool.js"
+import type { ConfigOf, DurationInput, ServiceKey } from "./internal/edge/effect.js"
 import type {
   ConnectionError,
   InvalidPoolOptions,
@@ -266,25 +265,25 @@ export interface Options {
    */
   readonly validateOnBorrow?: boolean | undefined
   /** With `validateOnBorrow`: no check for a connection used this recently. Default 500 milliseconds. */
-  readonly validationWindow?: Duration.DurationInput | undefined
+  readonly validationWindow?: DurationInput | undefined
   /**
    * A connection held longer than this is logged once, as a warning naming the borrowing fiber and the
    * span it was borrowed in: a likely leak. Default: off.
    */
-  readonly leakDetectionThreshold?: Duration.DurationInput | undefined
+  readonly leakDetectionThreshold?: DurationInput | undefined
   /** How long a borrower waits for a connection. Finite, above zero. Default 30 seconds. */
-  readonly connectionTimeout?: Duration.DurationInput | undefined
+  readonly connectionTimeout?: DurationInput | undefined
   /**
    * Bound on opening one connection; one that takes longer has failed (`ConnectionError` with reason
    * `OpenTimedOut`). Finite, above zero. Default 30 seconds.
    */
-  readonly openTimeout?: Duration.DurationInput | undefined
+  readonly openTimeout?: DurationInput | undefined
   /** Time between health ticks of the maintenance fiber. Finite, above zero. Default 30 seconds. */
-  readonly healthCheckInterval?: Duration.DurationInput | undefined
+  readonly healthCheckInterval?: DurationInput | undefined
   /** Bound on one health check; one that takes longer has failed. Finite, above zero. Default 5 seconds. */
-  readonly healthCheckTimeout?: Duration.DurationInput | undefined
+  readonly healthCheckTimeout?: DurationInput | undefined
   /** An idle connection unused this long is retired at the next tick. Above zero. Default 5 minutes. */
-  readonly staleAfter?: Duration.DurationInput | undefined
+  readonly staleAfter?: DurationInput | undefined
   /** A connection whose score falls to this or below is retired. 0 to 100. Default 50. */
   readonly unhealthyScore?: number | undefined
   /** A connection with this many errors is retired. A positive integer. Default 5. */
@@ -294,15 +293,15 @@ export interface Options {
    * `minConnections` idle this long are closed; with `"creation"`, every connection is closed this long
    * after it opened (a lent one when it comes back). Above zero. Default: infinite.
    */
-  readonly timeToLive?: Duration.DurationInput | undefined
+  readonly timeToLive?: DurationInput | undefined
   /**
    * Every connection is closed after at most this long (a lent one when it comes back, never taken from
    * its borrower), less a random jitter of up to 2.5% so that connections opened together do not all
    * expire together. Replacements open up to `minConnections`. Above zero. Default: infinite.
    */
-  readonly maxLifetime?: Duration.DurationInput | undefined
+  readonly maxLifetime?: DurationInput | undefined
   /** Idle connections above `minConnections` unused this long are closed. Above zero. Default: infinite. */
-  readonly idleTimeout?: Duration.DurationInput | undefined
+  readonly idleTimeout?: DurationInput | undefined
   /**
    * When the pool closes, lent connections have this long to come back; then their borrowers are
    * interrupted (counted in `stats.interruptedAtShutdown`) and every connection is closed. Opens in flight
@@ -311,7 +310,7 @@ export interface Options {
    * left to finish. Above zero. Default: infinite (closing waits for every borrower, and for opens that
    * cannot be interrupted up to `openTimeout`).
    */
-  readonly shutdownTimeout?: Duration.DurationInput | undefined
+  readonly shutdownTimeout?: DurationInput | undefined
   /**
    * Retries a failed open after the schedule's delay (for instance `Schedule.exponential("100 millis")`
    * with `Schedule.jittered`), while borrowers wait or `minConnections` want connections. Waiters keep
@@ -326,7 +325,7 @@ export interface Options {
    */
   readonly breakerThreshold?: number | undefined
   /** How long the breaker stays open before one probe open is let through. Default 10 seconds. */
-  readonly breakerResetAfter?: Duration.DurationInput | undefined
+  readonly breakerResetAfter?: DurationInput | undefined
   /** How `timeToLive` is counted. Default `"usage"`. */
   readonly timeToLiveStrategy?: "usage" | "creation" | undefined
   /**
@@ -440,7 +439,7 @@ export const make: <A, E, R>(
  * @category layers
  */
 export const layer: <I, A, E, R>(
-  tag: Context.Tag<I, ConnectionPool<A>>,
+  tag: ServiceKey<I, ConnectionPool<A>>,
   connector: Connector.Connector<A, E, R>,
   options?: Options | undefined
 ) => Layer.Layer<I, InvalidPoolOptions | ConnectionError, Exclude<R, Scope.Scope>> = internal.layer
@@ -466,9 +465,9 @@ export const layer: <I, A, E, R>(
  * @category layers
  */
 export const layerConfig: <I, A, E, R>(
-  tag: Context.Tag<I, ConnectionPool<A>>,
+  tag: ServiceKey<I, ConnectionPool<A>>,
   connector: Connector.Connector<A, E, R>,
-  config: Config.Config.Wrap<Options>
+  config: ConfigOf<Options>
 ) => Layer.Layer<I, InvalidPoolOptions | ConnectionError, Exclude<R, Scope.Scope>> = internal.layerConfig
 
 /**

@@ -7,11 +7,11 @@
  * @since 0.1.0
  */
 import type * as Cause from "effect/Cause"
-import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import { hasProperty } from "effect/Predicate"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/connector.js"
+import type { DurationInput } from "./internal/edge/effect.js"
 
 /**
  * The symbol that marks a `Connector`.
@@ -184,7 +184,7 @@ export interface PromiseOptions<A> {
    */
   readonly isFault?: ((error: unknown) => boolean) | undefined
   /** Bound on `close`; a close that has not settled by then is given up. Default: 5 seconds. */
-  readonly closeTimeout?: Duration.DurationInput | undefined
+  readonly closeTimeout?: DurationInput | undefined
 }
 
 /**

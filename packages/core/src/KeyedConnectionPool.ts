@@ -6,13 +6,13 @@
  *
  * @since 0.1.0
  */
-import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type { Pipeable } from "effect/Pipeable"
 import { hasProperty } from "effect/Predicate"
 import type * as Scope from "effect/Scope"
 import type * as ConnectionPool from "./ConnectionPool.js"
 import type * as Connector from "./Connector.js"
+import type { DurationInput } from "./internal/edge/effect.js"
 import * as internal from "./internal/keyedPool.js"
 import type { ConnectionError, InvalidPoolOptions } from "./PoolError.js"
 
@@ -95,7 +95,7 @@ export interface Options<K> extends ConnectionPool.Options {
    * A key whose pool has lent nothing and had no borrower for this long is closed and forgotten. Above
    * zero and at most 2^31-1 ms, or `Duration.infinity` (keys are never closed for idleness). Default 5 minutes.
    */
-  readonly keyIdleTimeout?: Duration.DurationInput | undefined
+  readonly keyIdleTimeout?: DurationInput | undefined
 }
 
 /**

@@ -7,10 +7,10 @@
  */
 import type * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
-import type * as Either from "effect/Either"
 import { hasProperty } from "effect/Predicate"
 import type * as Types from "effect/Types"
 import * as internalDuration from "./internal/duration.js"
+import type { Outcome } from "./internal/edge/effect.js"
 import * as internalTypeIdError from "./internal/typeIdError.js"
 
 /**
@@ -276,7 +276,7 @@ export const decodeDurationOption: (
   field: string,
   value: unknown,
   options?: { readonly allowInfinite?: boolean | undefined } | undefined
-) => Either.Either<Duration.Duration, OptionIssue> = internalDuration.decodeDurationOption
+) => Outcome<Duration.Duration, OptionIssue> = internalDuration.decodeDurationOption
 
 /**
  * Any error of this module. `ReleasedHandleError` is thrown by a property read, so it reaches a program as

@@ -30,8 +30,31 @@
  *
  * @since 0.1.0
  */
-import * as Metric from "effect/Metric"
-import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as edge from "./internal/edge/metrics.js"
+
+/**
+ * A gauge of numbers (Effect 3: `Metric.Metric.Gauge<number>`).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type Gauge = edge.Gauge
+
+/**
+ * A counter of numbers (Effect 3: `Metric.Metric.Counter<number>`).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type Counter = edge.Counter
+
+/**
+ * A histogram of numbers (Effect 3: `Metric.Metric.Histogram<number>`).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type Histogram = edge.Histogram
 
 /**
  * The tag naming the pool on every metric.
@@ -55,9 +78,10 @@ export const reasonLabel = "reason"
  * @since 0.1.0
  * @category gauges
  */
-export const connectionsOpen = Metric.gauge("connection_pool_connections_open", {
-  description: "Open connections (idle, in use and closing)"
-})
+export const connectionsOpen: Gauge = edge.gauge(
+  "connection_pool_connections_open",
+  "Open connections (idle, in use and closing)"
+)
 
 /**
  * Open connections not lent (waiting in the pool, being checked, or closing).
@@ -65,9 +89,7 @@ export const connectionsOpen = Metric.gauge("connection_pool_connections_open", 
  * @since 0.1.0
  * @category gauges
  */
-export const connectionsIdle = Metric.gauge("connection_pool_connections_idle", {
-  description: "Open connections not lent"
-})
+export const connectionsIdle: Gauge = edge.gauge("connection_pool_connections_idle", "Open connections not lent")
 
 /**
  * Connections lent to borrowers.
@@ -75,9 +97,7 @@ export const connectionsIdle = Metric.gauge("connection_pool_connections_idle", 
  * @since 0.1.0
  * @category gauges
  */
-export const connectionsInUse = Metric.gauge("connection_pool_connections_in_use", {
-  description: "Connections lent to borrowers"
-})
+export const connectionsInUse: Gauge = edge.gauge("connection_pool_connections_in_use", "Connections lent to borrowers")
 
 /**
  * Borrowers waiting for a connection.
@@ -85,9 +105,7 @@ export const connectionsInUse = Metric.gauge("connection_pool_connections_in_use
  * @since 0.1.0
  * @category gauges
  */
-export const waiting = Metric.gauge("connection_pool_waiting", {
-  description: "Borrowers waiting for a connection"
-})
+export const waiting: Gauge = edge.gauge("connection_pool_waiting", "Borrowers waiting for a connection")
 
 /**
  * Connections opened.
@@ -95,10 +113,7 @@ export const waiting = Metric.gauge("connection_pool_waiting", {
  * @since 0.1.0
  * @category counters
  */
-export const opened = Metric.counter("connection_pool_opened", {
-  description: "Connections opened",
-  incremental: true
-})
+export const opened: Counter = edge.counter("connection_pool_opened", "Connections opened")
 
 /**
  * Attempts to open a connection that failed or timed out.
@@ -106,10 +121,10 @@ export const opened = Metric.counter("connection_pool_opened", {
  * @since 0.1.0
  * @category counters
  */
-export const openFailures = Metric.counter("connection_pool_open_failures", {
-  description: "Attempts to open a connection that failed or timed out",
-  incremental: true
-})
+export const openFailures: Counter = edge.counter(
+  "connection_pool_open_failures",
+  "Attempts to open a connection that failed or timed out"
+)
 
 /**
  * Connections closed, tagged with the reason under {@link reasonLabel}.
@@ -130,10 +145,7 @@ export const openFailures = Metric.counter("connection_pool_open_failures", {
  * @since 0.1.0
  * @category counters
  */
-export const closed = Metric.counter("connection_pool_closed", {
-  description: "Connections closed, by reason",
-  incremental: true
-})
+export const closed: Counter = edge.counter("connection_pool_closed", "Connections closed, by reason")
 
 /**
  * Borrowers that waited `connectionTimeout` without getting a connection.
@@ -141,10 +153,10 @@ export const closed = Metric.counter("connection_pool_closed", {
  * @since 0.1.0
  * @category counters
  */
-export const timeouts = Metric.counter("connection_pool_timeouts", {
-  description: "Borrowers that timed out waiting for a connection",
-  incremental: true
-})
+export const timeouts: Counter = edge.counter(
+  "connection_pool_timeouts",
+  "Borrowers that timed out waiting for a connection"
+)
 
 /**
  * Health checks run (on health ticks and, with `validateOnBorrow`, before lending).
@@ -152,10 +164,7 @@ export const timeouts = Metric.counter("connection_pool_timeouts", {
  * @since 0.1.0
  * @category counters
  */
-export const healthChecks = Metric.counter("connection_pool_health_checks", {
-  description: "Health checks run",
-  incremental: true
-})
+export const healthChecks: Counter = edge.counter("connection_pool_health_checks", "Health checks run")
 
 /**
  * Health checks that failed or timed out.
@@ -163,10 +172,10 @@ export const healthChecks = Metric.counter("connection_pool_health_checks", {
  * @since 0.1.0
  * @category counters
  */
-export const healthCheckFailures = Metric.counter("connection_pool_health_check_failures", {
-  description: "Health checks that failed or timed out",
-  incremental: true
-})
+export const healthCheckFailures: Counter = edge.counter(
+  "connection_pool_health_check_failures",
+  "Health checks that failed or timed out"
+)
 
 /**
  * The buckets of the time histograms, in seconds: 0.5 ms, 1 ms, 2 ms, ... about 65 s.
@@ -174,7 +183,7 @@ export const healthCheckFailures = Metric.counter("connection_pool_health_check_
  * @since 0.1.0
  * @category histograms
  */
-export const timeBoundaries = MetricBoundaries.exponential({ start: 0.0005, factor: 2, count: 18 })
+export const timeBoundaries: ReadonlyArray<number> = edge.timeBoundaries
 
 /**
  * How long borrowers waited for a connection they got, in seconds (0 when one was idle).
@@ -182,9 +191,8 @@ export const timeBoundaries = MetricBoundaries.exponential({ start: 0.0005, fact
  * @since 0.1.0
  * @category histograms
  */
-export const waitTime = Metric.histogram(
+export const waitTime: Histogram = edge.histogram(
   "connection_pool_wait_seconds",
-  timeBoundaries,
   "Time borrowers waited for a connection"
 )
 
@@ -194,11 +202,7 @@ export const waitTime = Metric.histogram(
  * @since 0.1.0
  * @category histograms
  */
-export const holdTime = Metric.histogram(
-  "connection_pool_hold_seconds",
-  timeBoundaries,
-  "Time borrowers held a connection"
-)
+export const holdTime: Histogram = edge.histogram("connection_pool_hold_seconds", "Time borrowers held a connection")
 
 /**
  * How long opening a connection took, in seconds (successful opens).
@@ -206,11 +210,7 @@ export const holdTime = Metric.histogram(
  * @since 0.1.0
  * @category histograms
  */
-export const openTime = Metric.histogram(
-  "connection_pool_open_seconds",
-  timeBoundaries,
-  "Time to open a connection"
-)
+export const openTime: Histogram = edge.histogram("connection_pool_open_seconds", "Time to open a connection")
 
 /**
  * Loans held: borrowers holding a connection. With `concurrency` 1 it equals `connection_pool_connections_in_use`;
@@ -219,6 +219,4 @@ export const openTime = Metric.histogram(
  * @since 0.2.0
  * @category gauges
  */
-export const loans = Metric.gauge("connection_pool_loans", {
-  description: "Borrowers holding a connection"
-})
+export const loans: Gauge = edge.gauge("connection_pool_loans", "Borrowers holding a connection")

@@ -7,6 +7,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { ConnectionError } from "../PoolError.js"
 import type { ConnectorCalls } from "./connectorCalls.js"
+import * as edge from "./edge/effect.js"
 import * as Health from "./health.js"
 import type { Observer } from "./observer.js"
 import type { ResolvedOptions } from "./options.js"
@@ -25,16 +26,13 @@ export class Checks<A, R> {
   check(record: ConnectionRecord<A>): Effect.Effect<unknown, unknown> {
     this.counters.healthChecks++
     return this.calls.check(record.connection, record.id).pipe(
-      Effect.timeoutFail({
-        duration: this.options.healthCheckTimeout,
-        onTimeout: () =>
-          new ConnectionError({
-            reason: "CheckTimedOut",
-            pool: this.options.name,
-            connectionId: record.id,
-            cause: `no answer within ${Duration.format(this.options.healthCheckTimeout)}`
-          })
-      }),
+      edge.timeoutFailAfter(this.options.healthCheckTimeout, () =>
+        new ConnectionError({
+          reason: "CheckTimedOut",
+          pool: this.options.name,
+          connectionId: record.id,
+          cause: `no answer within ${Duration.format(this.options.healthCheckTimeout)}`
+        })),
       Effect.withSpan("connection-pool.check", {
         attributes: { "pool.name": this.options.name, "connection.id": record.id }
       })

@@ -7,16 +7,12 @@
  *
  * The module map, file by file, is in the package's ARCHITECTURE.md.
  */
-import type * as Config from "effect/Config"
 import type * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
-import * as FiberSet from "effect/FiberSet"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import { pipeArguments } from "effect/Pipeable"
-import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type {
@@ -33,6 +29,7 @@ import { ConnectionError, InvalidPoolOptions, type OptionIssue, PoolTimeoutError
 import type * as PoolEvent from "../PoolEvent.js"
 import { Checks } from "./checks.js"
 import { ConnectorCalls } from "./connectorCalls.js"
+import * as edge from "./edge/effect.js"
 import { Engine } from "./engine.js"
 import { leakWatch } from "./leakWatch.js"
 import { Lifetimes } from "./lifetimes.js"
@@ -55,8 +52,8 @@ export const TypeId: ConnectionPoolTypeId = Symbol.for("@connection-pool/core/Co
 interface Runtime {
   readonly now: () => number
   readonly monotonicNow: () => number
-  readonly run: (effect: Effect.Effect<unknown>) => Fiber.RuntimeFiber<unknown>
-  readonly retryDriver: Schedule.ScheduleDriver<unknown, unknown> | undefined
+  readonly run: (effect: Effect.Effect<unknown>) => edge.RunningFiber
+  readonly retryStepper: edge.ScheduleStepper | undefined
 }
 
 class PoolImpl<A, R> implements ConnectionPool<A> {
@@ -77,7 +74,7 @@ class PoolImpl<A, R> implements ConnectionPool<A> {
     context: Context.Context<R>,
     runtime: Runtime
   ) {
-    this.observer = new Observer(options.name, options.metrics)
+    this.observer = new Observer(options.name, options.metrics, context as Context.Context<never>)
     // Every call into the connector goes through here: none of them throws into the pool's bookkeeping.
     const calls = new ConnectorCalls(options.name, connector, context, runtime.run, (connection) => {
       for (const record of this.engine.records.values()) if (record.connection === connection) return record.id
@@ -94,7 +91,7 @@ class PoolImpl<A, R> implements ConnectionPool<A> {
       this.observer,
       this.counters
     )
-    const gate = new OpenGate(options, runtime.monotonicNow, runtime.retryDriver, runtime.run)
+    const gate = new OpenGate(options, runtime.monotonicNow, runtime.retryStepper, runtime.run)
     const checks = new Checks(options, calls, this.counters, this.observer)
     const shutdown = new Shutdown(options, engine, gate, this.counters)
     this.lifetimes = new Lifetimes(options, engine)
@@ -181,7 +178,7 @@ class PoolImpl<A, R> implements ConnectionPool<A> {
       if (misfit.length > 0) return Effect.fail(new InvalidPoolOptions({ reason: "InvalidValue", issues: misfit }))
       const maxConnections = bounds.maxConnections ?? this.engine.maxConnections
       const minConnections = bounds.minConnections ?? this.engine.minConnections
-      return Effect.flatMap(resolve({ maxConnections, minConnections }), (checked) => {
+      return Effect.flatMap(edge.fromOutcome(resolve({ maxConnections, minConnections })), (checked) => {
         const closes = Retire.resize(this.engine, checked.maxConnections, checked.minConnections)
         this.opener.openIfNeeded()
         return Effect.all(closes, { discard: true })
@@ -197,9 +194,9 @@ class PoolImpl<A, R> implements ConnectionPool<A> {
 
   readonly activeConnections: Effect.Effect<number> = Effect.sync(() => this.engine.openCount)
 
-  readonly events: Stream.Stream<PoolEvent.PoolEvent> = Stream.unwrapScoped(
+  readonly events: Stream.Stream<PoolEvent.PoolEvent> = edge.scopedStream(
     Effect.map(Effect.suspend(() => this.observer.subscribe), (queue) =>
-      Stream.fromQueue(queue).pipe(
+      edge.queueStream(queue).pipe(
         Stream.takeWhile((event): event is PoolEvent.PoolEvent => event !== endOfEvents)
       ))
   )
@@ -233,20 +230,14 @@ const makeResolved = <A, E, R>(
 ): Effect.Effect<ConnectionPool<A>, ConnectionError, Scope.Scope | R> =>
   Effect.gen(function*() {
     const context = yield* Effect.context<R>()
-    const clock = yield* Effect.clock
+    const { monotonicNow, now } = yield* edge.clockReaders
     // Background fibers (opens, closes, the timeout reaper) run here; interrupted last, after the
     // shutdown below. They start on the scheduler, never inside the caller's stack: an open that
     // completes at once would otherwise start the next one recursively, a thousand frames deep for a
     // pool of a thousand.
-    const runFiber = yield* FiberSet.makeRuntime<never, unknown, never>()
-    const run = (effect: Effect.Effect<unknown>) => runFiber(effect, { immediate: false })
-    const retryDriver = options.openRetry === undefined ? undefined : yield* Schedule.driver(options.openRetry)
-    const pool = new PoolImpl<A, R>(connector, options, context, {
-      now: () => clock.unsafeCurrentTimeMillis(),
-      monotonicNow: () => Number(clock.unsafeCurrentTimeNanos() / 1_000_000n),
-      run,
-      retryDriver
-    })
+    const run = yield* edge.makeRunner
+    const retryStepper = options.openRetry === undefined ? undefined : yield* edge.makeStepper(options.openRetry)
+    const pool = new PoolImpl<A, R>(connector, options, context, { now, monotonicNow, run, retryStepper })
     // Finalizers run last-added first: subscribers' streams end after the shutdown's events.
     yield* Effect.addFinalizer(() => pool.observer.end())
     yield* Effect.addFinalizer(() => pool.shutdown.run(pool.opener))
@@ -256,19 +247,12 @@ const makeResolved = <A, E, R>(
     if (Duration.isFinite(options.leakDetectionThreshold)) yield* Effect.forkScoped(leakWatch(options, pool.engine))
     pool.opener.openIfNeeded() // towards minConnections
     if (options.warmUp && options.minConnections > 0) {
-      yield* Deferred.await(pool.opener.warmed).pipe(
-        Effect.timeoutFail({
-          duration: options.connectionTimeout,
-          onTimeout: () =>
-            new ConnectionError({
-              reason: "OpenTimedOut",
-              pool: options.name,
-              cause: `${options.minConnections} connection(s) not open within ${
-                Duration.format(options.connectionTimeout)
-              }`
-            })
-        })
-      )
+      yield* edge.timeoutFail(Deferred.await(pool.opener.warmed), options.connectionTimeout, () =>
+        new ConnectionError({
+          reason: "OpenTimedOut",
+          pool: options.name,
+          cause: `${options.minConnections} connection(s) not open within ${Duration.format(options.connectionTimeout)}`
+        }))
     }
     return pool
   })
@@ -278,20 +262,20 @@ export const make = <A, E, R>(
   connector: Connector<A, E, R>,
   options?: Options | undefined
 ): Effect.Effect<ConnectionPool<A>, InvalidPoolOptions | ConnectionError, Scope.Scope | R> =>
-  Effect.flatMap(resolve(options), (resolved) => makeResolved(connector, resolved))
+  Effect.flatMap(edge.fromOutcome(resolve(options)), (resolved) => makeResolved(connector, resolved))
 
 /** @internal */
 export const layer = <I, A, E, R>(
-  tag: Context.Tag<I, ConnectionPool<A>>,
+  tag: edge.ServiceKey<I, ConnectionPool<A>>,
   connector: Connector<A, E, R>,
   options?: Options | undefined
 ): Layer.Layer<I, InvalidPoolOptions | ConnectionError, Exclude<R, Scope.Scope>> =>
-  Layer.scoped(tag, make(connector, options))
+  edge.scopedLayer(tag, make(connector, options))
 
 /** @internal */
 export const layerConfig = <I, A, E, R>(
-  tag: Context.Tag<I, ConnectionPool<A>>,
+  tag: edge.ServiceKey<I, ConnectionPool<A>>,
   connector: Connector<A, E, R>,
-  config: Config.Config.Wrap<Options>
+  config: edge.ConfigOf<Options>
 ): Layer.Layer<I, InvalidPoolOptions | ConnectionError, Exclude<R, Scope.Scope>> =>
-  Layer.scoped(tag, Effect.flatMap(fromConfig(config), (resolved) => makeResolved(connector, resolved)))
+  edge.scopedLayer(tag, Effect.flatMap(fromConfig(config), (resolved) => makeResolved(connector, resolved)))

@@ -1,15 +1,16 @@
-import * as Cause from "effect/Cause"
+import type * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { Connector, Options, PromiseOptions, TypeId as ConnectorTypeId } from "../Connector.js"
+import * as edge from "./edge/effect.js"
 
 /** @internal */
 export const TypeId: ConnectorTypeId = Symbol.for("@connection-pool/core/Connector") as ConnectorTypeId
 
 const alwaysHealthy = (): Effect.Effect<unknown> => Effect.void
 const alwaysOpen = (): boolean => true
-const isFailure = (cause: Cause.Cause<unknown>): boolean => !Cause.isInterruptedOnly(cause)
+const isFailure = (cause: Cause.Cause<unknown>): boolean => !edge.isInterruptedOnly(cause)
 
 /**
  * Builds a connector from either form of `make`. The user's callbacks are called by the pool on its own
@@ -57,7 +58,7 @@ const attempt = <X>(f: () => PromiseLike<X> | X): Promise<X> => {
  * interrupted (the pool's `openTimeout`, the pool closing) is closed at once instead of being dropped.
  */
 const connect = <A>(options: PromiseOptions<A>): Effect.Effect<A, unknown> =>
-  Effect.async<A, unknown>((resume) => {
+  edge.callback<A, unknown>((resume) => {
     let interrupted = false
     attempt(options.connect).then(
       (client) => {
@@ -75,15 +76,12 @@ const connect = <A>(options: PromiseOptions<A>): Effect.Effect<A, unknown> =>
 
 /** A `close` that rejects or throws is logged, not raised: the connection is gone either way. */
 const close = <A>(options: PromiseOptions<A>, client: A): Effect.Effect<void> => {
-  const timeout = Duration.decode(options.closeTimeout ?? defaultCloseTimeout)
+  const timeout = edge.toDuration(options.closeTimeout ?? defaultCloseTimeout)
   return Effect.tryPromise({ try: () => attempt(() => options.close(client)), catch: (error) => error }).pipe(
     // Finalizers run uninterruptibly; the wait for the promise must be interruptible for the timeout to cut it.
     Effect.interruptible,
-    Effect.timeoutFail({
-      duration: timeout,
-      onTimeout: () => `close did not settle within ${Duration.format(timeout)}`
-    }),
-    Effect.catchAll((error) => Effect.logDebug("connection close failed", error))
+    edge.timeoutFailAfter(timeout, () => `close did not settle within ${Duration.format(timeout)}`),
+    (self) => edge.catchAll(self, (error) => Effect.logDebug("connection close failed", error))
   )
 }
 
@@ -93,9 +91,6 @@ const checkPromise = <A>(check: (client: A) => unknown, client: A): Effect.Effec
     (result) => result === false ? Effect.fail("check returned false") : Effect.void
   )
 
-/** The value a client threw, also when it reached the borrower wrapped by `Effect.tryPromise`. */
-const thrown = (error: unknown): unknown => Cause.isUnknownException(error) ? error.error : error
-
 export const fromPromise = <A>(options: PromiseOptions<A>): Connector<A, unknown> => {
   const check = options.check
   const isFault = options.isFault
@@ -104,8 +99,8 @@ export const fromPromise = <A>(options: PromiseOptions<A>): Connector<A, unknown
     check: check === undefined ? undefined : (client) => checkPromise(check, client),
     isOpen: options.isOpen,
     isFault: isFault === undefined ? undefined : (cause) => {
-      const errors = [...Cause.failures(cause), ...Cause.defects(cause)]
-      return errors.some((error) => isFault(thrown(error)))
+      // the values the client threw, also when they reached the borrower wrapped by `Effect.tryPromise`
+      return edge.causeErrors(cause).some((error) => isFault(error))
     }
   })
 }

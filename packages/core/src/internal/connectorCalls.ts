@@ -16,9 +16,9 @@ import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import type { Connector } from "../Connector.js"
+import * as edge from "./edge/effect.js"
 
 export class ConnectorCalls<A, R> {
   constructor(
@@ -26,7 +26,7 @@ export class ConnectorCalls<A, R> {
     private readonly connector: Connector<A, unknown, R>,
     private readonly context: Context.Context<R>,
     /** Runs a background effect in a fiber of the pool (to log from synchronous code). */
-    private readonly run: (effect: Effect.Effect<unknown>) => Fiber.RuntimeFiber<unknown>,
+    private readonly run: (effect: Effect.Effect<unknown>) => edge.RunningFiber,
     /** The id of an open connection, to name it in the log (read only when a callback threw). */
     private readonly idOf: (connection: A) => number | undefined
   ) {}
@@ -48,7 +48,7 @@ export class ConnectorCalls<A, R> {
 
   /** The connector's `isFault` for a borrower's failure; interruption is never a fault, one that throws is. */
   readonly isFault = (cause: Cause.Cause<unknown>, connectionId: number): boolean => {
-    if (Cause.isInterruptedOnly(cause)) return false
+    if (edge.isInterruptedOnly(cause)) return false
     try {
       return this.connector.isFault(cause)
     } catch (defect) {
@@ -61,18 +61,18 @@ export class ConnectorCalls<A, R> {
   check(connection: A, connectionId: number): Effect.Effect<unknown, unknown> {
     return Effect.suspend(() => this.connector.check(connection)).pipe(
       Effect.provide(this.context),
-      Effect.catchAllDefect((defect) =>
-        Effect.zipRight(defectLog(this.pool, "check", connectionId, Cause.die(defect)), Effect.fail(defect))
+      edge.catchAllDefect((defect) =>
+        Effect.andThen(defectLog(this.pool, "check", connectionId, Cause.die(defect)), Effect.fail(defect))
       )
     )
   }
 
   /** The connector's `open` in `scope`; one that throws while built, or dies, fails (with the defect). */
   open(scope: Scope.Scope): Effect.Effect<A, unknown> {
-    return Effect.suspend(() => Scope.extend(this.connector.open, scope)).pipe(
+    return Effect.suspend(() => edge.inScope(this.connector.open, scope)).pipe(
       Effect.provide(this.context),
-      Effect.catchAllDefect((defect) =>
-        Effect.zipRight(defectLog(this.pool, "open", undefined, Cause.die(defect)), Effect.fail(defect))
+      edge.catchAllDefect((defect) =>
+        Effect.andThen(defectLog(this.pool, "open", undefined, Cause.die(defect)), Effect.fail(defect))
       )
     )
   }
@@ -96,10 +96,10 @@ const defectLog = (
 export const closeScope = (
   pool: string,
   connectionId: number | undefined,
-  scope: Scope.CloseableScope,
+  scope: edge.CloseableScope,
   exit: Exit.Exit<unknown, unknown> = Exit.void
 ): Effect.Effect<void> =>
-  Effect.catchAllCause(
+  edge.catchAllCause(
     Scope.close(scope, exit),
-    (cause) => Cause.isInterruptedOnly(cause) ? Effect.void : defectLog(pool, "close", connectionId, cause)
+    (cause) => edge.isInterruptedOnly(cause) ? Effect.void : defectLog(pool, "close", connectionId, cause)
   )

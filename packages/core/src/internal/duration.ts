@@ -1,7 +1,7 @@
 import * as Duration from "effect/Duration"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type { OptionIssue } from "../PoolError.js"
+import * as edge from "./edge/effect.js"
 
 /**
  * The longest finite duration an option may hold: the longest delay a JavaScript timer takes. Effect's live
@@ -21,15 +21,15 @@ const expected = (allowInfinite: boolean) =>
  * a negative or NaN number into zero, hiding the value given), values above {@link maxDurationMillis}, and
  * infinity unless `allowInfinite`. Every refusal has the same message, naming what is accepted.
  */
-export const decodeDuration = (value: unknown, allowInfinite: boolean): Either.Either<Duration.Duration, string> => {
-  const decoded = typeof value === "number" && !(value > 0) ? Option.none() : Duration.decodeUnknown(value)
-  if (Option.isSome(decoded) && Duration.greaterThan(decoded.value, Duration.zero)) {
+export const decodeDuration = (value: unknown, allowInfinite: boolean): edge.Outcome<Duration.Duration, string> => {
+  const decoded = typeof value === "number" && !(value > 0) ? Option.none() : edge.decodeDuration(value)
+  if (Option.isSome(decoded) && edge.isLongerThan(decoded.value, Duration.zero)) {
     const duration = decoded.value
     if (Duration.isFinite(duration) ? Duration.toMillis(duration) <= maxDurationMillis : allowInfinite) {
-      return Either.right(duration)
+      return edge.succeeded(duration)
     }
   }
-  return Either.left(expected(allowInfinite))
+  return edge.failed(expected(allowInfinite))
 }
 
 /** {@link decodeDuration} for the option `field`: the refusal is an issue naming it and the value given. */
@@ -37,5 +37,9 @@ export const decodeDurationOption = (
   field: string,
   value: unknown,
   options?: { readonly allowInfinite?: boolean | undefined } | undefined
-): Either.Either<Duration.Duration, OptionIssue> =>
-  Either.mapLeft(decodeDuration(value, options?.allowInfinite === true), (message) => ({ field, value, message }))
+): edge.Outcome<Duration.Duration, OptionIssue> => {
+  const decoded = decodeDuration(value, options?.allowInfinite === true)
+  return edge.isFailed(decoded)
+    ? edge.failed({ field, value, message: edge.failureOf(decoded)! })
+    : edge.succeeded(edge.successOf(decoded)!)
+}

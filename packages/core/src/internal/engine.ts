@@ -12,11 +12,11 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
 import type { BorrowError } from "../ConnectionPool.js"
 import { PoolClosedError, PoolExhaustedError } from "../PoolError.js"
 import type { CloseReason } from "../PoolEvent.js"
 import { closeScope } from "./connectorCalls.js"
+import * as edge from "./edge/effect.js"
 import * as Health from "./health.js"
 import type { Observer } from "./observer.js"
 import type { ResolvedOptions } from "./options.js"
@@ -35,7 +35,7 @@ export interface EngineHooks<A> {
   /** Milliseconds that never go back (for deadlines), from the same `Clock`. */
   readonly monotonicNow: () => number
   /** Runs a background effect in a fiber of the pool, interrupted when the pool closes. */
-  readonly run: (effect: Effect.Effect<unknown>) => Fiber.RuntimeFiber<unknown>
+  readonly run: (effect: Effect.Effect<unknown>) => edge.RunningFiber
 }
 
 /** What the engine tells the parts around it (the opener, shutdown); set once they exist. */
@@ -158,7 +158,7 @@ export class Engine<A> implements Health.PoolView<A> {
   private wait(restore: Restore): Lent<A> {
     const waiter = this.waiters.newWaiter()
     return Effect.matchCauseEffect(
-      restore(Effect.async<ConnectionRecord<A>, BorrowError>((resume) => {
+      restore(edge.callback<ConnectionRecord<A>, BorrowError>((resume) => {
         // The pool may have closed since `acquire` looked (the fiber can yield in between).
         if (this.isClosed) {
           return resume(Effect.fail(new PoolClosedError({ reason: "ClosedWhileWaiting", pool: this.options.name })))
@@ -185,7 +185,7 @@ export class Engine<A> implements Health.PoolView<A> {
           const handed = waiter.handed
           if (handed === undefined) return Effect.failCause(cause)
           waiter.handed = undefined
-          return Effect.zipRight(this.recycle(handed), Effect.failCause(cause))
+          return Effect.andThen(this.recycle(handed), Effect.failCause(cause))
         },
         onSuccess: (record) => {
           waiter.handed = undefined

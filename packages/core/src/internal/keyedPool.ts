@@ -1,9 +1,7 @@
 import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Equal from "effect/Equal"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as MutableHashMap from "effect/MutableHashMap"
 import * as Option from "effect/Option"
@@ -27,6 +25,7 @@ import {
 } from "../PoolError.js"
 import * as internalPool from "./connectionPool.js"
 import { decodeDurationOption } from "./duration.js"
+import * as edge from "./edge/effect.js"
 import type { Engine } from "./engine.js"
 import { resolve } from "./options.js"
 
@@ -35,7 +34,7 @@ export const TypeId: KeyedTypeId = Symbol.for("@connection-pool/core/KeyedConnec
 
 interface Entry<A> {
   readonly pool: ConnectionPool<A>
-  readonly scope: Scope.CloseableScope
+  readonly scope: edge.CloseableScope
   lastUsedAt: number
 }
 
@@ -43,7 +42,7 @@ class KeyedPoolImpl<K, A, E, R> implements KeyedConnectionPool<K, A> {
   readonly [TypeId]: KeyedTypeId = TypeId
   readonly entries = MutableHashMap.empty<K, Entry<A>>()
   /** One key's pool is made at a time, so that two first borrowers of a key do not make two. */
-  readonly making = Effect.unsafeMakeSemaphore(1)
+  readonly making = edge.makeSemaphore(1)
   isClosed = false
   /** With `maxTotal`: the permits of `total` taken (connections open or opening across keys). */
   taken = 0
@@ -52,7 +51,7 @@ class KeyedPoolImpl<K, A, E, R> implements KeyedConnectionPool<K, A> {
     readonly connector: (key: K) => Connector.Connector<A, E, R>,
     readonly poolOptions: PoolOptions,
     readonly keyName: (key: K) => string,
-    readonly total: Effect.Semaphore | undefined,
+    readonly total: edge.Semaphore | undefined,
     readonly maxTotal: number,
     readonly keyIdleMillis: number,
     readonly scope: Scope.Scope,
@@ -75,16 +74,16 @@ class KeyedPoolImpl<K, A, E, R> implements KeyedConnectionPool<K, A> {
     const total = this.total
     if (total === undefined) return base
     const permit = Effect.uninterruptibleMask((restore) =>
-      Effect.zipRight(
-        restore(Effect.zipRight(this.makeRoom(key), total.take(1))),
-        Effect.zipRight(
+      Effect.andThen(
+        restore(Effect.andThen(this.makeRoom(key), total.take(1))),
+        Effect.andThen(
           Effect.sync(() => this.taken++),
-          Effect.addFinalizer(() => Effect.zipRight(Effect.sync(() => this.taken--), total.release(1)))
+          Effect.addFinalizer(() => Effect.andThen(Effect.sync(() => this.taken--), total.release(1)))
         )
       )
     )
     // The callbacks are passed on as they are: the key's pool guards its calls into them.
-    return { ...base, open: Effect.zipRight(permit, base.open) }
+    return { ...base, open: Effect.andThen(permit, base.open) }
   }
 
   /** At `maxTotal`, closes the oldest idle connection of a key other than `key` (reason `evicted`), if any. */
@@ -115,10 +114,10 @@ class KeyedPoolImpl<K, A, E, R> implements KeyedConnectionPool<K, A> {
         const raced = MutableHashMap.get(this.entries, key)
         if (Option.isSome(raced)) return Effect.succeed(raced.value)
         return Effect.flatMap(
-          Scope.fork(this.scope, ExecutionStrategy.sequential),
+          edge.forkScope(this.scope),
           (scope) =>
             internalPool.make(this.connectorFor(key), { ...this.poolOptions, name: this.keyName(key) }).pipe(
-              Scope.extend(scope),
+              (effect) => edge.inScope(effect, scope),
               // The connector's requirements `R` were captured whole when the keyed pool was made; TypeScript
               // cannot see that they cover `Exclude<R, Scope>`, hence the casts.
               (effect) =>
@@ -213,19 +212,23 @@ class KeyedPoolImpl<K, A, E, R> implements KeyedConnectionPool<K, A> {
 
   /** Closes keys whose pool lent nothing and had no borrower for `keyIdleTimeout`; sleeps until the next is due. */
   get idleKeys(): Effect.Effect<void> {
-    const sweep: Effect.Effect<void> = Effect.gen(this, function*() {
-      const now = this.now()
-      let next = now + this.keyIdleMillis
-      for (const [key, entry] of Array.from(this.entries)) {
+    // Effect 3's `Effect.gen(self, f)` and Effect 4's `Effect.gen({ self }, f)` differ: the fields are read here.
+    const { entries, keyIdleMillis } = this
+    const now = () => this.now()
+    const closeKey = (key: K) => this.closeKey(key)
+    const sweep: Effect.Effect<void> = Effect.gen(function*() {
+      const startedAt = now()
+      let next = startedAt + keyIdleMillis
+      for (const [key, entry] of Array.from(entries)) {
         const stats = yield* entry.pool.stats
-        const due = entry.lastUsedAt + this.keyIdleMillis
+        const due = entry.lastUsedAt + keyIdleMillis
         // a busy key is looked at again a whole timeout later: its idle time starts when it is given back
         if (stats.inUse > 0 || stats.waiting > 0) continue
-        if (due <= now) yield* this.closeKey(key)
+        if (due <= startedAt) yield* closeKey(key)
         else next = Math.min(next, due)
       }
-      yield* Effect.sleep(Duration.millis(Math.max(1, next - now)))
-    }).pipe(Effect.zipRight(Effect.suspend(() => sweep)))
+      yield* Effect.sleep(Duration.millis(Math.max(1, next - startedAt)))
+    }).pipe(Effect.andThen(Effect.suspend(() => sweep)))
     return sweep
   }
 }
@@ -240,8 +243,8 @@ const keyedOptions = (options: { readonly maxTotal?: unknown; readonly keyIdleTi
     issues.push({ field: "maxTotal", value: maxTotal, message: "must be a whole number above zero" })
   }
   const idle = decodeDurationOption("keyIdleTimeout", keyIdleTimeout ?? defaultKeyIdleTimeout, { allowInfinite: true })
-  if (Either.isLeft(idle)) issues.push(idle.left)
-  return { issues, keyIdleTimeout: Either.getOrElse(idle, () => defaultKeyIdleTimeout) }
+  if (edge.isFailed(idle)) issues.push(edge.failureOf(idle)!)
+  return { issues, keyIdleTimeout: edge.successOf(idle) ?? defaultKeyIdleTimeout }
 }
 
 /** @internal */
@@ -253,15 +256,16 @@ export const make = <K, A, E, R>(
     const { keyIdleTimeout, keyName, maxTotal, ...poolOptions } = options ?? {}
     const checked = resolve(poolOptions)
     const keyed = keyedOptions({ maxTotal, keyIdleTimeout })
-    if (Either.isLeft(checked) || keyed.issues.length > 0) {
-      const issues = [...(Either.isLeft(checked) ? checked.left.issues : []), ...keyed.issues]
+    const resolved = edge.successOf(checked)
+    if (resolved === undefined || keyed.issues.length > 0) {
+      const issues = [...(edge.failureOf(checked)?.issues ?? []), ...keyed.issues]
       return yield* Effect.fail(new InvalidPoolOptions({ reason: "InvalidValue", issues }))
     }
-    const name = checked.right.name
+    const name = resolved.name
     const scope = yield* Effect.scope
     const context = yield* Effect.context<R>()
-    const clock = yield* Effect.clock
-    const total = maxTotal === undefined ? undefined : yield* Effect.makeSemaphore(maxTotal)
+    const { now } = yield* edge.clockReaders
+    const total = maxTotal === undefined ? undefined : edge.makeSemaphore(maxTotal)
     const pool = new KeyedPoolImpl(
       connector,
       poolOptions,
@@ -271,7 +275,7 @@ export const make = <K, A, E, R>(
       Duration.toMillis(keyed.keyIdleTimeout),
       scope,
       context,
-      () => clock.unsafeCurrentTimeMillis()
+      now
     )
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {

@@ -42,8 +42,8 @@ export const leakWatch = <A>(options: ResolvedOptions, engine: Engine<A>): Effec
           borrowedInSpan: record.borrower?.span ?? "none"
         })
       ), { discard: true }).pipe(
-        Effect.zipRight(Effect.sleep(Duration.millis(Math.max(1, next - now)))),
-        Effect.zipRight(sweep)
+        Effect.andThen(Effect.sleep(Duration.millis(Math.max(1, next - now)))),
+        Effect.andThen(sweep)
       )
   })
   return sweep

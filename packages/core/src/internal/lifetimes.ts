@@ -77,8 +77,8 @@ export class Lifetimes<A> {
       }
       // Asked again at each one's turn: above `minConnections` only while it still holds.
       return Retire.idleInTurn(engine, due, "sweep").pipe(
-        Effect.zipRight(Effect.sleep(Duration.millis(Math.max(1, next - now)))),
-        Effect.zipRight(sweep)
+        Effect.andThen(Effect.sleep(Duration.millis(Math.max(1, next - now)))),
+        Effect.andThen(sweep)
       )
     })
     return sweep

@@ -5,16 +5,16 @@
  * connection and the user's effect are interruptible (`restore`), so a borrower interrupted anywhere
  * returns what it holds.
  */
-import * as Cause from "effect/Cause"
+import type * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type { BorrowError, PooledConnection } from "../ConnectionPool.js"
 import { ReleasedHandleError } from "../PoolError.js"
 import type { Checks } from "./checks.js"
+import * as edge from "./edge/effect.js"
 import type { Engine, Restore } from "./engine.js"
 import type { ResolvedOptions } from "./options.js"
 import { ConnectionRecord } from "./record.js"
@@ -101,7 +101,7 @@ export class Loans<A> {
 
   // The finalizer goes straight onto the scope: `Effect.addFinalizer` would also diff and patch the
   // fiber's FiberRefs around it, which costs more than the rest of the borrow.
-  readonly get: Effect.Effect<PooledConnection<A>, BorrowError, Scope.Scope> = Effect.scopeWith((scope) =>
+  readonly get: Effect.Effect<PooledConnection<A>, BorrowError, Scope.Scope> = edge.withScope((scope) =>
     Effect.uninterruptibleMask((restore) => {
       const acquired = this.acquire(restore)
       return acquired instanceof ConnectionRecord
@@ -183,22 +183,22 @@ export class Loans<A> {
         return record.lent
       }
       // Interrupted while validating: the connection goes back as it was.
-      if (Cause.isInterruptedOnly(exit.cause)) {
+      if (edge.isInterruptedOnly(exit.cause)) {
         // only interruption in this cause: no failure of the check's own type escapes
         const interrupted = exit.cause as Cause.Cause<never>
-        return Effect.zipRight(this.engine.recycle(record), Effect.failCause(interrupted))
+        return Effect.andThen(this.engine.recycle(record), Effect.failCause(interrupted))
       }
       this.checks.failed(record)
       record.failedValidation = true
-      return Effect.zipRight(this.engine.recycle(record), this.acquirePrepared(undefined, restore))
+      return Effect.andThen(this.engine.recycle(record), this.acquirePrepared(undefined, restore))
     })
   }
 
   /** Notes who borrowed (for leak reports and a late shutdown): the fiber, and the span it is in. */
   private noteBorrower(record: ConnectionRecord<A>): Effect.Effect<ConnectionRecord<A>> {
-    return Effect.withFiberRuntime((fiber) => {
+    return edge.withCurrentFiber((fiber) => {
       // With `traceBorrows` this runs in the pool's own borrow span: the borrower's span is its parent.
-      const current = fiber.currentSpan
+      const current = edge.currentSpan(fiber)
       const span = current !== undefined && current._tag === "Span" && current.name === borrowSpanName
         ? Option.getOrUndefined(current.parent)
         : current
@@ -206,7 +206,7 @@ export class Loans<A> {
       record.leakReported = false
       record.borrowerFiber = fiber
       record.borrower = {
-        fiber: FiberId.threadName(fiber.id()),
+        fiber: edge.fiberName(fiber),
         span: span !== undefined && span._tag === "Span" ? span.name : undefined
       }
       return record.lent
@@ -222,7 +222,7 @@ export class Loans<A> {
     // `suspend`: a callback that throws while building its effect is a defect of the borrow, and the
     // connection still goes back.
     return Effect.matchCauseEffect(restore(Effect.suspend(() => f(record.connection, loan))), {
-      onFailure: (cause) => Effect.zipRight(this.giveBack(loan, cause), Effect.failCause(cause)),
+      onFailure: (cause) => Effect.andThen(this.giveBack(loan, cause), Effect.failCause(cause)),
       onSuccess: (value) => {
         const closing = this.giveBackNow(loan, undefined)
         return closing === undefined ? Effect.succeed(value) : Effect.as(closing, value)

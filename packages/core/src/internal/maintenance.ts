@@ -9,6 +9,7 @@ import * as Exit from "effect/Exit"
 import * as Schedule from "effect/Schedule"
 import { ConnectionError } from "../PoolError.js"
 import type { Checks } from "./checks.js"
+import * as edge from "./edge/effect.js"
 import type { Engine, Restore } from "./engine.js"
 import { isConnectionError, type Opener } from "./opener.js"
 import type { ResolvedOptions } from "./options.js"
@@ -40,7 +41,7 @@ export class Maintenance<A> {
       }
       // Cut short: the maintenance fiber is interrupted only when the pool closes, and a connection in the
       // middle of a check is in an unknown state.
-      if (Cause.isInterruptedOnly(exit.cause)) return this.engine.endCheck(record, "shutdown")
+      if (edge.isInterruptedOnly(exit.cause)) return this.engine.endCheck(record, "shutdown")
       this.checks.failed(record)
       const failure = Cause.squash(exit.cause)
       const error = isConnectionError(failure)
@@ -53,7 +54,7 @@ export class Maintenance<A> {
         })
       return Effect.logWarning("health check failed", error).pipe(
         Effect.annotateLogs({ pool: this.options.name, connectionId: record.id, healthScore: record.healthScore }),
-        Effect.zipRight(this.engine.endCheck(record, "return"))
+        Effect.andThen(this.engine.endCheck(record, "return"))
       )
     })
   }
@@ -72,10 +73,10 @@ export class Maintenance<A> {
       Effect.tap((retired) =>
         retired > 0 ? Effect.logDebug(`health tick retired ${retired} connection(s)`) : Effect.void
       ),
-      Effect.zipRight(this.checkIdle),
+      Effect.andThen(this.checkIdle),
       // towards minConnections; after a failed open, not before its pause has passed (reconnect pacing)
-      Effect.zipRight(Effect.sync(() => this.opener.openIfNeeded())),
-      Effect.catchAllCause((cause) => Effect.logError("health tick failed", cause)),
+      Effect.andThen(Effect.sync(() => this.opener.openIfNeeded())),
+      edge.catchAllCause((cause) => Effect.logError("health tick failed", cause)),
       Effect.annotateLogs({ pool: this.options.name }),
       Effect.withSpan("connection-pool.health-tick", { root: true, attributes: { "pool.name": this.options.name } })
     )

@@ -3,13 +3,12 @@
  * flight, the pause after a failed open, the retry schedule (`openRetry`) and the circuit breaker
  * (`breakerThreshold`, `breakerResetAfter`). It decides; the opener opens.
  *
- * Plain state; the retry schedule's driver is its one edge into Effect's runtime.
+ * Plain state; the retry schedule's stepper is its one edge into Effect's runtime.
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
-import type * as Schedule from "effect/Schedule"
 import { type ConnectionError, PoolUnavailableError } from "../PoolError.js"
+import type * as edge from "./edge/effect.js"
 import type { ResolvedOptions } from "./options.js"
 
 /**
@@ -54,8 +53,8 @@ export class OpenGate {
     private readonly options: ResolvedOptions,
     private readonly monotonicNow: () => number,
     /** Drives `openRetry`'s delays; undefined without one. */
-    private readonly retryDriver: Schedule.ScheduleDriver<unknown, unknown> | undefined,
-    private readonly run: (effect: Effect.Effect<unknown>) => Fiber.RuntimeFiber<unknown>
+    private readonly retryStepper: edge.ScheduleStepper | undefined,
+    private readonly run: (effect: Effect.Effect<unknown>) => edge.RunningFiber
   ) {
     this.breakerResetMillis = Duration.toMillis(options.breakerResetAfter)
   }
@@ -95,7 +94,7 @@ export class OpenGate {
         Effect.ensuring(Effect.sync(() => {
           this.wakeScheduled = false
         })),
-        Effect.zipRight(Effect.sync(ready))
+        Effect.andThen(Effect.sync(ready))
       )
     )
   }
@@ -126,7 +125,7 @@ export class OpenGate {
     this.pausedUntil = 0
     this.consecutiveFailures = 0
     this.breakerOpenUntil = 0
-    if (this.retryDriver !== undefined) this.run(this.retryDriver.reset)
+    if (this.retryStepper !== undefined) this.run(this.retryStepper.reset)
   }
 
   failed(error: ConnectionError): AfterFailure {
@@ -138,7 +137,7 @@ export class OpenGate {
       this.breakerOpenUntil = this.monotonicNow() + this.breakerResetMillis
       return "breaker-opened"
     }
-    return this.retryDriver === undefined ? "paused" : "retry-scheduled"
+    return this.retryStepper === undefined ? "paused" : "retry-scheduled"
   }
 
   unavailable(): PoolUnavailableError {
@@ -150,11 +149,11 @@ export class OpenGate {
    * spent, calls `spent` instead.
    */
   scheduleRetry(ready: () => void, spent: () => void): void {
-    const driver = this.retryDriver
-    if (this.retryScheduled || driver === undefined) return
+    const stepper = this.retryStepper
+    if (this.retryScheduled || stepper === undefined) return
     this.retryScheduled = true
     this.run(
-      driver.next(undefined).pipe(
+      stepper.next.pipe(
         Effect.matchEffect({
           onFailure: () =>
             Effect.sync(() => {

@@ -4,15 +4,14 @@
  * comes first, not the one whose arrival started it.
  */
 import * as Cause from "effect/Cause"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as FiberId from "effect/FiberId"
 import * as Scope from "effect/Scope"
 import { ConnectionError, isPoolError } from "../PoolError.js"
 import { closeScope } from "./connectorCalls.js"
+import * as edge from "./edge/effect.js"
 import type { Engine } from "./engine.js"
 import type { Lifetimes } from "./lifetimes.js"
 import type { Observer } from "./observer.js"
@@ -30,14 +29,14 @@ export const isConnectionError = (u: unknown): u is ConnectionError => isPoolErr
 
 export class Opener<A> {
   /** Opens in flight, interrupted at shutdown. */
-  readonly fibers = new Set<Fiber.RuntimeFiber<unknown>>()
+  readonly fibers = new Set<edge.RunningFiber>()
   /**
    * The connector's opens still running, including those the pool gave up on (`openTimeout`, shutdown) that
    * cannot be interrupted: each ends once its connection, if it came, is closed. Shutdown waits for them.
    */
-  readonly connecting = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
+  readonly connecting = new Set<edge.RunningFiber>()
   /** Done when `minConnections` are open, or failed by the first failed open before that (warm-up). */
-  readonly warmed = Deferred.unsafeMake<void, ConnectionError>(FiberId.none)
+  readonly warmed = edge.makeDeferred<void, ConnectionError>()
   /** Connections are numbered in the order they open. */
   private nextId = 1
 
@@ -101,15 +100,12 @@ export class Opener<A> {
         // the closed scope and runs at once.
         restore(
           this.detached(this.open(scope)).pipe(
-            Effect.timeoutFail({
-              duration: this.options.openTimeout,
-              onTimeout: () =>
-                new ConnectionError({
-                  reason: "OpenTimedOut",
-                  pool: this.options.name,
-                  cause: `no connection within ${Duration.format(this.options.openTimeout)}`
-                })
-            }),
+            edge.timeoutFailAfter(this.options.openTimeout, () =>
+              new ConnectionError({
+                reason: "OpenTimedOut",
+                pool: this.options.name,
+                cause: `no connection within ${Duration.format(this.options.openTimeout)}`
+              })),
             // A root span: an open serves whichever borrower comes first, not the one whose arrival started it.
             Effect.withSpan("connection-pool.open", { root: true, attributes: { "pool.name": this.options.name } })
           )
@@ -130,14 +126,14 @@ export class Opener<A> {
               this.observer.opened(record.id, engine.hooks.monotonicNow() - startedAt)
               this.gate.succeeded()
               const closing = engine.admit(record)
-              if (engine.openCount >= engine.minConnections) Deferred.unsafeDone(this.warmed, Exit.void)
+              if (engine.openCount >= engine.minConnections) edge.completeDeferred(this.warmed, Exit.void)
               if (closing !== undefined) return closing
               this.openIfNeeded()
               return Effect.void
             }
             // Counted before closing the scope yields, so that no open starts in between.
             this.failed(exit.cause)
-            return Effect.zipRight(closeScope(this.options.name, undefined, scope, exit), Effect.sync(this.openEnded))
+            return Effect.andThen(closeScope(this.options.name, undefined, scope, exit), Effect.sync(this.openEnded))
           })
         ))
     )
@@ -151,10 +147,10 @@ export class Opener<A> {
    */
   private detached(open: Effect.Effect<A, unknown>): Effect.Effect<A, unknown> {
     return Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(Effect.forkDaemon(restore(open)), (fiber) => {
+      Effect.flatMap(edge.forkDaemon(restore(open)), (fiber) => {
         this.connecting.add(fiber)
         fiber.addObserver(() => this.connecting.delete(fiber))
-        return Effect.onInterrupt(restore(Fiber.join(fiber)), () => Fiber.interruptFork(fiber))
+        return Effect.onInterrupt(restore(Fiber.join(fiber)), () => edge.interruptFork(fiber))
       })
     )
   }
@@ -164,7 +160,7 @@ export class Opener<A> {
    * now rather than at its timeout. With connections open, waiters keep waiting for one of them.
    */
   private failed(cause: Cause.Cause<unknown>): void {
-    if (Cause.isInterruptedOnly(cause)) return
+    if (edge.isInterruptedOnly(cause)) return
     this.counters.openFailures++
     const failure = Cause.squash(cause)
     const error = isConnectionError(failure)
@@ -172,7 +168,7 @@ export class Opener<A> {
       : new ConnectionError({ reason: "OpenFailed", pool: this.options.name, cause: failure })
     const next = this.gate.failed(error)
     this.observer.openFailed(error)
-    Deferred.unsafeDone(this.warmed, Exit.fail(error))
+    edge.completeDeferred(this.warmed, Exit.fail(error))
     switch (next) {
       case "breaker-opened":
         return this.engine.failWaiters(this.gate.unavailable())

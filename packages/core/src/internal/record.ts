@@ -1,7 +1,6 @@
 import * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
-import type * as Scope from "effect/Scope"
 import type { CloseReason } from "../PoolEvent.js"
+import type * as edge from "./edge/effect.js"
 import * as Health from "./health.js"
 
 /** Who holds a loan, and since when: for leak reports and a late shutdown. */
@@ -9,7 +8,7 @@ export interface BorrowerNote {
   readonly id: number
   lentAt: number | undefined
   borrower: { readonly fiber: string; readonly span: string | undefined } | undefined
-  borrowerFiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
+  borrowerFiber: edge.RunningFiber | undefined
   leakReported: boolean
 }
 
@@ -39,7 +38,7 @@ export class ConnectionRecord<A> {
   lentAt: number | undefined = undefined
   borrower: { readonly fiber: string; readonly span: string | undefined } | undefined = undefined
   /** With `shutdownTimeout`: the fiber that holds the current loan, interrupted if shutdown runs late. */
-  borrowerFiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
+  borrowerFiber: edge.RunningFiber | undefined = undefined
   leakReported = false
   // ---- shared lending (`concurrency` above 1) only; exclusive lending leaves these alone --------------
   /** Borrowers holding it now. */
@@ -61,7 +60,7 @@ export class ConnectionRecord<A> {
     readonly createdAt: number,
     lifetimeMillis: number,
     /** Closing it closes the connection (the connector's finalizers). */
-    readonly scope: Scope.CloseableScope
+    readonly scope: edge.CloseableScope
   ) {
     this.lastUsedAt = createdAt
     this.expiresAt = createdAt + lifetimeMillis

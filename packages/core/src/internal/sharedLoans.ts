@@ -9,11 +9,10 @@
 import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
-import * as FiberId from "effect/FiberId"
 import * as Scope from "effect/Scope"
 import type { BorrowError, PooledConnection } from "../ConnectionPool.js"
 import type { Checks } from "./checks.js"
+import * as edge from "./edge/effect.js"
 import type { Engine, Restore } from "./engine.js"
 import { Loan, Loans } from "./loans.js"
 import type { ResolvedOptions } from "./options.js"
@@ -23,7 +22,7 @@ import type { BorrowerNote, ConnectionRecord } from "./record.js"
 class SharedLoan<A> extends Loan<A> implements BorrowerNote {
   lentAt: number | undefined = undefined
   borrower: { readonly fiber: string; readonly span: string | undefined } | undefined = undefined
-  borrowerFiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
+  borrowerFiber: edge.RunningFiber | undefined = undefined
   leakReported = false
   /** The connection's faults counted when this loan began. */
   readonly faultsAtStart: number
@@ -70,14 +69,14 @@ export class SharedLoans<A> extends Loans<A> {
   }
 
   /** A new loan of `record`, noted (who, since when) when borrowers are noted or metrics are on. */
-  private startLoan(record: ConnectionRecord<A>, fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined) {
+  private startLoan(record: ConnectionRecord<A>, fiber: edge.RunningFiber | undefined) {
     const loan = new SharedLoan(this, record)
     if (this.metrics || fiber !== undefined) loan.lentAt = this.engine.hooks.now()
     if (fiber !== undefined) {
-      const span = fiber.currentSpan
+      const span = edge.currentSpan(fiber)
       loan.borrowerFiber = fiber
       loan.borrower = {
-        fiber: FiberId.threadName(fiber.id()),
+        fiber: edge.fiberName(fiber),
         span: span !== undefined && span._tag === "Span" ? span.name : undefined
       }
       ;(record.holders ??= new Set()).add(loan)
@@ -90,7 +89,7 @@ export class SharedLoans<A> extends Loans<A> {
     f: (loan: SharedLoan<A>) => Effect.Effect<X, E, R>
   ): Effect.Effect<X, E, R> {
     return this.notesBorrowers
-      ? Effect.withFiberRuntime((fiber) => f(this.startLoan(record, fiber)))
+      ? edge.withCurrentFiber((fiber) => f(this.startLoan(record, fiber)))
       : Effect.suspend(() => f(this.startLoan(record, undefined)))
   }
 
@@ -103,7 +102,7 @@ export class SharedLoans<A> extends Loans<A> {
       record,
       (loan) =>
         Effect.matchCauseEffect(restore(Effect.suspend(() => f(record.connection, loan))), {
-          onFailure: (cause) => Effect.zipRight(this.giveBack(loan, cause), Effect.failCause(cause)),
+          onFailure: (cause) => Effect.andThen(this.giveBack(loan, cause), Effect.failCause(cause)),
           onSuccess: (value) => {
             const closing = this.giveBackNow(loan, undefined)
             return closing === undefined ? Effect.succeed(value) : Effect.as(closing, value)

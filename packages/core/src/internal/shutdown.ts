@@ -8,8 +8,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
+import * as edge from "./edge/effect.js"
 import type { Engine } from "./engine.js"
 import type { Opener } from "./opener.js"
 import type { OpenGate } from "./openGate.js"
@@ -20,7 +20,7 @@ import type { Counters } from "./stats.js"
 
 export class Shutdown<A> {
   /** Done once the pool is closed, with nothing open and nothing opening. */
-  private readonly drained = Deferred.unsafeMake<void>(FiberId.none)
+  private readonly drained = edge.makeDeferred<void>()
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -31,7 +31,7 @@ export class Shutdown<A> {
 
   checkDrained(): void {
     if (this.engine.isClosed && this.engine.openCount === 0 && this.gate.opening === 0) {
-      Deferred.unsafeDone(this.drained, Exit.void)
+      edge.completeDeferred(this.drained, Exit.void)
     }
   }
 
@@ -42,11 +42,11 @@ export class Shutdown<A> {
   run(opener: Opener<A>): Effect.Effect<void> {
     return Effect.suspend(() =>
       Retire.stopLending(this.engine).pipe(
-        Effect.zipRight(Fiber.interruptAll(Array.from(opener.fibers))),
-        Effect.zipRight(Effect.sync(() => this.checkDrained())),
+        Effect.andThen(Fiber.interruptAll(Array.from(opener.fibers))),
+        Effect.andThen(Effect.sync(() => this.checkDrained())),
         // The opens are awaited beside; the returns in this fiber, which may be a borrower closing its own pool.
-        Effect.zipRight(Effect.fork(this.awaitOpens(opener))),
-        Effect.flatMap((opens) => Effect.zipRight(this.awaitReturns, Fiber.join(opens)))
+        Effect.andThen(edge.forkChild(this.awaitOpens(opener))),
+        Effect.flatMap((opens) => Effect.andThen(this.awaitReturns, Fiber.join(opens)))
       )
     )
   }
@@ -88,13 +88,13 @@ export class Shutdown<A> {
     return Effect.interruptible(drained).pipe(
       Effect.timeoutOption(this.options.shutdownTimeout),
       Effect.flatMap((returned) =>
-        Option.isSome(returned) ? Effect.void : Effect.zipRight(this.interruptBorrowers, drained)
+        Option.isSome(returned) ? Effect.void : Effect.andThen(this.interruptBorrowers, drained)
       )
     )
   }
 
-  private readonly interruptBorrowers: Effect.Effect<void> = Effect.withFiberRuntime((closingFiber) => {
-    const borrowers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+  private readonly interruptBorrowers: Effect.Effect<void> = edge.withCurrentFiber((closingFiber) => {
+    const borrowers: Array<edge.RunningFiber> = []
     // A borrower may be the very fiber closing the pool (it closed the pool's scope inside `use`): it cannot
     // give its connection back before the close ends, so the connection is closed under it. Its late return
     // finds the connection retired and does nothing more.
@@ -118,8 +118,8 @@ export class Shutdown<A> {
     ).pipe(
       Effect.annotateLogs({ pool: this.options.name }),
       // not awaited: they give their connections back as they end
-      Effect.zipRight(Effect.forEach(borrowers, (fiber) => Fiber.interruptFork(fiber), { discard: true })),
-      Effect.zipRight(
+      Effect.andThen(Effect.forEach(borrowers, (fiber) => edge.interruptFork(fiber), { discard: true })),
+      Effect.andThen(
         Effect.forEach(heldByClosingFiber, (record) => Retire.underBorrower(this.engine, record), { discard: true })
       )
     )

@@ -109,7 +109,7 @@ export class WaiterQueue<T, E> {
       const now = monotonicNow()
       let waiter = this.peek()
       while (waiter !== undefined) {
-        if (waiter.deadline > now) return Effect.zipRight(Effect.sleep(Duration.millis(waiter.deadline - now)), loop)
+        if (waiter.deadline > now) return Effect.andThen(Effect.sleep(Duration.millis(waiter.deadline - now)), loop)
         this.next()
         expire(waiter)
         waiter = this.peek()
