@@ -6,7 +6,7 @@
  * Effect 4 resumes a fiber waiting in `Effect.callback` or on a `Deferred` synchronously, inside the code that
  * resumes it, where Effect 3 schedules it. The pool's bookkeeping is written for Effect 3's order (a returned
  * connection is handed over and the bookkeeping finished before the waiter runs), so this edge keeps that order:
- * a resumed waiter first yields to the scheduler.
+ * a resumed waiter goes on only after the code that resumed it has returned.
  */
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
@@ -100,13 +100,19 @@ export const readConfig = <A>(config: ConfigOf<A>): Effect.Effect<Outcome<A, Rea
 // ---- effects -------------------------------------------------------------------------------------------
 
 /**
- * An effect completed by a callback (Effect 4's `Effect.callback`). The resumed fiber yields before it goes
- * on, so that the code calling `resume` finishes first, as in Effect 3.
+ * An effect completed by a callback (Effect 4's `Effect.callback`). The fiber is resumed from a microtask, so
+ * that the code calling `resume` (a borrower returning a connection, say) finishes its bookkeeping first, as in
+ * Effect 3, where a resumed fiber is scheduled; a microtask rather than `Effect.yieldNow`, which in Effect 4 is a
+ * macrotask hop per handover.
  */
 export const callback = <A, E = never, R = never>(
   register: (resume: (effect: Effect.Effect<A, E, R>) => void) => void | Effect.Effect<void, never, R>
 ): Effect.Effect<A, E, R> =>
-  Effect.callback<A, E, R>((resume) => register((effect) => resume(Effect.andThen(Effect.yieldNow, effect))))
+  Effect.callback<A, E, R>((resume) =>
+    register((effect) => {
+      void Promise.resolve().then(() => resume(effect))
+    })
+  )
 
 /** Recovers from any failure (Effect 4: `Effect.catch`). */
 export const catchAll: {
@@ -182,13 +188,16 @@ export const currentSpan = (fiber: RunningFiber): Tracer.AnySpan | undefined =>
 /** A fiber's name in logs and leak reports. */
 export const fiberName = (fiber: RunningFiber): string => `#${fiber.id}`
 
-/** Forks `self` as a daemon: it outlives the fiber that forked it. */
+/**
+ * Forks `self` as a daemon: it outlives the fiber that forked it. Forked inside an uninterruptible region, it is
+ * uninterruptible too, as in Effect 3 (Effect 4's forks are interruptible unless told to inherit).
+ */
 export const forkDaemon = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<RunningFiberOf<A, E>, never, R> =>
-  Effect.forkDetach(self, { startImmediately: false })
+  Effect.forkDetach(self, { startImmediately: false, uninterruptible: "inherit" })
 
 /** Forks `self` as a child of the current fiber. */
 export const forkChild = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<RunningFiberOf<A, E>, never, R> =>
-  Effect.forkChild(self, { startImmediately: false })
+  Effect.forkChild(self, { startImmediately: false, uninterruptible: "inherit" })
 
 /** Interrupts a fiber without waiting for it to stop. */
 export const interruptFork = <A, E>(fiber: Fiber.Fiber<A, E>): Effect.Effect<void> =>
