@@ -61,7 +61,7 @@ for (const name of packages) {
     fs.writeFileSync(path.join(dir, "dist", "cjs", "package.json"), JSON.stringify({ type: "commonjs" }) + "\n")
   }
   for (const bin of Object.values(manifest.publishConfig.bin ?? {})) fs.chmodSync(path.join(dir, bin), 0o755)
-  console.log(`build: packages/${name} -> dist/esm, dist/cjs, dist/dts`)
+  console.log(`build: packages/${name} -> ${isEffect4(name) ? "dist/esm, dist/dts" : "dist/esm, dist/cjs, dist/dts"}`)
 }
 
 function checkManifest(name, dir, manifest) {

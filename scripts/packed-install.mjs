@@ -19,11 +19,11 @@
 // of declarations.
 //
 //   node scripts/packed-install.mjs [--keep]
-import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { makeKit, readJson, writeJson } from "./packed-install/kit.mjs"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const fixtures = path.join(root, "scripts", "packed-install")
@@ -53,6 +53,7 @@ const pgProgramPrints = JSON.stringify({
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "connection-pool-packed-"))
 if (!path.relative(root, work).startsWith("..")) fail(`${work} is inside the workspace`)
 const results = []
+const { checkBin, readTarEntry, run } = makeKit({ root, fail, results })
 try {
   // 1. Pack, and check each tarball's manifest and contents.
   const tarballs = path.join(work, "tarballs")
@@ -212,47 +213,6 @@ function checkTarball(name, file) {
   for (const target of targets) {
     if (!entries.includes(`package/${target.slice(2)}`)) fail(`${where}: names ${target}, which is not in the tarball`)
   }
-}
-
-/** The published bin starts the IPC server as a process and reports ready; `signal` stops it cleanly. */
-async function checkBin(project, signal) {
-  const bin = path.join(project, "node_modules", ".bin", "connection-pool-ipc-server")
-  const child = spawn(bin, ["--port", "0", "--host", "127.0.0.1"], { cwd: project, stdio: ["ignore", "pipe", "pipe"] })
-  let output = ""
-  child.stdout.on("data", (chunk) => (output += chunk))
-  child.stderr.on("data", (chunk) => (output += chunk))
-  const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve(code ?? signal)))
-  const deadline = Date.now() + 30_000
-  while (!output.includes("\n") && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
-  const ready = output.includes("\"event\":\"ready\"")
-  child.kill(signal)
-  const status = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("hung"), 10_000))])
-  if (status === "hung") child.kill("SIGKILL")
-  if (!ready) fail(`connection-pool-ipc-server printed ${JSON.stringify(output)} instead of its ready line`)
-  if (status !== 0) fail(`connection-pool-ipc-server exited with ${status} on ${signal}`)
-  results.push(["bin connection-pool-ipc-server", `started, reported ready, stopped on ${signal} with exit 0`])
-}
-
-function run(command, args, options) {
-  // Bounded: 5 minutes by default (npm install on a slow registry), less where the caller says.
-  const result = spawnSync(command, args, { timeout: 300_000, ...options, encoding: "utf8", maxBuffer: 64 << 20 })
-  if (result.status !== 0) {
-    process.stderr.write(`${result.stdout ?? ""}${result.stderr ?? ""}`)
-    fail(`${command} ${args.join(" ")} failed (${result.error?.message ?? `exit ${result.status}`})`)
-  }
-  return result.stdout
-}
-
-function readTarEntry(file, entry) {
-  return JSON.parse(run("tar", ["-xzOf", file, entry], { cwd: root }))
-}
-
-function readJson(file) {
-  return JSON.parse(fs.readFileSync(file, "utf8"))
-}
-
-function writeJson(file, value) {
-  fs.writeFileSync(file, JSON.stringify(value, null, 2) + "\n")
 }
 
 function fail(message) {

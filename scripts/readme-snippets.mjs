@@ -5,7 +5,9 @@
 //
 // Which files: README.md, packages/*/README.md and docs/guides/*.md, found by glob, so a package's README
 // added later is covered without touching this script. Which blocks: every block fenced as ```ts (or
-// ```typescript). Other fences (```sh, ```text, ...) are not read.
+// ```typescript), and ```ts effect4: a block for the Effect 4 line, which resolves its imports as code in
+// packages/platform-node-effect4 does (effect 4 and the -effect4 packages). Other fences (```sh, ```text, ...) are
+// not read.
 //
 // The convention every such block follows:
 // - It is a complete module on its own: its own imports, nothing borrowed from an earlier block, and
@@ -41,8 +43,10 @@ const sources = [
     .map((name) => ({ file: path.join("docs", "guides", name), home: "examples" }))
 ]
 
+/** Where a block fenced ```ts effect4 resolves its imports from. */
+const effect4Home = path.join("packages", "platform-node-effect4")
 const snippets = [] // { source, line (of the block's first code line, 1-based), path (absolute) }
-for (const home of new Set(sources.map((source) => source.home))) {
+for (const home of new Set([...sources.map((source) => source.home), effect4Home])) {
   fs.rmSync(path.join(root, home, outName), { recursive: true, force: true })
 }
 for (const source of sources) {
@@ -51,10 +55,13 @@ for (const source of sources) {
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]
     if (block === undefined) {
-      if (/^```(ts|typescript)\s*$/.test(line)) block = { start: i + 2, code: [] }
+      const fence = /^```(ts|typescript)( effect4)?\s*$/.exec(line)
+      if (fence !== null) {
+        block = { start: i + 2, code: [], home: fence[2] === undefined ? source.home : effect4Home }
+      }
     } else if (/^```\s*$/.test(line)) {
       const name = `${source.file.replace(/[/\\.]/g, "_")}_L${block.start}.ts`
-      const file = path.join(root, source.home, outName, name)
+      const file = path.join(root, block.home, outName, name)
       fs.mkdirSync(path.dirname(file), { recursive: true })
       fs.writeFileSync(file, block.code.join("\n") + "\n")
       snippets.push({ source: source.file, line: block.start, path: file })
