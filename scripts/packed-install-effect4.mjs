@@ -55,9 +55,15 @@ try {
   if (warnings.length > 0) fail(`npm install warned:\n${warnings.join("\n")}`)
   const effect = readJson(path.join(project, "node_modules", "effect", "package.json")).version
   if (!effect.startsWith("4.")) fail(`npm installed effect ${effect}, not 4.x`)
-  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", "--save-dev", `typescript@${
-    installedVersion("typescript")
-  }`, `@types/node@${installedVersion("@types/node")}`], { cwd: project })
+  run("npm", [
+    "install",
+    "--no-audit",
+    "--no-fund",
+    "--loglevel=error",
+    "--save-dev",
+    `typescript@${installedVersion("typescript")}`,
+    `@types/node@${installedVersion("@types/node")}`
+  ], { cwd: project })
   results.push(["npm install <tarballs> effect", `effect ${effect}, no ERESOLVE, no peer warning`])
 
   // 3. The README's Effect 4 tour, as ESM and as CommonJS, strict.
@@ -80,7 +86,9 @@ try {
     include: ["src"]
   })
   run(path.join(project, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"], { cwd: project })
-  for (const [kind, file] of [["ES module (.mts)", "out/tour.mjs"], ["CommonJS (.cts, require of ESM)", "out/tour.cjs"]]) {
+  for (
+    const [kind, file] of [["ES module (.mts)", "out/tour.mjs"], ["CommonJS (.cts, require of ESM)", "out/tour.cjs"]]
+  ) {
     const output = run("node", [file], { cwd: project, timeout: 60_000 })
     if (!output.startsWith("hello hello\n")) fail(`the tour as ${kind} printed ${JSON.stringify(output)}`)
     results.push([`README tour for Effect 4, ${kind}`, `type-checked (strict) and ran: ${output.split("\n")[0]}`])

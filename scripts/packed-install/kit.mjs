@@ -16,7 +16,10 @@ export function makeKit({ fail, results, root }) {
   /** The published bin starts the IPC server as a process and reports ready; `signal` stops it cleanly. */
   async function checkBin(project, signal) {
     const bin = path.join(project, "node_modules", ".bin", "connection-pool-ipc-server")
-    const child = spawn(bin, ["--port", "0", "--host", "127.0.0.1"], { cwd: project, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(bin, ["--port", "0", "--host", "127.0.0.1"], {
+      cwd: project,
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     let output = ""
     child.stdout.on("data", (chunk) => (output += chunk))
     child.stderr.on("data", (chunk) => (output += chunk))
