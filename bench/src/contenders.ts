@@ -1,7 +1,9 @@
 /**
- * The contenders: this pool (through `use` and through `Effect.scoped(get)`), Effect's own `Pool`, and
+ * The contenders: this pool (through `use` and through `Effect.scoped(get)`), Effect's own `Pool` (through
+ * `Effect.scoped(Pool.get)` on Effect 3, `Pool.use` on Effect 4: see the edge), and
  * generic-pool and tarn wrapped in `Effect.acquireUseRelease`, as an Effect user would wrap them.
  */
+import { effectPoolUse } from "#edge/effect"
 import { ConnectionPool, Connector } from "@connection-pool/core"
 import { Effect, Pool, type Scope } from "effect"
 import * as GenericPool from "generic-pool"
@@ -51,7 +53,7 @@ export const effectPool = <C>(factory: Factory<C>, max: number): Effect.Effect<C
     Pool.makeWithTTL({ acquire: openWith(factory), min: 0, max, timeToLive: "1 hour" }),
     (pool): Contender<C> => ({
       name: "effect Pool",
-      borrow: (work) => Effect.scoped(Effect.flatMap(Pool.get(pool), work))
+      borrow: (work) => effectPoolUse(pool, work)
     })
   )
 

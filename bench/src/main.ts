@@ -1,14 +1,17 @@
 /**
- * `pnpm bench` runs every scenario in full (a few minutes) and writes bench/results.json, bench/results.svg
- * and BENCHMARKS.md; `pnpm bench --quick` runs them briefly (seconds, as CI does, to keep the suite
+ * One line's run (bench/run.mjs builds and starts it: `pnpm bench` the Effect 3 line, `pnpm bench --line effect4`
+ * the Effect 4 line; the line is the bundle's, from its edge). A full run measures every scenario (a few minutes)
+ * and records this line's figures in bench/results.json, which keeps the other line's, then rewrites
+ * BENCHMARKS.md and the charts from both; `--quick` runs them briefly (seconds, as CI does, to keep the suite
  * working) and writes under bench/build/ instead, leaving the committed results alone. `--only <scenario>`
- * (borrow, ipc, ipc_shared, wait, spike, memory) runs that one alone and prints its tables, writing nothing: a partial run
- * must not replace the full results.
+ * (borrow, ipc, ipc_shared, wait, spike, memory) runs that one alone and prints its tables, writing nothing: a
+ * partial run must not replace the full results.
  */
-import { Effect, Logger, LogLevel } from "effect"
+import { effectPackageJson, effectPoolForm, line, warningsOnly } from "#edge/effect"
+import { Effect } from "effect"
 import { mkdirSync, readFileSync } from "node:fs"
 import * as os from "node:os"
-import { type Results, table, write } from "./report.js"
+import { chartName, type Paths, record, type Results, table, write } from "./report.js"
 import * as Borrow from "./scenarios/borrow.js"
 import * as Ipc from "./scenarios/ipc.js"
 import * as IpcShared from "./scenarios/ipcShared.js"
@@ -26,13 +29,13 @@ if (only !== undefined && !(scenarioNames as ReadonlyArray<string>).includes(onl
 }
 /** Whether `scenario` runs in this run: every one, unless `--only` names another. */
 const runs = (scenario: typeof scenarioNames[number]) => only === undefined || only === scenario
-// bundled into bench/build/bench.mjs: the repository root is two levels up from there
-const root = new URL("../../", import.meta.url)
+// bundled into bench/build/<line>/bench.mjs: the repository root is three levels up from there
+const root = new URL("../../../", import.meta.url)
 
-const versionOf = (pkg: string): string => {
+/** The version of a package, from its package.json (`path`, from the repository root). */
+const versionOf = (path: string): string => {
   try {
-    const path = new URL(`node_modules/${pkg}/package.json`, new URL("../", import.meta.url))
-    return JSON.parse(readFileSync(path, "utf8")).version
+    return JSON.parse(readFileSync(new URL(path, root), "utf8")).version
   } catch {
     return "unknown"
   }
@@ -44,9 +47,10 @@ const machine = {
   os: `${os.platform()} ${os.release()}`,
   node: process.version,
   packages: {
-    effect: versionOf("effect"),
-    "generic-pool": versionOf("generic-pool"),
-    tarn: versionOf("tarn")
+    effect: versionOf(effectPackageJson),
+    // the peers are the same packages on both lines
+    "generic-pool": versionOf("bench/node_modules/generic-pool/package.json"),
+    tarn: versionOf("bench/node_modules/tarn/package.json")
   }
 }
 
@@ -150,35 +154,42 @@ const program = Effect.gen(function*() {
     ratios[`spike_slow_opens_maxConnecting_${maxConnecting}_connections_opened`] = row.connectionsOpened as number
   }
 
-  const results: Results = { machine, mode: quick ? "quick" : "full", scenarios, ratios }
-  console.log(`\nratios: ${JSON.stringify(ratios, null, 2)}`)
+  const results: Results = {
+    line,
+    date: new Date().toISOString().slice(0, 10),
+    machine,
+    effectPool: effectPoolForm,
+    mode: quick ? "quick" : "full",
+    scenarios,
+    ratios
+  }
+  console.log(`\nratios (${line}): ${JSON.stringify(ratios, null, 2)}`)
   if (quick) {
-    const dir = new URL("bench/build/", root)
-    mkdirSync(dir, { recursive: true })
-    write(results, {
-      json: new URL("results.json", dir).pathname,
-      markdown: new URL("BENCHMARKS.md", dir).pathname,
-      svg: new URL("results.svg", dir).pathname,
-      svgLink: "results.svg"
-    })
+    mkdirSync(new URL("bench/build/", root), { recursive: true })
+    record(results, quickPaths)
   } else {
-    write(results, fullPaths)
+    record(results, fullPaths)
   }
 })
 
-const fullPaths = {
+/** Where a full run writes: the charts are bench/results.svg (Effect 3) and bench/results-effect4.svg. */
+const fullPaths: Paths = {
   json: new URL("bench/results.json", root).pathname,
   markdown: new URL("BENCHMARKS.md", root).pathname,
-  svg: new URL("bench/results.svg", root).pathname,
-  svgLink: "bench/results.svg"
+  svg: (line) => new URL(`bench/${chartName(line)}`, root).pathname,
+  svgLink: (line) => `bench/${chartName(line)}`
+}
+const quickPaths: Paths = {
+  json: new URL("bench/build/results.json", root).pathname,
+  markdown: new URL("bench/build/BENCHMARKS.md", root).pathname,
+  svg: (line) => new URL(`bench/build/${chartName(line)}`, root).pathname,
+  svgLink: chartName
 }
 
-// `--report-only` rewrites BENCHMARKS.md and the chart from bench/results.json without measuring again.
-const main = process.argv.includes("--report-only")
-  ? Effect.sync(() => write(JSON.parse(readFileSync(fullPaths.json, "utf8")) as Results, fullPaths))
-  : program
+// `--report-only` rewrites BENCHMARKS.md and the charts from bench/results.json without measuring again.
+const main = process.argv.includes("--report-only") ? Effect.sync(() => write(fullPaths)) : program
 
-main.pipe(Logger.withMinimumLogLevel(LogLevel.Warning), Effect.runPromise).catch((error) => {
+main.pipe(warningsOnly, Effect.runPromise).catch((error) => {
   console.error(error)
   process.exit(1)
 })

@@ -1,11 +1,38 @@
-/** Writes the results: a table on stdout, results.json, BENCHMARKS.md and an SVG chart of req/s. */
-import { writeFileSync } from "node:fs"
+/**
+ * Writes the results: a table on stdout, results.json (the last run of each line), BENCHMARKS.md (the lines side
+ * by side) and an SVG chart of req/s per line.
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 
+export type Line = "effect3" | "effect4"
+export const lines: ReadonlyArray<Line> = ["effect3", "effect4"]
+const lineTitle: Record<Line, string> = { effect3: "Effect 3", effect4: "Effect 4" }
+/** How to run a line in full. */
+const lineCommand: Record<Line, string> = { effect3: "pnpm bench", effect4: "pnpm bench --line effect4" }
+
+/** One line's run. */
 export interface Results {
+  readonly line: Line
+  /** The day of the run (UTC). */
+  readonly date: string
   readonly machine: Record<string, unknown>
+  /** How the "effect Pool" contender borrows on this line. */
+  readonly effectPool: string
   readonly mode: "full" | "quick"
   readonly scenarios: Record<string, Record<string, Record<string, number | boolean>>>
   readonly ratios: Record<string, number>
+}
+
+/** bench/results.json: the last run of each line. */
+export type ResultsFile = { readonly [line in Line]?: Results }
+
+/** Reads a results file; a file from before the Effect 4 line (one run at the top level) holds Effect 3's run. */
+export const read = (path: string): ResultsFile => {
+  if (!existsSync(path)) return {}
+  const json = JSON.parse(readFileSync(path, "utf8"))
+  return "scenarios" in json
+    ? { effect3: { line: "effect3", date: "", effectPool: "Effect.scoped(Pool.get)", ...json } }
+    : json as ResultsFile
 }
 
 const format = (n: number | boolean): string =>
@@ -46,7 +73,11 @@ export const chart = (results: Results): string => {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`
   )
   parts.push(`<rect width="100%" height="100%" fill="white"/>`)
-  parts.push(`<text x="${left}" y="20" font-size="14">ops/s per contender (log scale, higher is better)</text>`)
+  parts.push(
+    `<text x="${left}" y="20" font-size="14">ops/s per contender, ${
+      lineTitle[results.line]
+    } (log scale, higher is better)</text>`
+  )
   for (let p = minLog; p <= maxLog; p++) {
     const yy = y(10 ** p)
     parts.push(`<line x1="${left}" x2="${width - legend}" y1="${yy}" y2="${yy}" stroke="#e2e8f0"/>`)
@@ -100,62 +131,141 @@ const targets: ReadonlyArray<{ readonly ratio: string; readonly goal: string; re
     { ratio: "borrow_scoped_c1_vs_scoped_limit", goal: ">= 0.9", met: (n) => n >= 0.9 }
   ]
 
-const targetRows = (results: Results): Array<string> => {
-  const memory = results.scenarios.memory?.["pool.use"]
-  const rows = targets.map(({ goal, met, ratio }) => {
-    const value = results.ratios[ratio]
-    return `| ${ratio} | ${goal} | ${value === undefined ? "" : format(value)} | ${
-      value !== undefined && met(value) ? "met" : "missed"
+/** Whether a figure meets its target, as a cell. */
+const verdict = (value: number | undefined, met: (n: number) => boolean) =>
+  value === undefined || value === null ? "" : met(value) ? "met" : "missed"
+const cell = (value: number | boolean | undefined | null) => value === undefined || value === null ? "" : format(value)
+
+const targetRows = (file: ResultsFile, present: ReadonlyArray<Line>): Array<string> => {
+  const rows = targets.map(({ goal, met, ratio }) =>
+    `| ${ratio} | ${goal} | ${
+      present.map((line) => {
+        const value = file[line]!.ratios[ratio]
+        return `${cell(value)} | ${verdict(value, met)}`
+      }).join(" | ")
     } |`
-  })
-  if (memory !== undefined) {
-    const perIdle = memory.bytesPerIdleConnection as number
-    const growth = memory.heapGrowthBytes as number
-    const borrows = memory.borrows as number
-    rows.push(
-      `| heap per idle connection (bytes) | < 2,048 | ${format(perIdle)} | ${perIdle < 2048 ? "met" : "missed"} |`
-    )
-    rows.push(
-      `| heap growth over ${format(borrows)} borrows (bytes) | < 5 MB | ${format(growth)} | ${
-        growth < 5 * 2 ** 20 ? "met" : "missed"
+  )
+  const memory = (line: Line) => file[line]!.scenarios.memory?.["pool.use"]
+  if (present.some((line) => memory(line) !== undefined)) {
+    const borrows = present.map((line) => memory(line)?.borrows as number | undefined).find((n) => n !== undefined)!
+    const memoryRow = (label: string, goal: string, key: string, met: (n: number) => boolean) =>
+      `| ${label} | ${goal} | ${
+        present.map((line) => {
+          const value = memory(line)?.[key] as number | undefined
+          return `${cell(value)} | ${verdict(value, met)}`
+        }).join(" | ")
       } |`
+    rows.push(memoryRow("heap per idle connection (bytes)", "< 2,048", "bytesPerIdleConnection", (n) => n < 2048))
+    rows.push(
+      memoryRow(
+        `heap growth over ${format(borrows)} borrows (bytes)`,
+        "< 5 MB",
+        "heapGrowthBytes",
+        (n) => n < 5 * 2 ** 20
+      )
     )
   }
-  return ["| figure | target | this run | |", "|---|---|---:|---|", ...rows]
+  return [
+    `| figure | target | ${present.map((line) => `${lineTitle[line]} | `).join(" | ")} |`,
+    `|---|---|${present.map(() => "---:|---").join("|")}|`,
+    ...rows
+  ]
 }
 
-export const write = (results: Results, paths: { json: string; markdown: string; svg: string; svgLink: string }) => {
-  writeFileSync(paths.json, JSON.stringify(results, null, 2) + "\n")
-  writeFileSync(paths.svg, chart(results) + "\n")
-  const machine = Object.entries(results.machine).map(([k, v]) =>
-    `- ${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`
+/** A scenario's table with each figure of every line side by side. */
+const sideBySide = (scenario: string, file: ResultsFile, present: ReadonlyArray<Line>): string => {
+  const rowsOf = (line: Line) => file[line]!.scenarios[scenario] ?? {}
+  const names = [...new Set(present.flatMap((line) => Object.keys(rowsOf(line))))]
+  const metrics = [
+    ...new Set(present.flatMap((line) => Object.values(rowsOf(line)).flatMap((row) => Object.keys(row))))
+  ]
+  const columns = metrics.flatMap((metric) => present.map((line) => ({ metric, line })))
+  const header = `| ${scenario} | ${columns.map(({ line, metric }) => `${metric}, ${lineTitle[line]}`).join(" | ")} |`
+  const rule = `|---|${columns.map(() => "---:").join("|")}|`
+  const body = names.map((name) =>
+    `| ${name} | ${columns.map(({ line, metric }) => cell(rowsOf(line)[name]?.[metric])).join(" | ")} |`
   )
+  return [header, rule, ...body].join("\n")
+}
+
+/** Where the results go: the results file, the report, and each line's chart (its file and its link). */
+export interface Paths {
+  readonly json: string
+  readonly markdown: string
+  readonly svg: (line: Line) => string
+  readonly svgLink: (line: Line) => string
+}
+
+/** A line's chart: results.svg for Effect 3 (as before the Effect 4 line), results-effect4.svg. */
+export const chartName = (line: Line) => line === "effect3" ? "results.svg" : `results-${line}.svg`
+
+/** Records one line's run in the results file, keeping the other line's, and rewrites the report from both. */
+export const record = (results: Results, paths: Paths) => {
+  const file: ResultsFile = { ...read(paths.json), [results.line]: results }
+  writeFileSync(paths.json, JSON.stringify(file, null, 2) + "\n")
+  report(file, paths)
+}
+
+/** Rewrites BENCHMARKS.md and the charts from the results file. */
+export const write = (paths: Paths) => report(read(paths.json), paths)
+
+const report = (file: ResultsFile, paths: Paths) => {
+  const present = lines.filter((line) => file[line] !== undefined)
+  for (const line of present) writeFileSync(paths.svg(line), chart(file[line]!) + "\n")
+  const keysOf = (pick: (results: Results) => Record<string, unknown>) => [
+    ...new Set(present.flatMap((line) => Object.keys(pick(file[line]!))))
+  ]
+  const lineRow = (label: string, value: (results: Results) => unknown) =>
+    `| ${label} | ${
+      present.map((line) => {
+        const v = value(file[line]!)
+        return v === undefined ? "" : typeof v === "string" ? v : JSON.stringify(v)
+      }).join(" | ")
+    } |`
+  const missing = lines.filter((line) => file[line] === undefined)
   const markdown = [
     "# Benchmarks",
     "",
-    `Generated by \`pnpm bench\` (${results.mode} run). Every contender of a scenario runs in the same process,`,
-    "alternating round by round after a warm-up round; each figure is the median of its rounds. Compare",
-    "ratios within one run, not absolute figures across machines.",
+    "Generated by `pnpm bench` (the Effect 3 line) and `pnpm bench --line effect4` (the Effect 4 line): the same",
+    "scenarios and contenders, built from the same source, each line against its own `effect` and its own build of",
+    "this library; generic-pool and tarn are the same packages on both lines. Each run records its line in",
+    "bench/results.json and leaves the other line's figures there. Every contender of a scenario runs in the same",
+    "process, alternating round by round after a warm-up round; each figure is the median of its rounds. Compare",
+    "ratios within one run, not absolute figures across machines or runs.",
     "",
-    "## Machine",
+    ...(missing.length > 0
+      ? [
+        `Not run yet: ${missing.map((line) => `${lineTitle[line]} (\`${lineCommand[line]}\`)`).join(", ")}.`,
+        ""
+      ]
+      : []),
+    "## Runs",
     "",
-    ...machine,
+    `| | ${present.map((line) => lineTitle[line]).join(" | ")} |`,
+    `|---|${present.map(() => "---").join("|")}|`,
+    lineRow("run", (results) => `${results.mode}${results.date === "" ? "" : `, ${results.date}`}`),
+    lineRow("\"effect Pool\" borrows through", (results) => `\`${results.effectPool}\``),
+    ...keysOf((results) => results.machine).map((key) => lineRow(key, (results) => results.machine[key])),
     "",
-    `![ops/s per contender](${paths.svgLink})`,
-    "",
+    ...present.flatMap((line) => [
+      `![ops/s per contender, ${lineTitle[line]}](${paths.svgLink(line)})`,
+      ""
+    ]),
     "## Targets",
     "",
-    ...targetRows(results),
+    ...targetRows(file, present),
     "",
     "## Ratios (this pool over the other, same run)",
     "",
-    "| ratio | value |",
-    "|---|---:|",
-    ...Object.entries(results.ratios).map(([name, value]) => `| ${name} | ${format(value)} |`),
+    `| ratio | ${present.map((line) => lineTitle[line]).join(" | ")} |`,
+    `|---|${present.map(() => "---:").join("|")}|`,
+    ...keysOf((results) => results.ratios).map((name) =>
+      `| ${name} | ${present.map((line) => cell(file[line]!.ratios[name])).join(" | ")} |`
+    ),
     "",
     "## Scenarios",
     "",
-    ...Object.entries(results.scenarios).flatMap(([scenario, rows]) => [table(scenario, rows), ""])
+    ...keysOf((results) => results.scenarios).flatMap((scenario) => [sideBySide(scenario, file, present), ""])
   ].join("\n")
   writeFileSync(paths.markdown, markdown)
 }

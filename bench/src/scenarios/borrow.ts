@@ -31,7 +31,10 @@ export const run = (
       name: finalizerLimitName,
       borrow: (work) =>
         Effect.scoped(
-          Effect.zipRight(Effect.scopeWith((scope) => Scope.addFinalizerExit(scope, noWork)), work(connection))
+          Effect.andThen(
+            Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizerExit(scope, noWork)),
+            work(connection)
+          )
         )
     })
     const names = [...contenders.keys()]

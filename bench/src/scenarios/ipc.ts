@@ -2,6 +2,7 @@
  * ipc: 64-byte request/reply over a Unix socket to the IPC server running as its own process; pools of
  * 10 connections; 10 and 100 fibers. The limit is 10 fibers each holding its own connection.
  */
+import { type CloseableScope, effectPoolUse, provideScope } from "#edge/effect"
 import { ConnectionPool } from "@connection-pool/core"
 import type { IpcConnection } from "@connection-pool/platform-node"
 import { IpcConnector } from "@connection-pool/platform-node"
@@ -26,11 +27,11 @@ export const run = (options: { readonly ops: number; readonly rounds: number }) 
     const request = (connection: IpcConnection.IpcConnection) => connection.request(payload)
 
     // What peers pool: the same connections, opened and closed through promises.
-    const scopes = new Map<IpcConnection.IpcConnection, Scope.CloseableScope>()
+    const scopes = new Map<IpcConnection.IpcConnection, CloseableScope>()
     const create = () =>
       Effect.runPromise(Effect.gen(function*() {
         const scope = yield* Scope.make()
-        const connection = yield* Scope.extend(connector.open, scope)
+        const connection = yield* provideScope(connector.open, scope)
         scopes.set(connection, scope)
         return connection
       }))
@@ -48,7 +49,7 @@ export const run = (options: { readonly ops: number; readonly rounds: number }) 
     const borrow: Record<Exclude<Name, typeof limits[number]>, Effect.Effect<unknown, unknown>> = {
       "pool.use": ours.use(request),
       "pool.get (scoped)": Effect.scoped(Effect.flatMap(ours.get, (handle) => request(handle.connection))),
-      "effect Pool": Effect.scoped(Effect.flatMap(Pool.get(effectPool), request)),
+      "effect Pool": effectPoolUse(effectPool, request),
       "generic-pool": Effect.acquireUseRelease(
         Effect.promise(() => generic.acquire()),
         request,

@@ -6,6 +6,7 @@
  * reach at best), the shared limit (the same fibers spread evenly over 10 connections) and the scoped limit
  * (the shared limit with each request inside its own `Effect.scoped`, the bound of the scoped form).
  */
+import { effectPoolUse } from "#edge/effect"
 import { ConnectionPool } from "@connection-pool/core"
 import type { IpcConnection } from "@connection-pool/platform-node"
 import { IpcConnector } from "@connection-pool/platform-node"
@@ -60,7 +61,7 @@ export const run = (options: { readonly ops: number; readonly rounds: number }) 
         const borrow: Record<Exclude<Name, typeof limits[number]>, Effect.Effect<unknown, unknown>> = {
           "pool.use": ours.use(request),
           "pool.get (scoped)": Effect.scoped(Effect.flatMap(ours.get, (handle) => request(handle.connection))),
-          "effect Pool": Effect.scoped(Effect.flatMap(Pool.get(effectPool), request))
+          "effect Pool": effectPoolUse(effectPool, request)
         }
         return yield* alternate(names, options.rounds, (name) => {
           switch (name) {

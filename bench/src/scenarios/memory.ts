@@ -3,6 +3,7 @@
  * included; a bare parked fiber is measured beside it), and heap growth over many borrows. Needs
  * `node --expose-gc`.
  */
+import { callback, fork } from "#edge/effect"
 import { ConnectionPool, Connector } from "@connection-pool/core"
 import { Effect, Fiber } from "effect"
 import { heapUsed, repeatN } from "../harness.js"
@@ -11,7 +12,10 @@ export interface MemoryFigures {
   readonly bytesPerIdleConnection: number
   /** A borrower waiting for a connection, its fiber included. */
   readonly bytesPerWaitingBorrower: number
-  /** For reference: a bare fiber suspended in `Effect.async`, as a waiting borrower is. */
+  /**
+   * For reference: a bare fiber suspended in `Effect.async` (Effect 4: `Effect.callback`), as a waiting borrower
+   * is.
+   */
   readonly bytesPerParkedFiber: number
   readonly borrows: number
   readonly heapGrowthBytes: number
@@ -41,7 +45,7 @@ export const run = (options: { readonly connections: number; readonly waiters: n
     const parkedStart = heapUsed()
     const parked = yield* Effect.forEach(
       Array.from({ length: options.waiters }),
-      () => Effect.fork(Effect.async(() => {}))
+      () => fork(callback(() => {}))
     )
     const bytesPerParkedFiber = Math.round((heapUsed() - parkedStart) / options.waiters)
     yield* Effect.forEach(parked, Fiber.interrupt, { discard: true })
@@ -55,7 +59,7 @@ export const run = (options: { readonly connections: number; readonly waiters: n
       const start = heapUsed()
       const waiters = yield* Effect.forEach(
         Array.from({ length: options.waiters }),
-        () => Effect.fork(pool.use(() => Effect.void))
+        () => fork(pool.use(() => Effect.void))
       )
       while ((yield* pool.stats).waiting < options.waiters) yield* Effect.sleep("1 millis")
       const bytes = Math.round((heapUsed() - start) / options.waiters)
