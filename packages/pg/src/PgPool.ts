@@ -7,11 +7,11 @@
  */
 import type * as ConnectionPool from "@connection-pool/core/ConnectionPool"
 import type { ConnectionError, InvalidPoolOptions } from "@connection-pool/core/PoolError"
-import type * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { ClientConfig, QueryResult, QueryResultRow } from "pg"
+import type { ServiceKey } from "./internal/edge/effect.js"
 import * as internal from "./internal/pgPool.js"
 import type { PgConnection } from "./PgConnection.js"
 import type { PgError } from "./PgError.js"
@@ -73,7 +73,7 @@ export interface PgPool {
  * @since 0.1.0
  * @category tags
  */
-export const PgPool: Context.Tag<PgPool, PgPool> = internal.PgPool
+export const PgPool: ServiceKey<PgPool, PgPool> = internal.PgPool
 
 /**
  * Opens a pool in the current scope; closing the scope closes every session. Fails with `InvalidPoolOptions`

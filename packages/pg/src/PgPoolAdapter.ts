@@ -11,6 +11,9 @@
  * when it comes back. `end()` only refuses further loans: the core pool closes with the scope that opened it.
  * The driver pool's events (`connect`, `acquire`, `remove`) are not emitted.
  *
+ * @effect/sql-pg takes a `pg.Pool` on Effect 3 (0.53) only: @effect/sql-pg 4, for Effect 4, has a driver and a
+ * pool of its own. On Effect 4 the adapter serves code written against the `pg` driver itself.
+ *
  * @since 0.1.0
  */
 import type * as ConnectionPool from "@connection-pool/core/ConnectionPool"

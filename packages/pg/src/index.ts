@@ -35,7 +35,7 @@ export * as PgConnection from "./PgConnection.js"
 export * as PgError from "./PgError.js"
 
 /**
- * A `pg.Pool` backed by the pool, for @effect/sql-pg.
+ * A `pg.Pool` backed by the pool, for code written against the driver's pool (on Effect 3, @effect/sql-pg).
  *
  * @since 0.1.0
  */

@@ -4,12 +4,14 @@
  * an interrupted query does to its session.
  */
 import { PgConnection, PgConnector, PgError } from "@connection-pool/pg"
+import { Edge } from "@connection-pool/test-kit"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, FiberId } from "effect"
+import { Cause, Effect, Exit, Fiber } from "effect"
 import {
   eventually,
   postgresUnavailable,
   requireServer,
+  scopedLive,
   server,
   skipWithout,
   terminateSessionsNamed,
@@ -30,7 +32,7 @@ const pgErrorOf = <E>(cause: Cause.Cause<E>): PgError.PgError => {
 }
 
 describe.skipIf(skipWithout(unavailable))("PgConnector against the live server", () => {
-  it.scopedLive("checks a session with SELECT 1 and reports it open", () =>
+  scopedLive("checks a session with SELECT 1 and reports it open", () =>
     Effect.gen(function*() {
       yield* requireServer(unavailable)
       const connector = PgConnector.make(server)
@@ -52,70 +54,82 @@ describe.skipIf(skipWithout(unavailable))("PgConnector against the live server",
       ["a division by zero", "SELECT 1 / 0", "22012"]
     ] as const
   ) {
-    it.scopedLive(`${what} is QueryFailed with SQLSTATE ${code}, not a fault, and the session goes on`, () =>
+    scopedLive(
+      `${what} is QueryFailed with SQLSTATE ${code}, not a fault, and the session goes on`,
+      () =>
+        Effect.gen(function*() {
+          yield* requireServer(unavailable)
+          const session = yield* PgConnection.connect(server)
+          const cause = failureOf(yield* Effect.exit(session.query(statement)))
+          const error = pgErrorOf(cause)
+          assert.deepInclude(error, { _tag: "PgError", reason: "QueryFailed", code })
+          assert.isFalse(error.isConnectionFault)
+          assert.include(error.message, `postgres ${server.host}:${server.port}: QueryFailed (${code})`)
+          assert.isFalse(PgConnector.isFault(cause))
+          assert.isTrue(session.isOpen)
+          const result = yield* session.query<{ value: number }>("SELECT 7 AS value")
+          assert.strictEqual(result.rows[0]!.value, 7)
+        })
+    )
+  }
+
+  scopedLive(
+    "a session terminated mid-query fails it with ServerShutdown 57P01, a fault, and reports closed",
+    () =>
+      Effect.gen(function*() {
+        yield* requireServer(unavailable)
+        const name = uniqueName("busy")
+        const session = yield* PgConnection.connect({ ...server, application_name: name })
+        const admin = yield* PgConnection.connect(server)
+        const pending = yield* Effect.forkScoped(Effect.exit(session.query("SELECT pg_sleep(5)")))
+        yield* eventually(
+          Effect.map(
+            admin.query("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'", [name]),
+            (result) => result.rowCount === 1
+          ),
+          "the query to be running"
+        )
+        assert.strictEqual(yield* terminateSessionsNamed(admin, name), 1)
+        const cause = failureOf(yield* Fiber.await(pending).pipe(Effect.flatten))
+        const error = pgErrorOf(cause)
+        assert.deepInclude(error, { reason: "ServerShutdown", code: "57P01" })
+        assert.isTrue(error.isConnectionFault)
+        assert.isTrue(PgConnector.isFault(cause))
+        assert.isFalse(session.isOpen)
+        assert.strictEqual(session.lost?.reason, "ServerShutdown")
+        const next = pgErrorOf(failureOf(yield* Effect.exit(session.query("SELECT 1"))))
+        assert.isTrue(next.isConnectionFault)
+      })
+  )
+
+  scopedLive(
+    "an idle session's termination is seen without a query, and does not crash the process",
+    () =>
+      Effect.gen(function*() {
+        yield* requireServer(unavailable)
+        const name = uniqueName("idle")
+        const session = yield* PgConnection.connect({ ...server, application_name: name })
+        const admin = yield* PgConnection.connect(server)
+        assert.strictEqual(yield* terminateSessionsNamed(admin, name), 1)
+        // The driver emits `error` for it: unhandled, that would end the test process.
+        yield* eventually(Effect.sync(() => !session.isOpen), "the session to be seen closed")
+        assert.isTrue(session.lost?.isConnectionFault)
+      })
+  )
+
+  scopedLive(
+    "an interrupted query gives up its session: Abandoned, and isOpen turns false",
+    () =>
       Effect.gen(function*() {
         yield* requireServer(unavailable)
         const session = yield* PgConnection.connect(server)
-        const cause = failureOf(yield* Effect.exit(session.query(statement)))
-        const error = pgErrorOf(cause)
-        assert.deepInclude(error, { _tag: "PgError", reason: "QueryFailed", code })
-        assert.isFalse(error.isConnectionFault)
-        assert.include(error.message, `postgres ${server.host}:${server.port}: QueryFailed (${code})`)
-        assert.isFalse(PgConnector.isFault(cause))
-        assert.isTrue(session.isOpen)
-        const result = yield* session.query<{ value: number }>("SELECT 7 AS value")
-        assert.strictEqual(result.rows[0]!.value, 7)
-      }))
-  }
-
-  it.scopedLive("a session terminated mid-query fails it with ServerShutdown 57P01, a fault, and reports closed", () =>
-    Effect.gen(function*() {
-      yield* requireServer(unavailable)
-      const name = uniqueName("busy")
-      const session = yield* PgConnection.connect({ ...server, application_name: name })
-      const admin = yield* PgConnection.connect(server)
-      const pending = yield* Effect.fork(Effect.exit(session.query("SELECT pg_sleep(5)")))
-      yield* eventually(
-        Effect.map(
-          admin.query("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'", [name]),
-          (result) => result.rowCount === 1
-        ),
-        "the query to be running"
-      )
-      assert.strictEqual(yield* terminateSessionsNamed(admin, name), 1)
-      const cause = failureOf(yield* pending.await.pipe(Effect.flatten))
-      const error = pgErrorOf(cause)
-      assert.deepInclude(error, { reason: "ServerShutdown", code: "57P01" })
-      assert.isTrue(error.isConnectionFault)
-      assert.isTrue(PgConnector.isFault(cause))
-      assert.isFalse(session.isOpen)
-      assert.strictEqual(session.lost?.reason, "ServerShutdown")
-      const next = pgErrorOf(failureOf(yield* Effect.exit(session.query("SELECT 1"))))
-      assert.isTrue(next.isConnectionFault)
-    }))
-
-  it.scopedLive("an idle session's termination is seen without a query, and does not crash the process", () =>
-    Effect.gen(function*() {
-      yield* requireServer(unavailable)
-      const name = uniqueName("idle")
-      const session = yield* PgConnection.connect({ ...server, application_name: name })
-      const admin = yield* PgConnection.connect(server)
-      assert.strictEqual(yield* terminateSessionsNamed(admin, name), 1)
-      // The driver emits `error` for it: unhandled, that would end the test process.
-      yield* eventually(Effect.sync(() => !session.isOpen), "the session to be seen closed")
-      assert.isTrue(session.lost?.isConnectionFault)
-    }))
-
-  it.scopedLive("an interrupted query gives up its session: Abandoned, and isOpen turns false", () =>
-    Effect.gen(function*() {
-      yield* requireServer(unavailable)
-      const session = yield* PgConnection.connect(server)
-      const gaveUp = yield* Effect.exit(Effect.timeout(session.query("SELECT pg_sleep(0.5)"), "20 millis"))
-      assert.isTrue(Exit.isFailure(gaveUp))
-      assert.isFalse(session.isOpen)
-      const next = pgErrorOf(failureOf(yield* Effect.exit(session.query("SELECT 1"))))
-      assert.deepInclude(next, { reason: "Abandoned", code: undefined })
-    }))
+        const gaveUp = yield* Effect.exit(Effect.timeout(session.query("SELECT pg_sleep(0.5)"), "20 millis"))
+        assert.isTrue(Exit.isFailure(gaveUp))
+        assert.isFalse(session.isOpen)
+        const next = pgErrorOf(failureOf(yield* Effect.exit(session.query("SELECT 1"))))
+        assert.deepInclude(next, { reason: "Abandoned", code: undefined })
+      })
+  )
 })
 
 describe("PgConnector.isFault and PgError.fromDriverError, on the driver's error shapes", () => {
@@ -141,7 +155,7 @@ describe("PgConnector.isFault and PgError.fromDriverError, on the driver's error
       assert.isFalse(faultOf(serverError(code)), code)
     }
     assert.isFalse(PgConnector.isFault(Cause.fail("the borrower's own error")))
-    assert.isFalse(PgConnector.isFault(Cause.interrupt(FiberId.none)))
+    assert.isFalse(PgConnector.isFault(Edge.interruption))
   })
 
   it("PgError.isConnectionFault finds the fault through wrappers (an SqlError, the pool's ConnectionError)", () => {

@@ -5,11 +5,12 @@
  */
 import { PgConnection, PgPool } from "@connection-pool/pg"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Schedule, Scope } from "effect"
+import { Effect, Exit, Fiber, Layer, Schedule, Scope } from "effect"
 import {
   eventually,
   postgresUnavailable,
   requireServer,
+  scopedLive,
   server,
   sessionsNamed,
   skipWithout,
@@ -29,33 +30,39 @@ describe.skipIf(skipWithout(unavailable))("PgPool against the live server", () =
       assert.deepStrictEqual(result.rows, [{ greeting: "hello" }])
     }))
 
-  it.scopedLive("a failed statement is a typed PgError with its SQLSTATE; the session stays and serves again", () =>
-    Effect.gen(function*() {
-      yield* requireServer(unavailable)
-      const pg = yield* PgPool.make({ ...server, pool: { maxConnections: 1 } })
-      const error = yield* Effect.flip(pg.query("SELECT * FROM no_such_table_here"))
-      assert.deepInclude(error, { _tag: "PgError", reason: "QueryFailed", code: "42P01" })
-      const after = yield* pg.query<{ n: number }>("SELECT 2 AS n")
-      assert.strictEqual(after.rows[0]!.n, 2)
-      const stats = yield* pg.pool.stats
-      assert.strictEqual(stats.created, 1, "the same session served both")
-      assert.strictEqual(stats.closed, 0)
-      const [record] = yield* pg.pool.connections
-      assert.strictEqual(record!.errorCount, 0, "a failed statement is not the session's fault")
-      assert.strictEqual(record!.useCount, 2)
-    }))
+  scopedLive(
+    "a failed statement is a typed PgError with its SQLSTATE; the session stays and serves again",
+    () =>
+      Effect.gen(function*() {
+        yield* requireServer(unavailable)
+        const pg = yield* PgPool.make({ ...server, pool: { maxConnections: 1 } })
+        const error = yield* Effect.flip(pg.query("SELECT * FROM no_such_table_here"))
+        assert.deepInclude(error, { _tag: "PgError", reason: "QueryFailed", code: "42P01" })
+        const after = yield* pg.query<{ n: number }>("SELECT 2 AS n")
+        assert.strictEqual(after.rows[0]!.n, 2)
+        const stats = yield* pg.pool.stats
+        assert.strictEqual(stats.created, 1, "the same session served both")
+        assert.strictEqual(stats.closed, 0)
+        const [record] = yield* pg.pool.connections
+        assert.strictEqual(record!.errorCount, 0, "a failed statement is not the session's fault")
+        assert.strictEqual(record!.useCount, 2)
+      })
+  )
 
-  it.scopedLive("the pool is named after application_name, and the server sees its sessions under that name", () =>
-    Effect.gen(function*() {
-      yield* requireServer(unavailable)
-      const name = uniqueName("named")
-      const pg = yield* PgPool.make({ ...server, application_name: name, pool: { minConnections: 2, warmUp: true } })
-      const admin = yield* PgConnection.connect(server)
-      assert.strictEqual(pg.pool.name, name)
-      assert.strictEqual(yield* sessionsNamed(admin, name), 2)
-    }))
+  scopedLive(
+    "the pool is named after application_name, and the server sees its sessions under that name",
+    () =>
+      Effect.gen(function*() {
+        yield* requireServer(unavailable)
+        const name = uniqueName("named")
+        const pg = yield* PgPool.make({ ...server, application_name: name, pool: { minConnections: 2, warmUp: true } })
+        const admin = yield* PgConnection.connect(server)
+        assert.strictEqual(pg.pool.name, name)
+        assert.strictEqual(yield* sessionsNamed(admin, name), 2)
+      })
+  )
 
-  it.scopedLive(
+  scopedLive(
     "sessions terminated under load: each retired once and replaced; with a retry policy no query is lost",
     () =>
       Effect.gen(function*() {
@@ -85,12 +92,12 @@ describe.skipIf(skipWithout(unavailable))("PgPool against the live server", () =
               return result.rows[0]?.value === n
             })
           )
-        const load = yield* Effect.fork(
+        const load = yield* Effect.forkScoped(
           Effect.forEach(Array.from({ length: queries }, (_, n) => n), select, { concurrency: 16 })
         )
         yield* eventually(Effect.sync(() => answered >= queries / 4), "a quarter of the queries answered", "30 seconds")
         const terminated = yield* terminateSessionsNamed(admin, name)
-        const matched = yield* load.await.pipe(Effect.flatten)
+        const matched = yield* Fiber.await(load).pipe(Effect.flatten)
 
         assert.strictEqual(terminated, size, "every session was terminated")
         assert.strictEqual(answered, queries, "no query lost")
@@ -115,24 +122,27 @@ describe.skipIf(skipWithout(unavailable))("PgPool against the live server", () =
 
   // Issue 16, item 2: before, the pool's scope closed while those opens were in flight, and their sessions came
   // (and were closed) only after it had returned.
-  it.scopedLive("releasing the layer while opens are in flight: no session of the pool is left, then or after", () =>
-    Effect.gen(function*() {
-      yield* requireServer(unavailable)
-      const admin = yield* PgConnection.connect(server)
-      for (let round = 0; round < 5; round++) {
-        const name = uniqueName("release-in-flight")
-        const scope = yield* Scope.make()
-        // minConnections: two opens start as soon as the layer is built, and are in flight when it is released
-        yield* Layer.buildWithScope(
-          PgPool.layer({ ...server, application_name: name, pool: { minConnections: 2 } }),
-          scope
-        )
-        yield* Scope.close(scope, Exit.void)
-        const releasedAt = Date.now()
-        // the moment the layer is released, and for 300 ms after: the server has no session of the pool
-        const seen: Array<number> = []
-        while (Date.now() - releasedAt < 300) seen.push(yield* sessionsNamed(admin, name))
-        assert.deepStrictEqual([...new Set(seen)], [0], `round ${round}: sessions of the pool after its release`)
-      }
-    }))
+  scopedLive(
+    "releasing the layer while opens are in flight: no session of the pool is left, then or after",
+    () =>
+      Effect.gen(function*() {
+        yield* requireServer(unavailable)
+        const admin = yield* PgConnection.connect(server)
+        for (let round = 0; round < 5; round++) {
+          const name = uniqueName("release-in-flight")
+          const scope = yield* Scope.make()
+          // minConnections: two opens start as soon as the layer is built, and are in flight when it is released
+          yield* Layer.buildWithScope(
+            PgPool.layer({ ...server, application_name: name, pool: { minConnections: 2 } }),
+            scope
+          )
+          yield* Scope.close(scope, Exit.void)
+          const releasedAt = Date.now()
+          // the moment the layer is released, and for 300 ms after: the server has no session of the pool
+          const seen: Array<number> = []
+          while (Date.now() - releasedAt < 300) seen.push(yield* sessionsNamed(admin, name))
+          assert.deepStrictEqual([...new Set(seen)], [0], `round ${round}: sessions of the pool after its release`)
+        }
+      })
+  )
 })

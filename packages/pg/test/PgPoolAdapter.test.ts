@@ -5,10 +5,9 @@
  * retired by the pool; LISTEN works, on a client of sql-pg's own.
  */
 import { PgConnection, PgPool, PgPoolAdapter } from "@connection-pool/pg"
-import { SqlClient } from "@effect/sql"
-import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Layer, Stream } from "effect"
+import type * as SqlPg from "./sqlPg.js"
 import {
   eventually,
   postgresUnavailable,
@@ -16,11 +15,16 @@ import {
   server,
   sessionsNamed,
   skipWithout,
+  skipWithoutSqlPg,
   terminateSessionsNamed,
   uniqueName
 } from "./utils.js"
 
 const unavailable = await postgresUnavailable()
+const skipSqlPg = skipWithoutSqlPg()
+// Loaded only on the line whose @effect/sql-pg takes a pg.Pool (Effect 3): on Effect 4, @effect/sql is part of
+// effect and @effect/sql-pg has no fromPool.
+const { PgClient, SqlClient } = skipSqlPg ? ({} as typeof SqlPg) : await import("./sqlPg.js")
 
 /** An SqlClient on a PgPool of at most `max` sessions named `name`, with the PgPool service beside it. */
 const sqlOnPool = (name: string, max = 4) =>
@@ -34,7 +38,7 @@ const loans = Effect.flatMap(
   ({ pool }) => Effect.map(pool.connections, (records) => records.reduce((sum, record) => sum + record.useCount, 0))
 )
 
-describe.skipIf(skipWithout(unavailable))("@effect/sql-pg on the pool", () => {
+describe.skipIf(skipWithout(unavailable) || skipSqlPg)("@effect/sql-pg on the pool", () => {
   it.live("a query and a transaction run on the pool's sessions; pool.stats and the health records count the loans", () =>
     Effect.gen(function*() {
       yield* requireServer(unavailable)

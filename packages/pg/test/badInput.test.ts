@@ -11,41 +11,49 @@ import { PgConnection, PgConnector, PgError, PgPool } from "@connection-pool/pg"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit } from "effect"
 import * as net from "node:net"
-import { eventually, postgresUnavailable, requireServer, server, skipWithout, within } from "./utils.js"
+import { eventually, postgresUnavailable, requireServer, scopedLive, server, skipWithout, within } from "./utils.js"
 
 const unavailable = await postgresUnavailable()
 
 /** A TCP server on a free port that accepts connections and never says a word; closed with the scope. */
 const silentServer = Effect.acquireRelease(
-  Effect.async<{ readonly server: net.Server; readonly port: number; readonly sockets: Set<net.Socket> }>((resume) => {
-    const sockets = new Set<net.Socket>()
-    const silent = net.createServer((socket) => {
-      sockets.add(socket)
-      // Reads (and ignores) what the client sends: a socket never read from would not see the client hang up.
-      socket.resume()
-      socket.on("close", () => sockets.delete(socket))
-    })
-    silent.listen(
-      0,
-      "127.0.0.1",
-      () => resume(Effect.succeed({ server: silent, port: (silent.address() as net.AddressInfo).port, sockets }))
+  Effect.promise(() =>
+    new Promise<{ readonly server: net.Server; readonly port: number; readonly sockets: Set<net.Socket> }>(
+      (resolve) => {
+        const sockets = new Set<net.Socket>()
+        const silent = net.createServer((socket) => {
+          sockets.add(socket)
+          // Reads (and ignores) what the client sends: a socket never read from would not see the client hang up.
+          socket.resume()
+          socket.on("close", () => sockets.delete(socket))
+        })
+        silent.listen(
+          0,
+          "127.0.0.1",
+          () => resolve({ server: silent, port: (silent.address() as net.AddressInfo).port, sockets })
+        )
+      }
     )
-  }),
+  ),
   ({ server, sockets }) =>
-    Effect.async<void>((resume) => {
-      for (const socket of sockets) socket.destroy()
-      server.close(() => resume(Effect.void))
-    })
+    Effect.promise(() =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => resolve())
+      })
+    )
 )
 
 /** A port on the loopback where nothing listens: one the system gave and took back. */
-const closedPort = Effect.async<number>((resume) => {
-  const probe = net.createServer()
-  probe.listen(0, "127.0.0.1", () => {
-    const port = (probe.address() as net.AddressInfo).port
-    probe.close(() => resume(Effect.succeed(port)))
+const closedPort = Effect.promise(() =>
+  new Promise<number>((resolve) => {
+    const probe = net.createServer()
+    probe.listen(0, "127.0.0.1", () => {
+      const port = (probe.address() as net.AddressInfo).port
+      probe.close(() => resolve(port))
+    })
   })
-})
+)
 
 const openError = (config: Parameters<typeof PgConnection.connect>[0]) =>
   Effect.flip(Effect.scoped(PgConnection.connect(config))).pipe(within("15 seconds", "the open to fail"))
@@ -72,15 +80,23 @@ describe("bad input: opening a session", () => {
       assert.include(["ENOTFOUND", "EAI_AGAIN"], error.code)
     }))
 
-  it.scopedLive("a server that accepts and never answers: ConnectTimedOut within connectionTimeoutMillis", () =>
-    Effect.gen(function*() {
-      const silent = yield* silentServer
-      const error = yield* openError({ ...server, host: "127.0.0.1", port: silent.port, connectionTimeoutMillis: 300 })
-      assert.deepInclude(error, { reason: "ConnectTimedOut", host: `127.0.0.1:${silent.port}` })
-      assert.include(error.message, "ConnectTimedOut")
-      // The client hung up: the server sees its side of the socket close.
-      yield* eventually(Effect.sync(() => silent.sockets.size === 0), "the client to close its socket")
-    }))
+  scopedLive(
+    "a server that accepts and never answers: ConnectTimedOut within connectionTimeoutMillis",
+    () =>
+      Effect.gen(function*() {
+        const silent = yield* silentServer
+        const error = yield* openError({
+          ...server,
+          host: "127.0.0.1",
+          port: silent.port,
+          connectionTimeoutMillis: 300
+        })
+        assert.deepInclude(error, { reason: "ConnectTimedOut", host: `127.0.0.1:${silent.port}` })
+        assert.include(error.message, "ConnectTimedOut")
+        // The client hung up: the server sees its side of the socket close.
+        yield* eventually(Effect.sync(() => silent.sockets.size === 0), "the client to close its socket")
+      })
+  )
 })
 
 describe.skipIf(skipWithout(unavailable))("bad input: the live server refuses the session", () => {

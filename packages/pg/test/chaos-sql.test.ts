@@ -8,10 +8,9 @@
  * Each query selects its own number back, which proves the reply went to its own query.
  */
 import { PgConnection, PgError, PgPool, PgPoolAdapter } from "@connection-pool/pg"
-import { SqlClient } from "@effect/sql"
-import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Layer, Option, Schedule } from "effect"
+import type * as SqlPg from "./sqlPg.js"
 import {
   eventually,
   postgresUnavailable,
@@ -19,12 +18,17 @@ import {
   server,
   sessionsNamed,
   skipWithout,
+  skipWithoutSqlPg,
   terminateSessionsNamed,
   uniqueName,
   within
 } from "./utils.js"
 
 const unavailable = await postgresUnavailable()
+const skipSqlPg = skipWithoutSqlPg()
+// Loaded only on the line whose @effect/sql-pg takes a pg.Pool (Effect 3): on Effect 4, @effect/sql is part of
+// effect and @effect/sql-pg has no fromPool.
+const { PgClient, SqlClient } = skipSqlPg ? ({} as typeof SqlPg) : await import("./sqlPg.js")
 const full = process.env.RELIABILITY === "full"
 const size = full
   ? { fibers: 32, connections: 8, kills: 20, queriesBetweenKills: 1_000 }
@@ -186,7 +190,7 @@ const assertRetiredOnceAndRecovered = (report: Report) => {
   assert.strictEqual(report.mismatched, 0, "every query got its own value back")
 }
 
-describe.skipIf(skipWithout(unavailable))(
+describe.skipIf(skipWithout(unavailable) || skipSqlPg)(
   "chaos: @effect/sql-pg on the pool, sessions terminated by the server",
   () => {
     it.live("with a retry policy on PgError.isConnectionFault: no query is lost", (ctx) =>

@@ -5,7 +5,9 @@
  */
 import type { PgConnection } from "@connection-pool/pg"
 import * as Kit from "@connection-pool/test-kit"
-import { Effect } from "effect"
+import { sqlPgOnPoolUnavailable } from "@connection-pool/test-kit/internal/edge/pg"
+import { it } from "@effect/vitest"
+import { Effect, type Scope } from "effect"
 import { Client, type ClientConfig } from "pg"
 
 export const server: ClientConfig = {
@@ -38,7 +40,26 @@ export const postgresUnavailable = async (): Promise<string | undefined> => {
 /** Whether to skip the PostgreSQL tests (the kit's rule: skip with the reason printed, fail under `REQUIRE_SERVICES=1`). */
 export const skipWithout = (unavailable: string | undefined): boolean => Kit.skipWithout("PostgreSQL", unavailable)
 
+/**
+ * Whether to skip the tests of @effect/sql-pg on the pool: on a line where @effect/sql-pg takes no `pg.Pool`,
+ * always, with the reason printed.
+ */
+export const skipWithoutSqlPg = (): boolean => {
+  if (sqlPgOnPoolUnavailable === undefined) return false
+  console.warn(`skipping the @effect/sql-pg tests on this line: ${sqlPgOnPoolUnavailable}`)
+  return true
+}
+
 export { eventually, requireServer, ServerUnavailable, Timeout, within } from "@connection-pool/test-kit"
+
+type LiveContext = Parameters<Parameters<typeof it.live>[1]>[0]
+
+/** A live test with a scope of its own, closed when the test ends (what Effect 3's `it.scopedLive` is). */
+export const scopedLive = <A, E>(
+  name: string,
+  self: (ctx: LiveContext) => Effect.Effect<A, E, Scope.Scope>,
+  timeout?: number
+): void => it.live(name, (ctx) => Effect.scoped(self(ctx)), timeout)
 
 /**
  * Terminates, from `admin` (a session outside any pool), the sessions whose application name is `name`; returns

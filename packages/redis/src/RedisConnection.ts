@@ -11,11 +11,11 @@
  */
 import type * as Connector from "@connection-pool/core/Connector"
 import type { RedisArgument, RedisClientType } from "@redis/client"
-import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/connection.js"
+import type { DurationInput } from "./internal/edge/effect.js"
 import type { RedisConnectionError, RedisError } from "./RedisError.js"
 
 /**
@@ -135,7 +135,7 @@ export interface RedisOptions {
    * Bound on opening one connection: the TCP connect and the handshake (`HELLO`, `AUTH`, `SELECT`,
    * `CLIENT SETNAME`). Default 10 seconds.
    */
-  readonly connectTimeout?: Duration.DurationInput | undefined
+  readonly connectTimeout?: DurationInput | undefined
 }
 
 /**

@@ -7,11 +7,11 @@
 import type * as ConnectionPool from "@connection-pool/core/ConnectionPool"
 import type * as PoolError from "@connection-pool/core/PoolError"
 import type { RedisArgument } from "@redis/client"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as edge from "./internal/edge/effect.js"
 import * as internal from "./internal/redisPool.js"
 import type { Message, RedisClient, RedisConnection, RedisOptions } from "./RedisConnection.js"
 import type { RedisError } from "./RedisError.js"
@@ -48,7 +48,7 @@ export interface Service {
  * @since 0.1.0
  * @category tags
  */
-export class RedisPool extends Context.Tag("@connection-pool/redis/RedisPool")<RedisPool, Service>() {}
+export class RedisPool extends edge.ServiceClass<RedisPool, Service>()("@connection-pool/redis/RedisPool") {}
 
 /**
  * Builds the service in the current scope: a pool of {@link RedisConnection.connector} connections. The pool is
@@ -82,7 +82,7 @@ export const layer = (
   options?: RedisOptions,
   poolOptions?: ConnectionPool.Options
 ): Layer.Layer<RedisPool, PoolError.InvalidPoolOptions | PoolError.ConnectionError> =>
-  Layer.scoped(RedisPool, make(options, poolOptions))
+  edge.scopedLayer(RedisPool, make(options, poolOptions))
 
 /**
  * Runs node-redis commands on a pooled connection.

@@ -5,8 +5,8 @@
  */
 import { ConnectionPool } from "@connection-pool/core"
 import { RedisConnection, RedisError, RedisPool } from "@connection-pool/redis"
-import { assert, describe, it } from "@effect/vitest"
-import { Cause, Chunk, Effect, Exit, Fiber, Schedule, Stream } from "effect"
+import { assert, describe } from "@effect/vitest"
+import { Cause, Effect, Exit, Fiber, Schedule, Stream } from "effect"
 import {
   address,
   clientName,
@@ -16,6 +16,7 @@ import {
   killClientsNamed,
   redisUnavailable,
   requireServer,
+  scopedLive,
   skipWithout,
   within
 } from "./utils.js"
@@ -39,7 +40,7 @@ const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
 }
 
 describe.skipIf(skipWithout(unavailable))("RedisConnection, live", () => {
-  it.scopedLive("runs node-redis's typed commands and commands by name", () =>
+  scopedLive("runs node-redis's typed commands and commands by name", () =>
     Effect.gen(function*() {
       const counter = key("typed")
       yield* admin(counter)
@@ -52,202 +53,239 @@ describe.skipIf(skipWithout(unavailable))("RedisConnection, live", () => {
       assert.strictEqual(yield* redis.run((client) => client.get(counter)), "42")
     }))
 
-  it.scopedLive("an error reply fails the command with RedisCommandError, not a fault; the connection goes on", () =>
-    Effect.gen(function*() {
-      const text = key("text")
-      yield* admin(text)
-      const redis = yield* RedisConnection.connect(address)
-      const misspelt = failureOf(yield* Effect.exit(redis.command("INCRR", text)))
-      assert.strictEqual(misspelt._tag, "RedisCommandError")
-      assert.deepInclude(misspelt, { reason: "ErrorReply", code: "ERR", address: redis.address })
-      assert.include(misspelt.message, "unknown command")
-      yield* redis.run((client) => client.set(text, "not a number"))
-      const wrongValue = yield* Effect.exit(redis.run((client) => client.incr(text)))
-      assert.deepInclude(failureOf(wrongValue), { reason: "ErrorReply", code: "ERR" })
-      assert.isFalse(RedisError.isFault((wrongValue as Exit.Failure<number, RedisError.RedisError>).cause))
-      assert.isTrue(redis.isOpen)
-      assert.strictEqual(yield* redis.run((client) => client.echo("still here")), "still here")
-    }))
+  scopedLive(
+    "an error reply fails the command with RedisCommandError, not a fault; the connection goes on",
+    () =>
+      Effect.gen(function*() {
+        const text = key("text")
+        yield* admin(text)
+        const redis = yield* RedisConnection.connect(address)
+        const misspelt = failureOf(yield* Effect.exit(redis.command("INCRR", text)))
+        assert.strictEqual(misspelt._tag, "RedisCommandError")
+        assert.deepInclude(misspelt, { reason: "ErrorReply", code: "ERR", address: redis.address })
+        assert.include(misspelt.message, "unknown command")
+        yield* redis.run((client) => client.set(text, "not a number"))
+        const wrongValue = yield* Effect.exit(redis.run((client) => client.incr(text)))
+        assert.deepInclude(failureOf(wrongValue), { reason: "ErrorReply", code: "ERR" })
+        assert.isFalse(RedisError.isFault((wrongValue as Exit.Failure<number, RedisError.RedisError>).cause))
+        assert.isTrue(redis.isOpen)
+        assert.strictEqual(yield* redis.run((client) => client.echo("still here")), "still here")
+      })
+  )
 
-  it.scopedLive("many -ERR replies to a misspelt command do not retire the pooled connection", () =>
-    Effect.gen(function*() {
-      yield* requireServer(unavailable)
-      const pool = yield* RedisPool.make(address, { maxConnections: 1, maxErrors: 5 })
-      const exits = yield* Effect.forEach(Array.from({ length: 20 }), () => Effect.exit(pool.command("GETT", "k")))
-      for (const exit of exits) assert.deepInclude(failureOf(exit), { _tag: "RedisCommandError", code: "ERR" })
-      const [connection] = yield* pool.pool.connections
-      assert.strictEqual(connection!.errorCount, 0)
-      assert.strictEqual(connection!.healthScore, 100)
-      const stats = yield* pool.pool.stats
-      assert.strictEqual(stats.created, 1)
-      assert.strictEqual(stats.closed, 0)
-      assert.strictEqual(yield* pool.run((client) => client.ping()), "PONG")
-    }))
+  scopedLive(
+    "many -ERR replies to a misspelt command do not retire the pooled connection",
+    () =>
+      Effect.gen(function*() {
+        yield* requireServer(unavailable)
+        const pool = yield* RedisPool.make(address, { maxConnections: 1, maxErrors: 5 })
+        const exits = yield* Effect.forEach(Array.from({ length: 20 }), () => Effect.exit(pool.command("GETT", "k")))
+        for (const exit of exits) assert.deepInclude(failureOf(exit), { _tag: "RedisCommandError", code: "ERR" })
+        const [connection] = yield* pool.pool.connections
+        assert.strictEqual(connection!.errorCount, 0)
+        assert.strictEqual(connection!.healthScore, 100)
+        const stats = yield* pool.pool.stats
+        assert.strictEqual(stats.created, 1)
+        assert.strictEqual(stats.closed, 0)
+        assert.strictEqual(yield* pool.run((client) => client.ping()), "PONG")
+      })
+  )
 
-  it.scopedLive("WATCH / MULTI / EXEC: a transaction commits, and one whose key another client changed is aborted", () =>
-    Effect.gen(function*() {
-      const balance = key("balance")
-      const other = yield* admin(balance)
-      yield* other.run((client) => client.set(balance, "10"))
-      const redis = yield* RedisConnection.connect(address)
-      const double = (meanwhile: Effect.Effect<unknown, RedisError.RedisError>) =>
-        redis.watch(
-          balance,
-          Effect.gen(function*() {
-            const value = Number(yield* redis.run((client) => client.get(balance)))
-            yield* meanwhile
-            return yield* redis.run((client) => client.multi().set(balance, String(value * 2)).exec())
+  scopedLive(
+    "WATCH / MULTI / EXEC: a transaction commits, and one whose key another client changed is aborted",
+    () =>
+      Effect.gen(function*() {
+        const balance = key("balance")
+        const other = yield* admin(balance)
+        yield* other.run((client) => client.set(balance, "10"))
+        const redis = yield* RedisConnection.connect(address)
+        const double = (meanwhile: Effect.Effect<unknown, RedisError.RedisError>) =>
+          redis.watch(
+            balance,
+            Effect.gen(function*() {
+              const value = Number(yield* redis.run((client) => client.get(balance)))
+              yield* meanwhile
+              return yield* redis.run((client) => client.multi().set(balance, String(value * 2)).exec())
+            })
+          )
+        assert.deepStrictEqual<ReadonlyArray<unknown>>(yield* double(Effect.void), ["OK"])
+        assert.strictEqual(yield* other.run((client) => client.get(balance)), "20")
+
+        const aborted = failureOf(yield* Effect.exit(double(other.run((client) => client.set(balance, "7")))))
+        assert.deepInclude(aborted, { _tag: "RedisCommandError", reason: "TransactionAborted", code: "EXECABORT" })
+        assert.strictEqual(
+          yield* other.run((client) => client.get(balance)),
+          "7",
+          "the aborted transaction wrote nothing"
+        )
+        assert.isFalse(redis.client.isWatching)
+        assert.isTrue(redis.isOpen)
+      })
+  )
+
+  scopedLive(
+    "a transaction body that fails is followed by UNWATCH: the next transaction is not aborted by it",
+    () =>
+      Effect.gen(function*() {
+        const watched = key("watched")
+        const other = yield* admin(watched)
+        const redis = yield* RedisConnection.connect(address)
+        const failed = yield* Effect.exit(redis.watch(watched, Effect.fail("gave up before EXEC" as const)))
+        assert.strictEqual(failureOf(failed), "gave up before EXEC")
+        assert.isFalse(redis.client.isWatching)
+        // Had the WATCH stayed, this change would abort the unrelated transaction below.
+        yield* other.run((client) => client.set(watched, "changed"))
+        assert.deepStrictEqual<ReadonlyArray<unknown>>(
+          yield* redis.run((client) => client.multi().incr(key("unrelated")).exec()),
+          [1]
+        )
+        yield* other.command("DEL", key("unrelated"))
+      })
+  )
+
+  scopedLive(
+    "a pooled transaction retried on TransactionAborted commits every increment exactly once",
+    () =>
+      Effect.gen(function*() {
+        const counter = key("optimistic")
+        const other = yield* admin(counter)
+        yield* other.run((client) => client.set(counter, "0"))
+        const pool = yield* RedisPool.make(address, { maxConnections: 4 })
+        let aborted = 0
+        const increment = pool.use((redis) =>
+          redis.watch(
+            counter,
+            Effect.gen(function*() {
+              const value = Number(yield* redis.run((client) => client.get(counter)))
+              return yield* redis.run((client) => client.multi().set(counter, String(value + 1)).exec())
+            })
+          )
+        ).pipe(
+          Effect.tapError(() => Effect.sync(() => aborted++)),
+          Effect.retry({
+            schedule: Schedule.jittered(Schedule.spaced("1 millis")),
+            times: 200,
+            while: (error) => error._tag === "RedisCommandError" && error.reason === "TransactionAborted"
           })
         )
-      assert.deepStrictEqual<ReadonlyArray<unknown>>(yield* double(Effect.void), ["OK"])
-      assert.strictEqual(yield* other.run((client) => client.get(balance)), "20")
+        yield* Effect.forEach(Array.from({ length: 40 }), () => increment, { concurrency: 8 })
+        assert.strictEqual(yield* other.run((client) => client.get(counter)), "40")
+        const stats = yield* pool.pool.stats
+        assert.strictEqual(stats.closed, 0, `${aborted} aborted transactions retired no connection`)
+      })
+  )
 
-      const aborted = failureOf(yield* Effect.exit(double(other.run((client) => client.set(balance, "7")))))
-      assert.deepInclude(aborted, { _tag: "RedisCommandError", reason: "TransactionAborted", code: "EXECABORT" })
-      assert.strictEqual(
-        yield* other.run((client) => client.get(balance)),
-        "7",
-        "the aborted transaction wrote nothing"
-      )
-      assert.isFalse(redis.client.isWatching)
-      assert.isTrue(redis.isOpen)
-    }))
+  scopedLive(
+    "BLPOP on a connection of its own receives an element pushed by another client",
+    () =>
+      Effect.gen(function*() {
+        const jobs = key("jobs")
+        const other = yield* admin(jobs)
+        const pool = yield* RedisPool.make(address, { maxConnections: 2 })
+        const waiting = yield* Effect.forkScoped(pool.run((client) => client.blPop(jobs, 5)))
+        yield* eventually(Effect.map(pool.pool.stats, (stats) => stats.inUse === 1), "the BLPOP to borrow a connection")
+        yield* other.run((client) => client.rPush(jobs, "job-1"))
+        const popped = yield* Fiber.join(waiting).pipe(within("5 seconds", "BLPOP to return"))
+        assert.deepStrictEqual(popped, { key: jobs, element: "job-1" })
+      })
+  )
 
-  it.scopedLive("a transaction body that fails is followed by UNWATCH: the next transaction is not aborted by it", () =>
-    Effect.gen(function*() {
-      const watched = key("watched")
-      const other = yield* admin(watched)
-      const redis = yield* RedisConnection.connect(address)
-      const failed = yield* Effect.exit(redis.watch(watched, Effect.fail("gave up before EXEC" as const)))
-      assert.strictEqual(failureOf(failed), "gave up before EXEC")
-      assert.isFalse(redis.client.isWatching)
-      // Had the WATCH stayed, this change would abort the unrelated transaction below.
-      yield* other.run((client) => client.set(watched, "changed"))
-      assert.deepStrictEqual<ReadonlyArray<unknown>>(
-        yield* redis.run((client) => client.multi().incr(key("unrelated")).exec()),
-        [1]
-      )
-      yield* other.command("DEL", key("unrelated"))
-    }))
-
-  it.scopedLive("a pooled transaction retried on TransactionAborted commits every increment exactly once", () =>
-    Effect.gen(function*() {
-      const counter = key("optimistic")
-      const other = yield* admin(counter)
-      yield* other.run((client) => client.set(counter, "0"))
-      const pool = yield* RedisPool.make(address, { maxConnections: 4 })
-      let aborted = 0
-      const increment = pool.use((redis) =>
-        redis.watch(
-          counter,
-          Effect.gen(function*() {
-            const value = Number(yield* redis.run((client) => client.get(counter)))
-            return yield* redis.run((client) => client.multi().set(counter, String(value + 1)).exec())
-          })
+  scopedLive(
+    "a BLPOP interrupted in flight closes its connection; the pool replaces it, no one inherits it",
+    () =>
+      Effect.gen(function*() {
+        const name = clientName("blpop")
+        const jobs = key("never")
+        const other = yield* admin(jobs)
+        const pool = yield* RedisPool.make({ ...address, clientName: name }, { maxConnections: 1 })
+        const blocked = yield* Effect.forkScoped(pool.run((client) => client.blPop(jobs, 0)))
+        yield* eventually(
+          Effect.map(
+            other.run((client) => client.clientList()),
+            (clients) => clients.some((info) => info.name === name && info.cmd === "blpop")
+          ),
+          "the BLPOP to block on the server"
         )
-      ).pipe(
-        Effect.tapError(() => Effect.sync(() => aborted++)),
-        Effect.retry({
-          schedule: Schedule.jittered(Schedule.spaced("1 millis")),
-          times: 200,
-          while: (error) => error._tag === "RedisCommandError" && error.reason === "TransactionAborted"
-        })
-      )
-      yield* Effect.forEach(Array.from({ length: 40 }), () => increment, { concurrency: 8 })
-      assert.strictEqual(yield* other.run((client) => client.get(counter)), "40")
-      const stats = yield* pool.pool.stats
-      assert.strictEqual(stats.closed, 0, `${aborted} aborted transactions retired no connection`)
-    }))
+        yield* Fiber.interrupt(blocked)
+        // BLPOP 0 blocks forever: had the connection been lent again, this push would go to the abandoned BLPOP and
+        // the ECHO below would wait behind it.
+        yield* other.run((client) => client.rPush(jobs, "lost?"))
+        assert.strictEqual(
+          yield* pool.run((client) => client.echo("mine")).pipe(within("5 seconds", "the next borrower's ECHO")),
+          "mine"
+        )
+        assert.strictEqual(yield* other.run((client) => client.lLen(jobs)), 1, "the element is still in the list")
+        const stats = yield* pool.pool.stats
+        assert.strictEqual(stats.created, 2)
+        assert.strictEqual(stats.closed, 1)
+        yield* eventually(Effect.map(countClientsNamed(other, name), (n) => n === 1), "the server to drop the first")
+      })
+  )
 
-  it.scopedLive("BLPOP on a connection of its own receives an element pushed by another client", () =>
-    Effect.gen(function*() {
-      const jobs = key("jobs")
-      const other = yield* admin(jobs)
-      const pool = yield* RedisPool.make(address, { maxConnections: 2 })
-      const waiting = yield* Effect.forkScoped(pool.run((client) => client.blPop(jobs, 5)))
-      yield* eventually(Effect.map(pool.pool.stats, (stats) => stats.inUse === 1), "the BLPOP to borrow a connection")
-      yield* other.run((client) => client.rPush(jobs, "job-1"))
-      const popped = yield* Fiber.join(waiting).pipe(within("5 seconds", "BLPOP to return"))
-      assert.deepStrictEqual(popped, { key: jobs, element: "job-1" })
-    }))
+  scopedLive(
+    "a subscriber receives what is published, then unsubscribes and its connection is lent again",
+    () =>
+      Effect.gen(function*() {
+        const channel = key("news")
+        const other = yield* admin()
+        const pool = yield* RedisPool.make(address, { maxConnections: 1 })
+        let taken = false
+        const received = yield* Effect.forkScoped(
+          pool.subscribe(channel).pipe(
+            Stream.take(3),
+            Stream.runCollect,
+            Effect.ensuring(Effect.sync(() => {
+              taken = true
+            }))
+          )
+        )
+        // Publish until the subscriber has taken three: each PUBLISH says how many subscribers received it.
+        yield* eventually(
+          Effect.map(other.run((client) => client.publish(channel, "hello")), () => taken),
+          "three messages to reach the subscriber"
+        )
+        const messages = yield* Fiber.join(received)
+        assert.deepStrictEqual(Array.from(messages), Array(3).fill({ channel, message: "hello" }))
+        assert.strictEqual(yield* pool.run((client) => client.ping()), "PONG")
+        const stats = yield* pool.pool.stats
+        assert.strictEqual(stats.closed, 0, "unsubscribed, the connection went back to the pool")
+      })
+  )
 
-  it.scopedLive("a BLPOP interrupted in flight closes its connection; the pool replaces it, no one inherits it", () =>
-    Effect.gen(function*() {
-      const name = clientName("blpop")
-      const jobs = key("never")
-      const other = yield* admin(jobs)
-      const pool = yield* RedisPool.make({ ...address, clientName: name }, { maxConnections: 1 })
-      const blocked = yield* Effect.forkScoped(pool.run((client) => client.blPop(jobs, 0)))
-      yield* eventually(
-        Effect.map(
-          other.run((client) => client.clientList()),
-          (clients) => clients.some((info) => info.name === name && info.cmd === "blpop")
-        ),
-        "the BLPOP to block on the server"
-      )
-      yield* Fiber.interrupt(blocked)
-      // BLPOP 0 blocks forever: had the connection been lent again, this push would go to the abandoned BLPOP and
-      // the ECHO below would wait behind it.
-      yield* other.run((client) => client.rPush(jobs, "lost?"))
-      assert.strictEqual(
-        yield* pool.run((client) => client.echo("mine")).pipe(within("5 seconds", "the next borrower's ECHO")),
-        "mine"
-      )
-      assert.strictEqual(yield* other.run((client) => client.lLen(jobs)), 1, "the element is still in the list")
-      const stats = yield* pool.pool.stats
-      assert.strictEqual(stats.created, 2)
-      assert.strictEqual(stats.closed, 1)
-      yield* eventually(Effect.map(countClientsNamed(other, name), (n) => n === 1), "the server to drop the first")
-    }))
+  scopedLive(
+    "a subscriber whose connection the server kills fails with RedisConnectionError",
+    () =>
+      Effect.gen(function*() {
+        const name = clientName("subscriber")
+        const other = yield* admin()
+        const pool = yield* RedisPool.make({ ...address, clientName: name }, { maxConnections: 1 })
+        const subscriber = yield* Effect.forkScoped(pool.subscribe(key("quiet")).pipe(Stream.runDrain, Effect.exit))
+        yield* eventually(Effect.map(pool.pool.stats, (stats) => stats.inUse === 1), "the subscriber to borrow")
+        yield* eventually(
+          Effect.map(other.run((client) => client.pubSubNumSub(key("quiet"))), (counts) => counts[key("quiet")] === 1),
+          "the subscription to reach the server"
+        )
+        assert.strictEqual(yield* killClientsNamed(other, name), 1)
+        const exit = yield* Fiber.join(subscriber).pipe(within("5 seconds", "the stream to fail"))
+        assert.deepInclude(failureOf(exit), { _tag: "RedisConnectionError", reason: "Closed" })
+        assert.isTrue(RedisError.isFault((exit as Exit.Failure<void, unknown>).cause))
+      })
+  )
 
-  it.scopedLive("a subscriber receives what is published, then unsubscribes and its connection is lent again", () =>
-    Effect.gen(function*() {
-      const channel = key("news")
-      const other = yield* admin()
-      const pool = yield* RedisPool.make(address, { maxConnections: 1 })
-      const received = yield* Effect.forkScoped(pool.subscribe(channel).pipe(Stream.take(3), Stream.runCollect))
-      // Publish until the subscriber has taken three: each PUBLISH says how many subscribers received it.
-      yield* eventually(
-        Effect.map(other.run((client) => client.publish(channel, "hello")), () => false).pipe(
-          Effect.zipRight(Effect.map(Fiber.poll(received), (done) => done._tag === "Some"))
-        ),
-        "three messages to reach the subscriber"
-      )
-      const messages = yield* Fiber.join(received)
-      assert.deepStrictEqual(Chunk.toReadonlyArray(messages), Array(3).fill({ channel, message: "hello" }))
-      assert.strictEqual(yield* pool.run((client) => client.ping()), "PONG")
-      const stats = yield* pool.pool.stats
-      assert.strictEqual(stats.closed, 0, "unsubscribed, the connection went back to the pool")
-    }))
+  scopedLive(
+    "a connection returned still WATCHing (the helper bypassed) is retired, not lent again",
+    () =>
+      Effect.gen(function*() {
+        yield* requireServer(unavailable)
+        const pool = yield* RedisPool.make(address, { maxConnections: 1 })
+        yield* pool.run((client) => client.watch(key("raw-watch")))
+        assert.isFalse(yield* pool.run((client) => Promise.resolve(client.isWatching)))
+        const stats = yield* pool.pool.stats
+        assert.strictEqual(stats.closed, 1)
+      })
+  )
 
-  it.scopedLive("a subscriber whose connection the server kills fails with RedisConnectionError", () =>
-    Effect.gen(function*() {
-      const name = clientName("subscriber")
-      const other = yield* admin()
-      const pool = yield* RedisPool.make({ ...address, clientName: name }, { maxConnections: 1 })
-      const subscriber = yield* Effect.forkScoped(pool.subscribe(key("quiet")).pipe(Stream.runDrain, Effect.exit))
-      yield* eventually(Effect.map(pool.pool.stats, (stats) => stats.inUse === 1), "the subscriber to borrow")
-      yield* eventually(
-        Effect.map(other.run((client) => client.pubSubNumSub(key("quiet"))), (counts) => counts[key("quiet")] === 1),
-        "the subscription to reach the server"
-      )
-      assert.strictEqual(yield* killClientsNamed(other, name), 1)
-      const exit = yield* Fiber.join(subscriber).pipe(within("5 seconds", "the stream to fail"))
-      assert.deepInclude(failureOf(exit), { _tag: "RedisConnectionError", reason: "Closed" })
-      assert.isTrue(RedisError.isFault((exit as Exit.Failure<void, unknown>).cause))
-    }))
-
-  it.scopedLive("a connection returned still WATCHing (the helper bypassed) is retired, not lent again", () =>
-    Effect.gen(function*() {
-      yield* requireServer(unavailable)
-      const pool = yield* RedisPool.make(address, { maxConnections: 1 })
-      yield* pool.run((client) => client.watch(key("raw-watch")))
-      assert.isFalse(yield* pool.run((client) => Promise.resolve(client.isWatching)))
-      const stats = yield* pool.pool.stats
-      assert.strictEqual(stats.closed, 1)
-    }))
-
-  it.scopedLive("the layer: RedisPool.run and RedisPool.command from a program's services", () =>
+  scopedLive("the layer: RedisPool.run and RedisPool.command from a program's services", () =>
     Effect.gen(function*() {
       const greeting = key("greeting")
       yield* admin(greeting)
@@ -265,7 +303,7 @@ describe.skipIf(skipWithout(unavailable))("RedisConnection, live", () => {
 })
 
 describe.skipIf(skipWithout(unavailable))("RedisConnection, connector for a pool", () => {
-  it.scopedLive("its check is PING and it judges faults by tag", () =>
+  scopedLive("its check is PING and it judges faults by tag", () =>
     Effect.gen(function*() {
       yield* requireServer(unavailable)
       const connector = RedisConnection.connector(address)

@@ -8,8 +8,9 @@
  * request, the counter values (distinct across requests) that no reply was delivered twice.
  */
 import { RedisConnection, RedisPool } from "@connection-pool/redis"
-import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Option, Schedule } from "effect"
+import { Edge } from "@connection-pool/test-kit"
+import { assert, describe } from "@effect/vitest"
+import { Effect, Exit, Fiber, Option, Schedule } from "effect"
 import {
   address,
   clientName,
@@ -19,6 +20,7 @@ import {
   killClientsNamed,
   redisUnavailable,
   requireServer,
+  scopedLive,
   skipWithout,
   within
 } from "./utils.js"
@@ -110,9 +112,9 @@ const run = (withRetry: boolean) =>
         counters.push(exit.value.counter)
         continue
       }
-      const failure = Cause.failureOption(exit.cause)
+      const failure = Edge.failureOption(exit.cause)
       if (Option.isNone(failure)) defects++
-      else if (failure.value._tag === "TimeoutException") hung++
+      else if (Edge.isTimeoutError(failure.value)) hung++
       else failuresByTag[failure.value._tag] = (failuresByTag[failure.value._tag] ?? 0) + 1
     }
     return {
@@ -132,7 +134,7 @@ const run = (withRetry: boolean) =>
 const timeout = full ? 300_000 : 60_000
 
 describe.skipIf(skipWithout(unavailable))("chaos: CLIENT KILL of the pool's connections under load", () => {
-  it.scopedLive(
+  scopedLive(
     "with the retry policy: each killed connection retired once and replaced, no request lost",
     (ctx) =>
       Effect.gen(function*() {
@@ -174,7 +176,7 @@ describe.skipIf(skipWithout(unavailable))("chaos: CLIENT KILL of the pool's conn
     timeout
   )
 
-  it.scopedLive(
+  scopedLive(
     "without it: every failure is a typed connection error, none hangs, and the pool recovers",
     (ctx) =>
       Effect.gen(function*() {

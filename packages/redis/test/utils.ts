@@ -5,7 +5,8 @@
  */
 import type { RedisConnection } from "@connection-pool/redis"
 import * as Kit from "@connection-pool/test-kit"
-import { Effect, Exit, type Scope } from "effect"
+import { it } from "@effect/vitest"
+import { Effect, type Scope } from "effect"
 import * as net from "node:net"
 
 export const address = {
@@ -27,26 +28,36 @@ export const skipWithout = (unavailable: string | undefined): boolean => Kit.ski
 
 export { eventually, requireServer, ServerUnavailable, Timeout, within } from "@connection-pool/test-kit"
 
+type LiveContext = Parameters<Parameters<typeof it.live>[1]>[0]
+
+/** A live test with a scope of its own, closed when the test ends (what Effect 3's `it.scopedLive` is). */
+export const scopedLive = <A, E>(
+  name: string,
+  self: (ctx: LiveContext) => Effect.Effect<A, E, Scope.Scope>,
+  timeout?: number
+): void => it.live(name, (ctx) => Effect.scoped(self(ctx)), timeout)
+
 /** A TCP port nothing listens on: bound to find it, then released. */
-export const freePort: Effect.Effect<number> = Effect.async<number>((resume) => {
-  const server = net.createServer()
-  server.listen({ host: "127.0.0.1", port: 0 }, () => {
-    const port = (server.address() as net.AddressInfo).port
-    server.close(() => resume(Exit.succeed(port)))
+export const freePort: Effect.Effect<number> = Effect.promise(() =>
+  new Promise<number>((resolve) => {
+    const server = net.createServer()
+    server.listen({ host: "127.0.0.1", port: 0 }, () => {
+      const port = (server.address() as net.AddressInfo).port
+      server.close(() => resolve(port))
+    })
   })
-})
+)
 
 /** A local server that accepts connections and never answers: the handshake of a client waits forever on it. */
 export const silentServer: Effect.Effect<number, never, Scope.Scope> = Effect.acquireRelease(
-  Effect.async<net.Server>((resume) => {
-    // Reads (so it sees the client hang up) and never writes.
-    const server = net.createServer((socket) => socket.resume())
-    server.listen({ host: "127.0.0.1", port: 0 }, () => resume(Exit.succeed(server)))
-  }),
-  (server) =>
-    Effect.async<void>((resume) => {
-      server.close(() => resume(Exit.void))
+  Effect.promise(() =>
+    new Promise<net.Server>((resolve) => {
+      // Reads (so it sees the client hang up) and never writes.
+      const server = net.createServer((socket) => socket.resume())
+      server.listen({ host: "127.0.0.1", port: 0 }, () => resolve(server))
     })
+  ),
+  (server) => Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve())))
 ).pipe(Effect.map((server) => (server.address() as net.AddressInfo).port))
 
 /**

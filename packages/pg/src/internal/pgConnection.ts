@@ -4,6 +4,7 @@ import type * as Scope from "effect/Scope"
 import { Client, type ClientConfig, type QueryResult, type QueryResultRow } from "pg"
 import type { PgConnection, TypeId as PgConnectionTypeId } from "../PgConnection.js"
 import { fromDriverError, PgError } from "../PgError.js"
+import * as edge from "./edge/effect.js"
 import { describeHost } from "./pgError.js"
 
 export const TypeId: PgConnectionTypeId = Symbol.for("@connection-pool/pg/PgConnection") as PgConnectionTypeId
@@ -46,7 +47,7 @@ export class PgConnectionImpl implements PgConnection {
     text: string,
     values?: ReadonlyArray<unknown>
   ): Effect.Effect<QueryResult<R>, PgError> {
-    return Effect.async<QueryResult<R>, PgError>((resume) => {
+    return edge.callback<QueryResult<R>, PgError>((resume) => {
       if (this.lostWith !== undefined) return resume(Exit.fail(this.lostWith))
       let settled = false
       this.client.query<R>(text, values === undefined ? undefined : [...values]).then(
@@ -95,7 +96,7 @@ export class PgConnectionImpl implements PgConnection {
 
 export const connect = (config: ClientConfig = {}): Effect.Effect<PgConnection, PgError, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.async<PgConnectionImpl, PgError>((resume) => {
+    edge.callback<PgConnectionImpl, PgError>((resume) => {
       const client = new Client({ connectionTimeoutMillis: defaultConnectTimeoutMillis, ...config })
       // Listening before `connect()`, so that no `error` event can find the client without a listener.
       const connection = new PgConnectionImpl(client, config)

@@ -1,14 +1,13 @@
 import * as ConnectionPool from "@connection-pool/core/ConnectionPool"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import type { QueryResultRow } from "pg"
 import type { Options, PgPool as PgPoolService, TypeId as PgPoolTypeId } from "../PgPool.js"
+import * as edge from "./edge/effect.js"
 import { make as makeConnector } from "./pgConnector.js"
 
 export const TypeId: PgPoolTypeId = Symbol.for("@connection-pool/pg/PgPool") as PgPoolTypeId
 
-export const PgPool = Context.GenericTag<PgPoolService>("@connection-pool/pg/PgPool")
+export const PgPool = edge.serviceKey<PgPoolService>("@connection-pool/pg/PgPool")
 
 export const make = (options: Options = {}) =>
   Effect.gen(function*() {
@@ -26,7 +25,7 @@ export const make = (options: Options = {}) =>
     return service
   })
 
-export const layer = (options: Options = {}) => Layer.scoped(PgPool, make(options))
+export const layer = (options: Options = {}) => edge.scopedLayer(PgPool, make(options))
 
 export const query = <R extends QueryResultRow = QueryResultRow>(text: string, values?: ReadonlyArray<unknown>) =>
   Effect.flatMap(PgPool, (service) => service.query<R>(text, values))

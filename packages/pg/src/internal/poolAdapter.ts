@@ -1,12 +1,12 @@
 import type * as ConnectionPool from "@connection-pool/core/ConnectionPool"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Pg from "pg"
 import type { PgConnection } from "../PgConnection.js"
 import { fromDriverError, PgError } from "../PgError.js"
 import type { Source } from "../PgPoolAdapter.js"
+import * as edge from "./edge/effect.js"
 
 type ConnectCallback = (
   error: Error | undefined,
@@ -24,11 +24,11 @@ interface Loan {
  * was one (what `release` was given, or what the session saw on the wire meanwhile), so that the pool counts it
  * in the session's health record and retires a session that is gone.
  */
-const lend = (pool: ConnectionPool.ConnectionPool<PgConnection>, runtime: Runtime.Runtime<never>) =>
+const lend = (pool: ConnectionPool.ConnectionPool<PgConnection>, runner: edge.Runner) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const handle = yield* Effect.onExit(
-      Scope.extend(pool.get, scope),
+      edge.inScope(pool.get, scope),
       (exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void
     )
     const session = handle.connection
@@ -42,8 +42,9 @@ const lend = (pool: ConnectionPool.ConnectionPool<PgConnection>, runtime: Runtim
         ? new PgError({ reason: "ConnectionLost", host: session.host, code: undefined, detail: "released as broken" })
         : undefined
       const fault = given?.isConnectionFault === true ? given : session.lost
-      Runtime.runFork(runtime)(
-        Effect.zipRight(
+      edge.runFork(
+        runner,
+        Effect.andThen(
           fault === undefined ? Effect.void : handle.invalidate,
           Scope.close(scope, fault === undefined ? Exit.void : Exit.fail(fault))
         )
@@ -63,12 +64,12 @@ const ended = () => new Error("Cannot use a pool after calling end on the pool")
  */
 export class PooledPgPool extends Pg.Pool {
   readonly source: Source
-  readonly runtime: Runtime.Runtime<never>
+  readonly runner: edge.Runner
 
-  constructor(source: Source, runtime: Runtime.Runtime<never>) {
+  constructor(source: Source, runner: edge.Runner) {
     super({ ...source.config, max: source.pool.maxConnections })
     this.source = source
-    this.runtime = runtime
+    this.runner = runner
   }
 
   override connect(): Promise<Pg.PoolClient>
@@ -127,25 +128,16 @@ export class PooledPgPool extends Pg.Pool {
 
   private borrow(callback: ConnectCallback): void {
     if (this.ending) return process.nextTick(() => callback(ended(), undefined, () => undefined))
-    Runtime.runCallback(this.runtime)(lend(this.source.pool, this.runtime), {
-      onExit: (exit) => {
-        if (Exit.isSuccess(exit)) return callback(undefined, exit.value.client, exit.value.release)
-        callback(asError(exit), undefined, () => undefined)
-      }
+    edge.runCallback(this.runner, lend(this.source.pool, this.runner), (exit) => {
+      if (Exit.isSuccess(exit)) return callback(undefined, exit.value.client, exit.value.release)
+      callback(edge.causeAsError(exit.cause), undefined, () => undefined)
     })
   }
 
   private count(of: (stats: ConnectionPool.PoolStats) => number): number {
-    const exit = Runtime.runSyncExit(this.runtime)(this.source.pool.stats)
+    const exit = edge.runSyncExit(this.runner, this.source.pool.stats)
     return Exit.isSuccess(exit) ? of(exit.value) : 0
   }
-}
-
-const asError = (exit: Exit.Exit<unknown, unknown>): Error => {
-  if (Exit.isSuccess(exit)) return new Error("no failure")
-  const failure = Runtime.makeFiberFailure(exit.cause)
-  const squashed = exit.cause._tag === "Fail" ? exit.cause.error : failure
-  return squashed instanceof Error ? squashed : failure
 }
 
 // The driver declares the counts as read-only fields and implements them as getters; answered from the core
@@ -171,8 +163,8 @@ Object.defineProperties(PooledPgPool.prototype, {
 
 export const make = (source: Source): Effect.Effect<Pg.Pool, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const runtime = yield* Effect.runtime<never>()
-    const adapter = new PooledPgPool(source, runtime)
+    const runner = yield* edge.currentRunner
+    const adapter = new PooledPgPool(source, runner)
     yield* Effect.addFinalizer(() => Effect.sync(() => adapter.markEnded()))
     return adapter
   })

@@ -17,9 +17,10 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { hasProperty } from "effect/Predicate"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
+import type * as Stream from "effect/Stream"
 import type * as RedisConnection from "../RedisConnection.js"
 import { RedisCommandError, RedisConnectionError, type RedisError } from "../RedisError.js"
+import * as edge from "./edge/effect.js"
 import { isFault } from "./errors.js"
 
 /** @internal */
@@ -136,7 +137,7 @@ class Connection implements RedisConnection.RedisConnection {
   }
 
   readonly run = <A>(f: (client: Client) => Promise<A>): Effect.Effect<A, RedisError> =>
-    Effect.async<A, RedisError>((resume) => {
+    edge.callback<A, RedisError>((resume) => {
       let settled = false
       let promise: Promise<A>
       try {
@@ -172,7 +173,7 @@ class Connection implements RedisConnection.RedisConnection {
     keys: string | ReadonlyArray<string>,
     body: Effect.Effect<A, E, R>
   ): Effect.Effect<A, E | RedisError, R> =>
-    Effect.zipRight(
+    Effect.andThen(
       this.run((client) => client.watch(typeof keys === "string" ? keys : [...keys])),
       // EXEC ends the WATCH; a body that fails or never reaches EXEC leaves it to UNWATCH here, so the next
       // borrower's transaction is not aborted by keys it never watched.
@@ -183,18 +184,18 @@ class Connection implements RedisConnection.RedisConnection {
     )
 
   private readonly unwatch: Effect.Effect<void> = Effect.suspend(() =>
-    this.run((client) => client.unwatch()).pipe(Effect.catchAll(() => Effect.sync(() => this.destroy())))
+    this.run((client) => client.unwatch()).pipe(edge.catchAll(() => Effect.sync(() => this.destroy())))
   )
 
   readonly subscribe = (channels: string | ReadonlyArray<string>): Stream.Stream<RedisConnection.Message, RedisError> =>
-    Stream.asyncScoped<RedisConnection.Message, RedisError>((emit) => {
+    edge.callbackStream<RedisConnection.Message, RedisError, never>((emit) => {
       const names = typeof channels === "string" ? [channels] : [...channels]
-      const listener = (message: string, channel: string) => void emit.single({ channel, message })
+      const listener = (message: string, channel: string) => emit.single({ channel, message })
       // node-redis reports a connection the server closed as an "error" event (it does not reconnect), and one
       // closed here as "end".
       const onClose = () => {
         if (!this.client.isOpen) {
-          void emit.fail(
+          emit.fail(
             new RedisConnectionError({ reason: "Closed", address: this.address, cause: "closed while subscribed" })
           )
         }
@@ -207,15 +208,15 @@ class Connection implements RedisConnection.RedisConnection {
           }
         })
       return Effect.acquireRelease(
-        Effect.zipRight(watchClose(true), this.run((c) => c.subscribe(names, listener))),
+        Effect.andThen(watchClose(true), this.run((c) => c.subscribe(names, listener))),
         () =>
-          Effect.zipRight(
+          Effect.andThen(
             watchClose(false),
             // Left subscribed, the connection could not serve the next borrower as expected: close it instead.
             Effect.suspend(() =>
               this.client.isOpen ?
                 this.run((c) => c.unsubscribe(names, listener)).pipe(
-                  Effect.catchAll(() => Effect.sync(() => this.destroy()))
+                  edge.catchAll(() => Effect.sync(() => this.destroy()))
                 ) :
                 Effect.void
             )
@@ -241,7 +242,7 @@ export const connect = (
 ): Effect.Effect<RedisConnection.RedisConnection, RedisConnectionError, Scope.Scope> =>
   Effect.gen(function*() {
     const address = formatAddress(options)
-    const timeout = Duration.decode(options.connectTimeout ?? defaultConnectTimeout)
+    const timeout = edge.toDuration(options.connectTimeout ?? defaultConnectTimeout)
     // Owned by the scope from the start, so a connect that times out or is interrupted is destroyed too.
     const connection = yield* Effect.acquireRelease(
       Effect.sync(() => {
@@ -250,18 +251,16 @@ export const connect = (
       }),
       (connection) => connection.close
     )
-    yield* Effect.tryPromise({ try: () => connection.client.connect(), catch: (error) => openFailure(address, error) })
-      .pipe(
-        Effect.timeoutFail({
-          duration: timeout,
-          onTimeout: () =>
-            new RedisConnectionError({
-              reason: "ConnectTimeout",
-              address,
-              cause: `no connection and handshake within ${Duration.format(timeout)}`
-            })
+    yield* edge.timeoutFail(
+      Effect.tryPromise({ try: () => connection.client.connect(), catch: (error) => openFailure(address, error) }),
+      timeout,
+      () =>
+        new RedisConnectionError({
+          reason: "ConnectTimeout",
+          address,
+          cause: `no connection and handshake within ${Duration.format(timeout)}`
         })
-      )
+    )
     return connection
   })
 

@@ -1,10 +1,10 @@
 import * as ConnectionPool from "@connection-pool/core/ConnectionPool"
 import type { RedisArgument } from "@redis/client"
 import * as Effect from "effect/Effect"
-import * as Stream from "effect/Stream"
 import type * as RedisConnection from "../RedisConnection.js"
 import type * as RedisPool from "../RedisPool.js"
 import { connector, formatAddress } from "./connection.js"
+import * as edge from "./edge/effect.js"
 
 /** @internal */
 export const make = (
@@ -20,6 +20,6 @@ export const make = (
       command: (...args: ReadonlyArray<RedisArgument>) => pool.use((connection) => connection.command(...args)),
       // The connection stays borrowed while the stream runs: a subscriber needs one of its own.
       subscribe: (channels) =>
-        Stream.unwrapScoped(Effect.map(pool.get, (handle) => handle.connection.subscribe(channels)))
+        edge.scopedStream(Effect.map(pool.get, (handle) => handle.connection.subscribe(channels)))
     })
   )
