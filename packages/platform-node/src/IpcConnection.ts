@@ -8,10 +8,10 @@
 import type * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import { hasProperty } from "effect/Predicate"
-import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/connection.js"
 import * as internalConnector from "./internal/connector.js"
+import type { SchemaOf } from "./internal/edge/schema.js"
 import * as internalSchema from "./internal/schema.js"
 import type { Address } from "./IpcAddress.js"
 import type { Options } from "./IpcConnector.js"
@@ -162,8 +162,8 @@ export const request: {
  * @category requests
  */
 export const requestSchema = <A, I, RA, B, J, RB>(schemas: {
-  readonly request: Schema.Schema<A, I, RA>
-  readonly response: Schema.Schema<B, J, RB>
+  readonly request: SchemaOf<A, I, RA>
+  readonly response: SchemaOf<B, J, RB>
 }): (self: IpcConnection, request: A) => Effect.Effect<B, RequestError, RA | RB> => {
   const send = internalSchema.typed(schemas)
   return (self, value) => send(value, (payload) => self.request(payload))

@@ -6,10 +6,10 @@
  * @since 0.1.0
  */
 import type * as Connector from "@connection-pool/core/Connector"
-import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import * as internal from "./internal/connector.js"
+import type { DurationInput } from "./internal/edge/effect.js"
 import type { IpcConnection } from "./IpcConnection.js"
 import type { InvalidIpcOptions, SocketError } from "./IpcError.js"
 
@@ -32,11 +32,11 @@ export interface Options {
    * How long connecting may take before failing with a `SocketError` of reason `"ConnectTimeout"`. Default
    * 5 seconds.
    */
-  readonly connectTimeout?: Duration.DurationInput | undefined
+  readonly connectTimeout?: DurationInput | undefined
   /** TCP keep-alive probes on idle connections (ignored for paths and pipes). Default `true`. */
   readonly keepAlive?: boolean | undefined
   /** Idle time before the first keep-alive probe. Default 60 seconds. */
-  readonly keepAliveInitialDelay?: Duration.DurationInput | undefined
+  readonly keepAliveInitialDelay?: DurationInput | undefined
   /** Disables Nagle's algorithm, so small requests go out at once (ignored for paths and pipes). Default `true`. */
   readonly noDelay?: boolean | undefined
   /**
@@ -45,7 +45,7 @@ export interface Options {
    */
   readonly maxFrameSize?: number | undefined
   /** How long the health check waits for the pong to its ping. Default 3 seconds. */
-  readonly pingTimeout?: Duration.DurationInput | undefined
+  readonly pingTimeout?: DurationInput | undefined
   /**
    * How long a connection with a request waiting for its reply may go without a byte from the server (or to it)
    * before the request fails with a `ProtocolError` of reason `"ReplyTimeout"` and the connection is closed (a late
@@ -53,7 +53,7 @@ export interface Options {
    * `Effect.timeout`; a reply that is slow but arrives within it is fine, and an idle connection is never closed
    * by it. Set it above the slowest reply your server's handler may take. Default 60 seconds.
    */
-  readonly requestTimeout?: Duration.DurationInput | undefined
+  readonly requestTimeout?: DurationInput | undefined
   /**
    * Whose Unix socket file this connector trusts: a uid, or `"any"`. Before connecting (and again once connected,
    * before anything is sent) the socket file's owner is checked; a socket of another user fails with a

@@ -6,9 +6,9 @@
  * @since 0.1.0
  */
 import * as PoolError from "@connection-pool/core/PoolError"
-import * as Cause from "effect/Cause"
-import * as Option from "effect/Option"
+import type * as Cause from "effect/Cause"
 import { hasProperty } from "effect/Predicate"
+import { hasFailure } from "./internal/edge/effect.js"
 
 /**
  * The symbol that marks an error of this package (see {@link isIpcError}).
@@ -343,8 +343,4 @@ export const isConnectionFault = (u: unknown): boolean => {
  * @since 0.1.0
  * @category guards
  */
-export const causeIsConnectionFault = (cause: Cause.Cause<unknown>): boolean =>
-  Option.isSome(
-    Cause.find(cause, (reason) =>
-      reason._tag === "Fail" && isConnectionFault(reason.error) ? Option.some(reason.error) : Option.none())
-  )
+export const causeIsConnectionFault = (cause: Cause.Cause<unknown>): boolean => hasFailure(cause, isConnectionFault)

@@ -5,12 +5,12 @@
  */
 import type * as ConnectionPool from "@connection-pool/core/ConnectionPool"
 import type { ConnectionError, InvalidPoolOptions } from "@connection-pool/core/PoolError"
-import type * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import type * as Layer from "effect/Layer"
-import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import type { ServiceKey } from "./internal/edge/effect.js"
+import type { SchemaOf } from "./internal/edge/schema.js"
 import * as internal from "./internal/pool.js"
 import type { IpcConnection } from "./IpcConnection.js"
 import type { Options } from "./IpcConnector.js"
@@ -78,7 +78,7 @@ export const make: (
  * @category layers
  */
 export const layer: <I>(
-  tag: Context.Tag<I, IpcPool>,
+  tag: ServiceKey<I, IpcPool>,
   options: Options,
   poolOptions?: ConnectionPool.Options | undefined
 ) => Layer.Layer<I, InvalidIpcOptions | InvalidPoolOptions | ConnectionError> = internal.layer
@@ -135,7 +135,7 @@ export const request: {
  * @category requests
  */
 export const requestSchema: <A, I, RA, B, J, RB>(schemas: {
-  readonly request: Schema.Schema<A, I, RA>
-  readonly response: Schema.Schema<B, J, RB>
+  readonly request: SchemaOf<A, I, RA>
+  readonly response: SchemaOf<B, J, RB>
 }) => (self: IpcPool, request: A) => Effect.Effect<B, RequestError | ConnectionPool.BorrowError, RA | RB> =
   internal.requestSchema

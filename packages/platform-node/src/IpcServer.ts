@@ -8,14 +8,13 @@
  *
  * @since 0.1.0
  */
-import type * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import { hasProperty } from "effect/Predicate"
 import type * as Redacted from "effect/Redacted"
-import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import type { DurationInput, ServiceKey } from "./internal/edge/effect.js"
+import type { SchemaOf } from "./internal/edge/schema.js"
 import * as internalSchema from "./internal/schema.js"
 import * as internal from "./internal/server.js"
 import type { Address } from "./IpcAddress.js"
@@ -129,7 +128,7 @@ export type CloseReason =
  * @since 0.1.0
  * @category tags
  */
-export const IpcServer: Context.Tag<IpcServer, IpcServer> = internal.tag
+export const IpcServer: ServiceKey<IpcServer, IpcServer> = internal.tag
 
 /**
  * Whether a value is an `IpcServer`.
@@ -248,13 +247,13 @@ export interface Options<E = never, R = never> {
    * closes it (`closed.IdleTimeout`). A pool's health pings keep its idle connections alive when its
    * `healthCheckInterval` is shorter. A Duration, milliseconds or `"5 minutes"`. Default 5 minutes.
    */
-  readonly idleTimeout?: Duration.DurationInput | undefined
+  readonly idleTimeout?: DurationInput | undefined
   /**
    * How long a frame may take to arrive once its first bytes have (`closed.FrameDeadline`): a client that
    * sends a header, then a byte now and then, is closed. Time the server itself is not reading (backpressure,
    * `maxInFlight`) is not counted. Default 30 seconds.
    */
-  readonly frameDeadline?: Duration.DurationInput | undefined
+  readonly frameDeadline?: DurationInput | undefined
   /**
    * The permission bits of the Unix socket file, set right after it is bound whatever the umask: who may connect
    * is decided here, not by the environment. Ignored for TCP and named pipes. Default `0o600`: only the user the
@@ -368,8 +367,8 @@ export const echoHandler: Handler = internal.echoHandler
  */
 export const schemaHandler = <A, I, RA, B, J, RB, E, R>(
   schemas: {
-    readonly request: Schema.Schema<A, I, RA>
-    readonly response: Schema.Schema<B, J, RB>
+    readonly request: SchemaOf<A, I, RA>
+    readonly response: SchemaOf<B, J, RB>
   },
   f: (request: A) => Effect.Effect<B, E, R>
 ): Handler<E | ProtocolError, R | RA | RB> => internalSchema.handler(schemas, f)

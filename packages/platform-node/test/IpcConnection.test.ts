@@ -1,14 +1,16 @@
 import { IpcConnection, IpcConnector, IpcServer, IpcServerFaults } from "@connection-pool/platform-node"
 import { eventually, Timeout, within } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Logger, LogLevel, Schema, Scope } from "effect"
+import { fork, inScope, soleFailure, withMinimumLogLevel } from "@connection-pool/test-kit/internal/edge/effect"
+import { it } from "@connection-pool/test-kit/internal/edge/platformNode"
+import { assert, describe } from "@effect/vitest"
+import { Duration, Effect, Exit, Fiber, Schema, Scope } from "effect"
 import * as fs from "node:fs"
 import { bytes, freePort, tempSocketPath, text } from "./utils.js"
 
 /** The typed error an effect failed with; a bounded wait that ran out fails the test with what it waited for. */
 const failure = <A, E>(exit: Exit.Exit<A, E>): Exclude<E, Timeout> => {
   if (Exit.isSuccess(exit)) return assert.fail(`expected a failure, got ${String(exit.value)}`)
-  const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+  const error = soleFailure(exit.cause)
   if (error === undefined) return assert.fail(`expected a typed failure, got ${String(exit.cause)}`)
   if (error instanceof Timeout) return assert.fail(error.message)
   return error as Exclude<E, Timeout>
@@ -85,7 +87,7 @@ describe("IpcConnection", () => {
       Effect.gen(function*() {
         const path = yield* tempSocketPath("remote")
         yield* IpcServer.make({ path, handler: IpcServerFaults.scriptedHandler }).pipe(
-          Logger.withMinimumLogLevel(LogLevel.None) // the server logs defects; this one is on purpose
+          withMinimumLogLevel("None") // the server logs defects; this one is on purpose
         )
         const connection = yield* IpcConnection.connect({ path })
         const failed = failure(
@@ -115,7 +117,7 @@ describe("IpcConnection", () => {
             return Effect.succeed("a string" as unknown as Uint8Array)
           },
           exposeDefects: true // the defect's own message reaches the client only when asked for
-        }).pipe(Logger.withMinimumLogLevel(LogLevel.None)) // the server logs defects; this one is on purpose
+        }).pipe(withMinimumLogLevel("None")) // the server logs defects; this one is on purpose
         const connection = yield* IpcConnection.connect({ path })
         const thrown = failure(yield* Effect.exit(connection.request(bytes("throw")).pipe(within("1 second", "reply"))))
         assert.strictEqual(thrown._tag === "RemoteError" && thrown.reason, "HandlerDefect")
@@ -290,7 +292,7 @@ describe("IpcConnection", () => {
           path: "/tmp/x.sock",
           maxFrameSize: 0,
           connectTimeout: -5,
-          pingTimeout: "soon" as Duration.DurationInput,
+          pingTimeout: "soon" as never,
           keepAlive: "yes" as unknown as boolean
         })
         assert.strictEqual(error.reason, "InvalidValue")
@@ -346,11 +348,11 @@ describe("IpcConnection", () => {
       Effect.gen(function*() {
         const path = yield* tempSocketPath("shutdown")
         const serverScope = yield* Scope.make()
-        yield* Scope.extend(IpcServer.make({ path, handler: IpcServerFaults.scriptedHandler }), serverScope)
+        yield* inScope(IpcServer.make({ path, handler: IpcServerFaults.scriptedHandler }), serverScope)
         const connection = yield* IpcConnection.connect({ path })
         assert.strictEqual(text(yield* connection.request(bytes("x")).pipe(within("2 seconds", "the reply"))), "x")
         // A handler in progress is interrupted, and its request fails instead of hanging.
-        const pending = yield* Effect.fork(connection.request(bytes("sleep:60000:never")))
+        const pending = yield* fork(connection.request(bytes("sleep:60000:never")))
         yield* eventually(() => connection.pendingRequests === 1, "the request to be sent")
         yield* Scope.close(serverScope, Exit.void).pipe(within("2 seconds", "the server to close"))
         assert.isFalse(fs.existsSync(path))

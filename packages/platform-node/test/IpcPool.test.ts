@@ -1,16 +1,18 @@
 import { IpcPool, IpcServer, IpcServerFaults } from "@connection-pool/platform-node"
 import { eventually, within } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Fiber, Layer, Schema, Scope } from "effect"
+import { fork, inScope, Service, soleFailure, yieldNow } from "@connection-pool/test-kit/internal/edge/effect"
+import { callback, it } from "@connection-pool/test-kit/internal/edge/platformNode"
+import { assert, describe } from "@effect/vitest"
+import { Effect, Exit, Fiber, Layer, Schema, Scope } from "effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import { bytes, openFds, tempSocketPath, text } from "./utils.js"
 
-class Pool extends Context.Tag("test/IpcPool")<Pool, IpcPool.IpcPool>() {}
+class Pool extends Service<Pool, IpcPool.IpcPool>()("test/IpcPool") {}
 
 /** Whether a client can connect to `path` now: "connected" (then it hangs up at once) or "refused". */
 const connectOutcome = (path: string) =>
-  Effect.async<"connected" | "refused">((resume) => {
+  callback<"connected" | "refused">((resume) => {
     const socket = net.createConnection({ path })
     socket.once("connect", () => {
       socket.destroy()
@@ -29,11 +31,11 @@ describe("IpcPool", () => {
       const server = yield* IpcServer.make({ path, handler: IpcServerFaults.scriptedHandler })
       const poolScope = yield* Scope.make()
       // exclusive lending: 50 fibers need every connection (shared, 16 each, they would need 4)
-      const pool = yield* Scope.extend(IpcPool.make({ path }, { maxConnections: 5, concurrency: 1 }), poolScope)
+      const pool = yield* inScope(IpcPool.make({ path }, { maxConnections: 5, concurrency: 1 }), poolScope)
 
       // Sample the pool's own count while the load runs, next to the server's exact peak.
       let poolPeak = 0
-      const sampler = yield* Effect.fork(Effect.forever(Effect.zipRight(
+      const sampler = yield* fork(Effect.forever(Effect.andThen(
         Effect.map(pool.stats, (stats) => {
           poolPeak = Math.max(poolPeak, stats.total)
         }),
@@ -65,7 +67,7 @@ describe("IpcPool", () => {
       const server = yield* IpcServer.make({
         path,
         handler: (payload) =>
-          payload[payload.length - 1]! % 3 === 0 ? Effect.as(Effect.yieldNow(), payload) : Effect.succeed(payload)
+          payload[payload.length - 1]! % 3 === 0 ? Effect.as(yieldNow, payload) : Effect.succeed(payload)
       })
       const pool = yield* IpcPool.make({ path }, { maxConnections: 10 })
       const salt = Math.random().toString(36).slice(2)
@@ -192,14 +194,16 @@ describe("IpcPool", () => {
     Effect.gen(function*() {
       const badConnector = yield* Effect.exit(Effect.scoped(IpcPool.make({ port: -1 })))
       assert.isTrue(Exit.isFailure(badConnector))
-      if (Exit.isFailure(badConnector) && badConnector.cause._tag === "Fail") {
-        assert.strictEqual(badConnector.cause.error._tag, "InvalidIpcOptions")
+      const connectorError = Exit.isFailure(badConnector) ? soleFailure(badConnector.cause) : undefined
+      if (connectorError !== undefined) {
+        assert.strictEqual(connectorError._tag, "InvalidIpcOptions")
       } else {
         assert.fail("expected InvalidIpcOptions")
       }
       const badPool = yield* Effect.exit(Effect.scoped(IpcPool.make({ port: 1 }, { maxConnections: 0 })))
-      if (Exit.isFailure(badPool) && badPool.cause._tag === "Fail") {
-        assert.strictEqual(badPool.cause.error._tag, "InvalidPoolOptions")
+      const poolError = Exit.isFailure(badPool) ? soleFailure(badPool.cause) : undefined
+      if (poolError !== undefined) {
+        assert.strictEqual(poolError._tag, "InvalidPoolOptions")
       } else {
         assert.fail("expected InvalidPoolOptions")
       }

@@ -1,12 +1,14 @@
 import { IpcConnection, IpcServer, IpcServerFaults } from "@connection-pool/platform-node"
 import { within } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Logger, LogLevel, Option } from "effect"
+import { failureOption, withMinimumLogLevel } from "@connection-pool/test-kit/internal/edge/effect"
+import { diedWith, it } from "@connection-pool/test-kit/internal/edge/platformNode"
+import { assert, describe } from "@effect/vitest"
+import { Cause, Effect, Exit, Option } from "effect"
 import { bytes, forkServer, tempSocketPath, text } from "./utils.js"
 
 const typedFailure = <A, E>(exit: Exit.Exit<A, E>): E => {
   if (Exit.isSuccess(exit)) return assert.fail(`expected a failure, got ${String(exit.value)}`)
-  const failure = Cause.failureOption(exit.cause)
+  const failure = failureOption(exit.cause)
   if (failure._tag === "None") return assert.fail(`expected a typed failure, got ${Cause.pretty(exit.cause)}`)
   return failure.value
 }
@@ -106,7 +108,7 @@ describe("IpcServerFaults", () => {
             Effect.succeed(text(payload) === "bad" ? IpcServerFaults.oversized(-1) : payload)
           ),
           exposeDefects: true // the defect's own message reaches the client only when asked for
-        }).pipe(Logger.withMinimumLogLevel(LogLevel.None)) // the server logs defects; this one is on purpose
+        }).pipe(withMinimumLogLevel("None")) // the server logs defects; this one is on purpose
         const connection = yield* IpcConnection.connect({ path })
         const error = yield* remoteError(connection, "bad")
         assert.strictEqual(error.reason, "HandlerDefect")
@@ -118,8 +120,8 @@ describe("IpcServerFaults", () => {
       Effect.gen(function*() {
         const faulty = IpcServerFaults.handler(() => Effect.succeed(IpcServerFaults.noReply))
         const exit = yield* Effect.exit(faulty(bytes("x"), { connectionId: 1, requestId: 1 }))
-        assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
-        const defect = Exit.isFailure(exit) ? Cause.dieOption(exit.cause) : Option.none()
+        const defect = diedWith(exit)
+        assert.isTrue(Option.isSome(defect))
         assert.include(String(Option.getOrUndefined(defect)), "a request that an IpcServer passed to its handler")
         // Bytes pass through as they are.
         const echo = IpcServerFaults.handler((payload) => Effect.succeed(payload))
@@ -155,7 +157,7 @@ describe("IpcServerFaults", () => {
             }
           },
           exposeDefects: true // the defect's own description reaches the client only when asked for
-        }).pipe(Logger.withMinimumLogLevel(LogLevel.None)) // the server logs defects; this one is on purpose
+        }).pipe(withMinimumLogLevel("None")) // the server logs defects; this one is on purpose
         const connection = yield* IpcConnection.connect({ path })
         const failed = yield* remoteError(connection, "fail")
         assert.strictEqual(failed.reason, "HandlerFailed")

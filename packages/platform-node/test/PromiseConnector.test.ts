@@ -1,6 +1,7 @@
 import type { PoolError } from "@connection-pool/core"
 import { ConnectionPool, Connector } from "@connection-pool/core"
-import { assert, describe, it } from "@effect/vitest"
+import { callback, intersectSchedules, it } from "@connection-pool/test-kit/internal/edge/platformNode"
+import { assert, describe } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
 import * as net from "node:net"
 
@@ -37,7 +38,7 @@ const socketConnector = (port: number) =>
 
 /** A line echo server on a free port, closed with the scope; it keeps its sockets to drop them on demand. */
 const echoServer = Effect.acquireRelease(
-  Effect.async<{ readonly server: net.Server; readonly port: number; readonly sockets: Set<net.Socket> }>(
+  callback<{ readonly server: net.Server; readonly port: number; readonly sockets: Set<net.Socket> }>(
     (resume) => {
       const sockets = new Set<net.Socket>()
       const server = net.createServer((socket) => {
@@ -54,14 +55,14 @@ const echoServer = Effect.acquireRelease(
     }
   ),
   ({ server, sockets }) =>
-    Effect.async<void>((resume) => {
+    callback<void>((resume) => {
       for (const socket of sockets) socket.destroy()
       server.close(() => resume(Effect.void))
     })
 )
 
 /** A port nothing listens on: bound once, then released. */
-const freePort = Effect.async<number>((resume) => {
+const freePort = callback<number>((resume) => {
   const server = net.createServer()
   server.listen(0, "127.0.0.1", () => {
     const port = (server.address() as net.AddressInfo).port
@@ -72,8 +73,9 @@ const freePort = Effect.async<number>((resume) => {
 /** Polls with the real clock until `condition` holds, for at most 5 seconds. */
 const waitFor = (condition: () => boolean) =>
   Effect.suspend(() => condition() ? Effect.void : Effect.fail("not yet")).pipe(
-    Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.intersect(Schedule.recurs(500)))),
-    Effect.orDieWith(() => new Error(`condition not reached within 5 s: ${condition.toString()}`))
+    Effect.retry(intersectSchedules(Schedule.spaced("10 millis"), Schedule.recurs(500))),
+    Effect.mapError(() => new Error(`condition not reached within 5 s: ${condition.toString()}`)),
+    Effect.orDie
   )
 
 describe("Connector.fromPromise over a real socket", () => {

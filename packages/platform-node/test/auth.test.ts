@@ -1,6 +1,8 @@
 import { Frame, IpcConnection, IpcServer } from "@connection-pool/platform-node"
 import { eventually, within } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
+import { soleFailure } from "@connection-pool/test-kit/internal/edge/effect"
+import { it } from "@connection-pool/test-kit/internal/edge/platformNode"
+import { assert, describe } from "@effect/vitest"
 import { Deferred, Effect, Exit, Redacted } from "effect"
 import { rawClient, requestFrame } from "./rawClient.js"
 import { bytes, tempSocketPath, text } from "./utils.js"
@@ -20,8 +22,9 @@ const recordingEcho = () => {
 }
 
 const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
-  if (Exit.isSuccess(exit) || exit.cause._tag !== "Fail") return assert.fail(`expected a typed failure, got ${exit}`)
-  return exit.cause.error
+  const error = Exit.isFailure(exit) ? soleFailure(exit.cause) : undefined
+  if (error === undefined) return assert.fail(`expected a typed failure, got ${exit}`)
+  return error
 }
 
 describe("IpcServer auth: a shared token on the first frame", () => {

@@ -15,8 +15,11 @@
  */
 import { type IpcAddress, IpcConnector, IpcError, IpcServer, IpcServerFaults } from "@connection-pool/platform-node"
 import { bySize, Chaos, eventually, recordReliability } from "@connection-pool/test-kit"
+import { inScope } from "@connection-pool/test-kit/internal/edge/effect"
+import { intersectSchedules, unionSchedules } from "@connection-pool/test-kit/internal/edge/platformNode"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schedule, Scope } from "effect"
+import type { Scope } from "effect"
+import { Effect, Schedule } from "effect"
 import * as fs from "node:fs"
 import { bytes, forkServer, openFds, tempSocketPath, text } from "./utils.js"
 
@@ -59,10 +62,9 @@ const isTransient = (error: { readonly _tag: string }): boolean =>
  */
 const retryTransient = <A, E extends { readonly _tag: string }, R>(request: Effect.Effect<A, E, R>) =>
   Effect.retry(request, {
-    schedule: Schedule.exponential("10 millis").pipe(
-      Schedule.jittered,
-      Schedule.union(Schedule.spaced("250 millis")),
-      Schedule.intersect(Schedule.recurs(80))
+    schedule: intersectSchedules(
+      unionSchedules(Schedule.jittered(Schedule.exponential("10 millis")), Schedule.spaced("250 millis")),
+      Schedule.recurs(80)
     ),
     while: isTransient
   })
@@ -149,7 +151,7 @@ const faults: ReadonlyArray<Fault> = [
         inject: Effect.gen(function*() {
           const open = yield* acceptedOn(path)
           yield* current.kill("SIGKILL")
-          current = yield* Scope.extend(forkServer(args), scope)
+          current = yield* inScope(forkServer(args), scope)
           return open
         }),
         serverOpen: acceptedOn(path)

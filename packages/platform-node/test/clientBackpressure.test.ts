@@ -1,7 +1,9 @@
 import { Frame, IpcConnection, IpcServer } from "@connection-pool/platform-node"
 import { eventually, within } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber } from "effect"
+import { fork, poll, soleFailure } from "@connection-pool/test-kit/internal/edge/effect"
+import { callback, it } from "@connection-pool/test-kit/internal/edge/platformNode"
+import { assert, describe } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber, Option } from "effect"
 import * as net from "node:net"
 import { bytes, tempSocketPath, text } from "./utils.js"
 
@@ -11,7 +13,7 @@ import { bytes, tempSocketPath, text } from "./utils.js"
  */
 const stalledServer = (path: string) =>
   Effect.acquireRelease(
-    Effect.async<{ readonly server: net.Server; readonly sockets: Array<net.Socket> }>((resume) => {
+    callback<{ readonly server: net.Server; readonly sockets: Array<net.Socket> }>((resume) => {
       const sockets: Array<net.Socket> = []
       const server = net.createServer((socket) => {
         socket.pause()
@@ -21,7 +23,7 @@ const stalledServer = (path: string) =>
       server.listen(path, () => resume(Exit.succeed({ server, sockets })))
     }),
     ({ server, sockets }) =>
-      Effect.async<void>((resume) => {
+      callback<void>((resume) => {
         for (const socket of sockets) socket.destroy()
         server.close(() => resume(Exit.void))
       })
@@ -50,10 +52,11 @@ describe("IpcConnection write backpressure", () => {
       const connection = yield* IpcConnection.connect({ path })
       const payload = new Uint8Array(payloadSize).fill(7)
       const before = process.memoryUsage().arrayBuffers
+      // Forked from the test's own fiber, one after another (forking is instant): a fiber forked inside a worker of
+      // a concurrent forEach is interrupted when that worker ends, in Effect 4.
       const fibers = yield* Effect.forEach(
         Array.from({ length: requests }),
-        () => Effect.fork(connection.request(payload)),
-        { concurrency: "unbounded" }
+        () => fork(connection.request(payload))
       )
       yield* eventually(() => connection.pendingRequests === requests, "every request to be pending")
       yield* Effect.sleep("100 millis")
@@ -64,7 +67,7 @@ describe("IpcConnection write backpressure", () => {
       // The server reads again: every request is sent and answered, in full.
       server.startReading()
       const replies = yield* Fiber.joinAll(fibers).pipe(
-        Effect.zipRight(Effect.forEach(fibers, Fiber.join)),
+        Effect.andThen(Effect.forEach(fibers, Fiber.join)),
         within("30 seconds", "every reply")
       )
       assert.strictEqual(replies.length, requests)
@@ -79,9 +82,9 @@ describe("IpcConnection write backpressure", () => {
       const connection = yield* IpcConnection.connect({ path })
       const payload = new Uint8Array(payloadSize).fill(1)
       // Fill the socket until requests start waiting.
-      const sent = yield* Effect.forEach(Array.from({ length: 200 }), () => Effect.fork(connection.request(payload)))
+      const sent = yield* Effect.forEach(Array.from({ length: 200 }), () => fork(connection.request(payload)))
       yield* eventually(() => connection.pendingRequests === 200, "the requests to be pending")
-      const waiting = yield* Effect.forEach(Array.from({ length: 50 }), () => Effect.fork(connection.request(payload)))
+      const waiting = yield* Effect.forEach(Array.from({ length: 50 }), () => fork(connection.request(payload)))
       yield* eventually(() => connection.pendingRequests === 250, "the waiters to be pending")
       yield* Fiber.interruptAll(waiting).pipe(within("2 seconds", "the waiters to stop"))
       // Never sent, so nothing to abandon: the connection is intact and the first 200 are still pending.
@@ -106,8 +109,8 @@ describe("IpcConnection write backpressure", () => {
       ).pipe(within("5 seconds", "every request to end"))
       const reasons = new Set(
         exits.map((exit) =>
-          Exit.isFailure(exit) && exit.cause._tag === "Fail"
-            ? `${exit.cause.error._tag}:${exit.cause.error.reason}`
+          Exit.isFailure(exit) && soleFailure(exit.cause) !== undefined
+            ? `${soleFailure(exit.cause)!._tag}:${soleFailure(exit.cause)!.reason}`
             : "?"
         )
       )
@@ -127,12 +130,12 @@ describe("IpcServer handles one connection's requests concurrently", () => {
           text(payload) === "slow" ? Effect.as(Deferred.await(release), payload) : Effect.succeed(payload)
       })
       const connection = yield* IpcConnection.connect({ path })
-      const slow = yield* Effect.fork(connection.request(bytes("slow")))
+      const slow = yield* fork(connection.request(bytes("slow")))
       yield* eventually(() => Effect.map(server.stats, (stats) => stats.requests === 1), "the slow request to start")
       const fast = yield* connection.request(bytes("fast")).pipe(within("2 seconds", "the fast reply"))
       assert.strictEqual(text(fast), "fast")
       // The slow one is still being handled: its reply comes after, on the same connection.
-      assert.isNull(slow.unsafePoll())
+      assert.isTrue(Option.isNone(yield* poll(slow)))
       yield* Deferred.succeed(release, undefined)
       assert.strictEqual(text(yield* Fiber.join(slow).pipe(within("2 seconds", "the slow reply"))), "slow")
     }))

@@ -1,6 +1,7 @@
 import { Frame, IpcConnection, IpcServer } from "@connection-pool/platform-node"
 import { eventually, within } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
+import { it } from "@connection-pool/test-kit/internal/edge/platformNode"
+import { assert, describe } from "@effect/vitest"
 import { Effect } from "effect"
 import { Decoder } from "../src/internal/frame.js"
 import { rawClient, requestFrame } from "./rawClient.js"

@@ -1,7 +1,9 @@
 import { IpcConnection, IpcServer } from "@connection-pool/platform-node"
 import { within } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
-import { Cause, Data, Deferred, Effect, Exit, HashMap, Logger, Option } from "effect"
+import { fork, soleFailure } from "@connection-pool/test-kit/internal/edge/effect"
+import { it, loggerLayer } from "@connection-pool/test-kit/internal/edge/platformNode"
+import { assert, describe } from "@effect/vitest"
+import { Cause, Data, Deferred, Effect, Exit } from "effect"
 import { bytes, tempSocketPath, text } from "./utils.js"
 
 class NotFound extends Data.TaggedError("NotFound")<{ readonly id: number; readonly password: string }> {
@@ -19,15 +21,15 @@ interface LoggedLine {
 /** A logger that keeps what the server logs, with the correlation id it annotates. */
 const captureLogs = () => {
   const lines: Array<LoggedLine> = []
-  const logger = Logger.make(({ annotations, cause, message }) => {
-    const correlationId = HashMap.get(annotations, "correlationId").pipe(Option.getOrUndefined)
+  const layer = loggerLayer(({ annotations, cause, message }) => {
+    const correlationId = annotations.correlationId
     lines.push({
       message: String(Array.isArray(message) ? message[0] : message),
       cause: Cause.pretty(cause),
       correlationId: typeof correlationId === "string" ? correlationId : undefined
     })
   })
-  return { lines, layer: Logger.replace(Logger.defaultLogger, logger) }
+  return { lines, layer }
 }
 
 const secret = "hunter2-secret"
@@ -55,10 +57,11 @@ const leakyHandler: IpcServer.Handler<unknown> = (payload) => {
 const remoteError = (connection: IpcConnection.IpcConnection, command: string) =>
   Effect.gen(function*() {
     const exit = yield* Effect.exit(connection.request(bytes(command)).pipe(within("2 seconds", command)))
-    if (Exit.isSuccess(exit) || exit.cause._tag !== "Fail" || exit.cause.error._tag !== "RemoteError") {
+    const error = Exit.isFailure(exit) ? soleFailure(exit.cause) : undefined
+    if (error === undefined || error._tag !== "RemoteError") {
       return assert.fail(`expected a RemoteError for ${command}, got ${String(exit)}`)
     }
-    return exit.cause.error
+    return error
   })
 
 const correlationIdIn = (detail: string): string | undefined => /correlation id ([0-9a-f-]{36})/.exec(detail)?.[1]
@@ -108,7 +111,7 @@ describe("IpcServer error frames", () => {
     Effect.gen(function*() {
       const path = yield* tempSocketPath("expose-defects")
       yield* IpcServer.make({ path, handler: leakyHandler, exposeDefects: true }).pipe(
-        Effect.provide(Logger.remove(Logger.defaultLogger)) // the server logs defects; these are on purpose
+        Effect.provide(loggerLayer(() => {})) // the server logs defects; these are on purpose
       )
       const connection = yield* IpcConnection.connect({ path })
       assert.include((yield* remoteError(connection, "die-error")).detail, `postgres://root:${secret}@db`)
@@ -123,10 +126,10 @@ describe("IpcServer error frames", () => {
       yield* Effect.gen(function*() {
         yield* IpcServer.make({
           path,
-          handler: () => Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)
+          handler: () => Effect.andThen(Deferred.succeed(started, undefined), Effect.never)
         })
         const connection = yield* IpcConnection.connect({ path })
-        yield* Effect.fork(connection.request(bytes("hang")))
+        yield* fork(connection.request(bytes("hang")))
         yield* Deferred.await(started).pipe(within("2 seconds", "the handler to start"))
       }).pipe(Effect.scoped, Effect.provide(logs.layer))
       assert.deepStrictEqual(logs.lines.map((line) => line.message), [])

@@ -1,6 +1,7 @@
 import { Frame, IpcServer } from "@connection-pool/platform-node"
 import { eventually, within } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
+import { it } from "@connection-pool/test-kit/internal/edge/platformNode"
+import { assert, describe } from "@effect/vitest"
 import { Deferred, Effect } from "effect"
 import { rawClient } from "./rawClient.js"
 import { tempSocketPath, text } from "./utils.js"

@@ -1,6 +1,8 @@
 import { type IpcConnection, IpcPool } from "@connection-pool/platform-node"
 import { eventually, within } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
+import { failureOption, fork, inScope } from "@connection-pool/test-kit/internal/edge/effect"
+import { callback, it } from "@connection-pool/test-kit/internal/edge/platformNode"
+import { assert, describe } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Schedule, Scope } from "effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
@@ -8,7 +10,7 @@ import { bytes, forkServer, tempSocketPath, text } from "./utils.js"
 
 const typedFailure = <A, E>(exit: Exit.Exit<A, E>): E => {
   if (Exit.isSuccess(exit)) return assert.fail(`expected a failure, got ${String(exit.value)}`)
-  const failure = Cause.failureOption(exit.cause)
+  const failure = failureOption(exit.cause)
   if (failure._tag === "None") return assert.fail(`expected a typed failure, got ${Cause.pretty(exit.cause)}`)
   return failure.value
 }
@@ -41,7 +43,7 @@ describe("a server in its own process", () => {
     Effect.gen(function*() {
       const path = yield* tempSocketPath("process")
       const firstScope = yield* Scope.make()
-      const first = yield* Scope.extend(forkServer(["--path", path, "--handler", "scripted"]), firstScope)
+      const first = yield* inScope(forkServer(["--path", path, "--handler", "scripted"]), firstScope)
       assert.deepStrictEqual(first.address, { path })
       assert.notStrictEqual(first.pid, process.pid)
 
@@ -61,7 +63,7 @@ describe("a server in its own process", () => {
 
       // A request in flight when the server dies fails with a typed error instead of hanging.
       let inFlight: IpcConnection.IpcConnection | undefined
-      const pending = yield* Effect.fork(pool.use((connection) => {
+      const pending = yield* fork(pool.use((connection) => {
         inFlight = connection
         return connection.request(bytes("sleep:60000:never"))
       }))
@@ -108,7 +110,7 @@ describe("a server in its own process", () => {
     Effect.gen(function*() {
       const path = yield* tempSocketPath("orphan")
       const server = yield* forkServer(["--path", path])
-      const exited = Effect.async<string>((resume) => {
+      const exited = callback<string>((resume) => {
         server.child.once("exit", (code, signal) => resume(Exit.succeed(String(signal ?? code))))
       })
       server.child.disconnect()

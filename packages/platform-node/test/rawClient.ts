@@ -1,4 +1,5 @@
 import { Frame } from "@connection-pool/platform-node"
+import { callback, completeDeferred } from "@connection-pool/test-kit/internal/edge/platformNode"
 import { Deferred, Effect, Exit } from "effect"
 import * as net from "node:net"
 
@@ -28,14 +29,14 @@ export const rawClient = (
   Effect.acquireRelease(
     Effect.gen(function*() {
       const closed = yield* Deferred.make<void>()
-      const socket = yield* Effect.async<net.Socket, Error>((resume) => {
+      const socket = yield* callback<net.Socket, Error>((resume) => {
         const socket = net.createConnection({ ...address, allowHalfOpen: options.allowHalfOpen ?? false })
         socket.once("connect", () => resume(Exit.succeed(socket)))
         socket.once("error", (error) => resume(Exit.fail(error)))
       })
       // Writes after the server hung up fail with EPIPE or ECONNRESET: expected here, and seen through `closed`.
       socket.on("error", () => {})
-      socket.on("close", () => Deferred.unsafeDone(closed, Exit.void))
+      socket.on("close", () => completeDeferred(closed, Exit.void))
       const frames: Array<ReceivedFrame> = []
       if (options.read === false) {
         socket.pause()

@@ -1,6 +1,8 @@
 import { IpcConnection, IpcConnector, IpcServer, IpcServerFaults } from "@connection-pool/platform-node"
 import { within } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
+import { soleFailure } from "@connection-pool/test-kit/internal/edge/effect"
+import { it } from "@connection-pool/test-kit/internal/edge/platformNode"
+import { assert, describe } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import { bytes, tempSocketPath, text } from "./utils.js"
 
@@ -15,7 +17,7 @@ describe("IpcConnector requestTimeout", () => {
         connection.request(bytes("silent")).pipe(within("5 seconds", "the request to end"))
       )
       assert.isTrue(Exit.isFailure(exit))
-      const error = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+      const error = Exit.isFailure(exit) ? soleFailure(exit.cause) : undefined
       assert.strictEqual(error?._tag, "ProtocolError")
       assert.strictEqual(error?._tag === "ProtocolError" && error.reason, "ReplyTimeout")
       assert.isFalse(connection.isOpen)

@@ -6,7 +6,9 @@
 import { IpcError, IpcPool, IpcServer, IpcServerFaults } from "@connection-pool/platform-node"
 import type { IpcConnection } from "@connection-pool/platform-node"
 import { eventually, within } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
+import { fork, inScope, isInterrupted, isTimeoutError } from "@connection-pool/test-kit/internal/edge/effect"
+import { it } from "@connection-pool/test-kit/internal/edge/platformNode"
+import { assert, describe } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Schedule, Scope } from "effect"
 import { bytes, forkServer, openFds, tempSocketPath, text } from "./utils.js"
 
@@ -23,14 +25,14 @@ describe("shared lending over real sockets", () => {
       assert.strictEqual(text(yield* IpcPool.request(pool, bytes("warm")).pipe(within("2 seconds", "a reply"))), "warm")
       const fdsWarm = openFds()
       const seen = new Set<IpcConnection.IpcConnection>()
+      // Forked from the test's own fiber (see clientBackpressure.test.ts): not inside a concurrent forEach's workers.
       const requests = yield* Effect.forEach(
         Array.from({ length: 10 }, (_, i) => i),
         (i) =>
-          Effect.fork(pool.use((connection) => {
+          fork(pool.use((connection) => {
             seen.add(connection)
             return connection.request(bytes(`sleep:60000:${i}`))
-          })),
-        { concurrency: "unbounded" }
+          }))
       )
       yield* eventually(() => seen.size === 1 && [...seen][0]!.pendingRequests === 10, "10 requests on one connection")
       const [info] = yield* pool.connections
@@ -69,13 +71,12 @@ describe("shared lending over real sockets", () => {
       // 9 borrowers wait 300 ms for their replies; one gives up after 50 ms on a reply due at 200 ms
       const patient = yield* Effect.forEach(
         Array.from({ length: 9 }, (_, i) => i),
-        (i) => Effect.fork(IpcPool.request(pool, bytes(`sleep:300:${i}`)).pipe(Effect.map(text))),
-        { concurrency: "unbounded" }
+        (i) => fork(IpcPool.request(pool, bytes(`sleep:300:${i}`)).pipe(Effect.map(text)))
       )
       const impatient = yield* Effect.exit(
         IpcPool.request(pool, bytes("sleep:200:late")).pipe(Effect.timeout("50 millis"))
       )
-      assert.strictEqual(failureOf(impatient)?._tag, "TimeoutException")
+      assert.isTrue(isTimeoutError(failureOf(impatient)))
       const replies = yield* Effect.forEach(patient, Fiber.join).pipe(within("3 seconds", "9 replies"))
       assert.deepStrictEqual(replies, Array.from({ length: 9 }, (_, i) => String(i)))
       const stats = yield* pool.stats
@@ -88,7 +89,7 @@ describe("shared lending over real sockets", () => {
     Effect.gen(function*() {
       const path = yield* tempSocketPath("shared-kill")
       const firstScope = yield* Scope.make()
-      const first = yield* Scope.extend(forkServer(["--path", path, "--handler", "scripted"]), firstScope)
+      const first = yield* inScope(forkServer(["--path", path, "--handler", "scripted"]), firstScope)
       // The retry policy the package documents: the pool retries opens while borrowers wait (openRetry), and a
       // request in flight on a connection that broke is retried on another (IpcError.isConnectionFault).
       const pool = yield* IpcPool.make({ path }, {
@@ -102,7 +103,7 @@ describe("shared lending over real sockets", () => {
           Effect.retry({ while: IpcError.isConnectionFault, schedule: Schedule.spaced("20 millis"), times: 50 })
         )
       let answered = 0
-      const load = yield* Effect.fork(
+      const load = yield* fork(
         Effect.forEach(
           Array.from({ length: 400 }, (_, i) => i),
           (i) => Effect.tap(request(i), () => Effect.sync(() => answered++)),
@@ -129,19 +130,17 @@ describe("shared lending over real sockets", () => {
       const path = yield* tempSocketPath("shared-shutdown")
       const server = yield* IpcServer.make({ path, handler: IpcServerFaults.scriptedHandler })
       const poolScope = yield* Scope.make()
-      const pool = yield* Scope.extend(
+      const pool = yield* inScope(
         IpcPool.make({ path }, { maxConnections: 2, concurrency: 8, shutdownTimeout: "300 millis" }),
         poolScope
       )
       const stuck = yield* Effect.forEach(
         Array.from({ length: 12 }, (_, i) => i),
-        (i) => Effect.fork(IpcPool.request(pool, bytes(`sleep:60000:stuck ${i}`))),
-        { concurrency: "unbounded" }
+        (i) => fork(IpcPool.request(pool, bytes(`sleep:60000:stuck ${i}`)))
       )
       const quick = yield* Effect.forEach(
         Array.from({ length: 4 }, (_, i) => i),
-        (i) => Effect.fork(IpcPool.request(pool, bytes(`sleep:100:quick ${i}`))),
-        { concurrency: "unbounded" }
+        (i) => fork(IpcPool.request(pool, bytes(`sleep:100:quick ${i}`)))
       )
       yield* eventually(() => Effect.map(pool.stats, (s) => s.loans === 16 && s.inUse === 2), "16 loans on 2")
       const started = Date.now()
@@ -154,7 +153,7 @@ describe("shared lending over real sockets", () => {
         quickExits.map((exit) => Exit.isSuccess(exit) ? text(exit.value) : String(exit)),
         [0, 1, 2, 3].map((i) => `quick ${i}`)
       )
-      for (const fiber of stuck) assert.isTrue(Exit.isInterrupted(yield* Fiber.await(fiber)))
+      for (const fiber of stuck) assert.isTrue(isInterrupted(yield* Fiber.await(fiber)))
       const stats = yield* pool.stats
       assert.strictEqual(stats.interruptedAtShutdown, 12)
       assert.strictEqual(stats.total, 0)

@@ -20,8 +20,10 @@
 import { ConnectionPool, Connector } from "@connection-pool/core"
 import { IpcPool, IpcServer } from "@connection-pool/platform-node"
 import { bySize, eventually } from "@connection-pool/test-kit"
+import { inScope, yieldNow } from "@connection-pool/test-kit/internal/edge/effect"
+import { callback, makeFiberCounter, repeatEffectStream } from "@connection-pool/test-kit/internal/edge/platformNode"
 import { assert, describe, it } from "@effect/vitest"
-import { Data, Effect, Exit, FiberRef, Schedule, Scope, Stream } from "effect"
+import { Data, Effect, Exit, Schedule, Scope, Stream } from "effect"
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
 import { bytes, openFds, tempSocketPath, text } from "./utils.js"
@@ -128,7 +130,7 @@ const heapGrowth = (points: ReadonlyArray<Sample>): number =>
  * runs need this; a request over IPC waits for its socket, which turns the event loop anyway.
  */
 const parked: Array<(resume: Effect.Effect<void>) => void> = []
-const nextTurn: Effect.Effect<void> = Effect.async<void>((resume) => {
+const nextTurn: Effect.Effect<void> = callback<void>((resume) => {
   parked.push(resume)
   if (parked.length === 1) {
     setImmediate(() => {
@@ -136,9 +138,9 @@ const nextTurn: Effect.Effect<void> = Effect.async<void>((resume) => {
     })
   }
 })
-const borrowsOfThisFiber = FiberRef.unsafeMake(0)
+const borrowsOfThisFiber = makeFiberCounter()
 const takeTurns: Effect.Effect<void> = Effect.flatMap(
-  FiberRef.updateAndGet(borrowsOfThisFiber, (borrows) => borrows + 1),
+  borrowsOfThisFiber,
   (borrows) => borrows % 1_000 === 0 ? nextTurn : Effect.void
 )
 
@@ -178,7 +180,7 @@ const forever: Shape = {
   run: (borrow, perFiber) =>
     inFibers(() => {
       let left = perFiber
-      const step = Effect.zipRight(
+      const step = Effect.andThen(
         borrow,
         Effect.suspend(() => --left === 0 ? Effect.fail(new QuotaReached({ reason: "QuotaReached" })) : Effect.void)
       )
@@ -215,7 +217,7 @@ const mergedStreams: Shape = {
   name: "Stream.repeatEffect, merged",
   run: (borrow, perFiber) =>
     Stream.runDrain(
-      Stream.mergeAll(Array.from({ length: fibers }, () => Stream.take(Stream.repeatEffect(borrow), perFiber)), {
+      Stream.mergeAll(Array.from({ length: fibers }, () => Stream.take(repeatEffectStream(borrow), perFiber)), {
         concurrency: fibers
       })
     )
@@ -312,7 +314,7 @@ const measure = <E>(
     const { heapNoise, leftOpen, stats, wrongReplies } = yield* Effect.scoped(Effect.gen(function*() {
       const { heapNoise, makePool, open, wrongReplies } = yield* subject(meter.count)
       const poolScope = yield* Scope.make()
-      const { borrow, pool } = yield* Scope.extend(makePool, poolScope)
+      const { borrow, pool } = yield* inScope(makePool, poolScope)
       waiting = Effect.map(pool.stats, (stats) => stats.waiting)
       yield* shape.run(borrow, perFiber)
       const stats = yield* pool.stats
@@ -359,16 +361,16 @@ const inMemory = (count: Effect.Effect<void>): Effect.Effect<Subject<ConnectionP
     const makePool = Effect.map(ConnectionPool.make(connector, { maxConnections: connections }), (pool) => ({
       pool: pool as ConnectionPool.ConnectionPool<unknown>,
       // The borrower yields while holding its connection, so that the other fibers run meanwhile and wait for one.
-      borrow: Effect.zipRight(
+      borrow: Effect.andThen(
         pool.use((connection) =>
-          Effect.zipRight(
-            Effect.yieldNow(),
+          Effect.andThen(
+            yieldNow,
             Effect.sync(() => {
               connection.uses++
             })
           )
         ),
-        Effect.zipRight(count, takeTurns)
+        Effect.andThen(count, takeTurns)
       )
     }))
     return { makePool, open: Effect.sync(() => open), wrongReplies: () => 0, heapNoise: heapNoise.inMemory }
@@ -390,7 +392,7 @@ const overIpc = (count: Effect.Effect<void>) =>
           Effect.map((reply) => {
             if (text(reply) !== payload) wrongReplies++
           }),
-          Effect.zipRight(count)
+          Effect.andThen(count)
         )
       })
     }))

@@ -1,6 +1,7 @@
 import { IpcConnection, IpcServer } from "@connection-pool/platform-node"
 import { within } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
+import { it } from "@connection-pool/test-kit/internal/edge/platformNode"
+import { assert, describe } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import { bytes, tempSocketPath, text } from "./utils.js"

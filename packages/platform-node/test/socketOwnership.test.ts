@@ -1,7 +1,9 @@
 import { IpcAddress, IpcConnection, IpcServer } from "@connection-pool/platform-node"
 import { within } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Exit, Scope } from "effect"
+import { failureOption, inScope } from "@connection-pool/test-kit/internal/edge/effect"
+import { callback, it } from "@connection-pool/test-kit/internal/edge/platformNode"
+import { assert, describe } from "@effect/vitest"
+import { Effect, Exit, Option, Scope } from "effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
@@ -13,7 +15,7 @@ const nobody = 65534
 
 /** Leaves a socket file at `target` that nothing listens on, as a server killed without closing would. */
 const staleSocketAt = (target: string): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
+  callback<void>((resume) => {
     const bound = `${target}.bound`
     const server = net.createServer()
     server.listen(bound, () => {
@@ -73,19 +75,19 @@ describe("Unix socket files: who owns them, who may remove them", () => {
         const roundScope = yield* Scope.make()
         const results = yield* Effect.all(
           ["a", "b"].map((name) =>
-            Effect.either(Scope.extend(IpcServer.make({ path: socketPath, handler: named(name) }), roundScope))
+            Effect.exit(inScope(IpcServer.make({ path: socketPath, handler: named(name) }), roundScope))
           ),
           { concurrency: "unbounded" }
         )
-        const winners = results.filter(Either.isRight)
+        const winners = results.filter(Exit.isSuccess)
         assert.strictEqual(winners.length, 1, `round ${round}: exactly one server listens`)
         listened += winners.length
-        const loser = results.find(Either.isLeft)!.left
-        assert.strictEqual(loser._tag === "ServerError" && loser.reason, "AddressInUse")
+        const loser = Option.getOrUndefined(failureOption(results.find(Exit.isFailure)!.cause))
+        assert.strictEqual(loser?._tag === "ServerError" && loser.reason, "AddressInUse")
         // The file at the path is the winner's live one (it answers), and stays (a filesystem may give it the stale
         // file's inode number, so the answer is what tells it apart).
         const live = inodeOf(socketPath)
-        const connection = yield* Scope.extend(IpcConnection.connect({ path: socketPath }), roundScope)
+        const connection = yield* inScope(IpcConnection.connect({ path: socketPath }), roundScope)
         const reply = text(yield* connection.request(bytes(`r${round}`)).pipe(within("2 seconds", "the reply")))
         assert.match(reply, new RegExp(`^[ab]:r${round}$`))
         assert.strictEqual(inodeOf(socketPath), live, `round ${round}: the live socket file is still there`)
@@ -100,7 +102,7 @@ describe("Unix socket files: who owns them, who may remove them", () => {
     Effect.gen(function*() {
       const socketPath = yield* tempSocketPath("replaced")
       const firstScope = yield* Scope.make()
-      yield* Scope.extend(IpcServer.make({ path: socketPath, handler: named("first") }), firstScope)
+      yield* inScope(IpcServer.make({ path: socketPath, handler: named("first") }), firstScope)
       // Someone removes the first server's file, and a second server binds the path.
       fs.unlinkSync(socketPath)
       yield* IpcServer.make({ path: socketPath, handler: named("second") })
@@ -118,8 +120,8 @@ describe("Unix socket files: who owns them, who may remove them", () => {
       let received = 0
       const foreign = net.createServer((socket) => socket.on("data", (chunk) => received += chunk.length))
       yield* Effect.acquireRelease(
-        Effect.async<void>((resume) => void foreign.listen(socketPath, () => resume(Exit.void))),
-        () => Effect.async<void>((resume) => void foreign.close(() => resume(Exit.void)))
+        callback<void>((resume) => void foreign.listen(socketPath, () => resume(Exit.void))),
+        () => callback<void>((resume) => void foreign.close(() => resume(Exit.void)))
       )
       fs.chownSync(socketPath, nobody, nobody)
       const me = process.getuid!()

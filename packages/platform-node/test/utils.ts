@@ -1,5 +1,6 @@
 import type { IpcAddress } from "@connection-pool/platform-node"
 import { within } from "@connection-pool/test-kit"
+import { callback } from "@connection-pool/test-kit/internal/edge/platformNode"
 import { Data, Effect, Exit } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as fs from "node:fs"
@@ -24,7 +25,7 @@ export const tempSocketPath = (name: string) =>
   )
 
 /** A TCP port nothing listens on: bound to find it, then released. */
-export const freePort: Effect.Effect<number> = Effect.async<number>((resume) => {
+export const freePort: Effect.Effect<number> = callback<number>((resume) => {
   const server = net.createServer()
   server.listen({ host: "127.0.0.1", port: 0 }, () => {
     const port = (server.address() as net.AddressInfo).port
@@ -61,7 +62,7 @@ export interface ServerProcess {
 }
 
 const awaitExit = (child: ChildProcess.ChildProcess): Effect.Effect<string> =>
-  Effect.async<string>((resume) => {
+  callback<string>((resume) => {
     if (child.exitCode !== null || child.signalCode !== null) {
       return resume(Exit.succeed(String(child.signalCode ?? child.exitCode)))
     }
@@ -75,7 +76,7 @@ const awaitExit = (child: ChildProcess.ChildProcess): Effect.Effect<string> =>
  */
 export const forkServer = (args: ReadonlyArray<string>, nodeOptions: ReadonlyArray<string> = []) =>
   Effect.acquireRelease(
-    Effect.async<ServerProcess, ServerProcessError>((resume) => {
+    callback<ServerProcess, ServerProcessError>((resume) => {
       const child = ChildProcess.fork(serverScript, args, {
         execArgv: [...nodeOptions, "--import", tsxLoader],
         stdio: ["ignore", "pipe", "pipe", "ipc"]

@@ -25,6 +25,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { parseArgs } from "node:util"
+import { firstFailure, isInterruptedOnly } from "../internal/edge/effect.js"
 import * as IpcServer from "../IpcServer.js"
 import * as IpcServerFaults from "../IpcServerFaults.js"
 
@@ -95,9 +96,9 @@ process.once("SIGTERM", stop)
 server.addObserver((exit) => {
   process.removeListener("SIGINT", stop)
   process.removeListener("SIGTERM", stop)
-  if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause)) {
+  if (exit._tag === "Failure" && !isInterruptedOnly(exit.cause)) {
     // A typed failure (bad options, an address in use) is told in one line; a defect with its stack.
-    const failure = Cause.failureOption(exit.cause)
+    const failure = firstFailure(exit.cause)
     process.stderr.write(
       failure._tag === "Some" ? `${failure.value._tag}: ${failure.value.message}\n` : `${Cause.pretty(exit.cause)}\n`
     )

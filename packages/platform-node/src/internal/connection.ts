@@ -3,8 +3,9 @@
  *
  * This is a lean wrapper over `node:net` on purpose: @effect/platform's `Socket` model (a Channel of chunks with
  * a Scope and a Queue per socket) costs several Effect operations per chunk, which on a request round trip of a
- * few microseconds is most of the cost. Here a request is one `Effect.async`: the frame is written directly and
- * the reply resumes the waiting fiber from the socket's `data` listener.
+ * few microseconds is most of the cost. Here a request is one callback effect (Effect 3's `Effect.async`, Effect 4's
+ * `Effect.callback`): the frame is written directly and the reply resumes the waiting fiber from the socket's `data`
+ * listener.
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -14,6 +15,7 @@ import * as net from "node:net"
 import type { Address } from "../IpcAddress.js"
 import type { IpcConnection, TypeId as IpcConnectionTypeId } from "../IpcConnection.js"
 import { ProtocolError, RemoteError, type RequestError, SocketError } from "../IpcError.js"
+import { callback, timeoutFail } from "./edge/effect.js"
 import { decodeErrorPayload, Decoder, emptyPayload, frameTooLargeToSend, FrameType, writeFrame } from "./frame.js"
 import type { ResolvedOptions } from "./options.js"
 import { ownerCheck, socketFile, wrongOwner } from "./socketOwner.js"
@@ -87,15 +89,12 @@ export class Connection implements IpcConnection {
     socket.setTimeout(Duration.toMillis(options.requestTimeout))
     socket.on("timeout", this.onSilence)
     const pingTimeout = options.pingTimeout
-    this.ping = Effect.timeoutFail(Effect.async<void, RequestError>(this.registerPing), {
-      duration: pingTimeout,
-      onTimeout: () =>
-        new ProtocolError({
-          reason: "PingTimeout",
-          direction: "receive",
-          detail: `no pong from ${options.label} within ${Duration.format(pingTimeout)}`
-        })
-    })
+    this.ping = timeoutFail(callback<void, RequestError>(this.registerPing), pingTimeout, () =>
+      new ProtocolError({
+        reason: "PingTimeout",
+        direction: "receive",
+        detail: `no pong from ${options.label} within ${Duration.format(pingTimeout)}`
+      }))
   }
 
   get address(): Address {
@@ -115,7 +114,7 @@ export class Connection implements IpcConnection {
   }
 
   request(payload: Uint8Array): Effect.Effect<Uint8Array, RequestError> {
-    return Effect.async<Uint8Array, RequestError>((resume) => {
+    return callback<Uint8Array, RequestError>((resume) => {
       if (this.failure !== undefined) return resume(Exit.fail(this.failure))
       if (payload.length > this.options.maxFrameSize) {
         return resume(Exit.fail(frameTooLargeToSend(payload.length, this.options.maxFrameSize)))
@@ -157,7 +156,7 @@ export class Connection implements IpcConnection {
   }
 
   /** Closes the socket and waits until its file descriptor is released. */
-  readonly close: Effect.Effect<void> = Effect.async<void>((resume) => {
+  readonly close: Effect.Effect<void> = callback<void>((resume) => {
     if (this.closed) return resume(Exit.void)
     this.closeWaiters.push(() => resume(Exit.void))
     this.fail(new SocketError({ reason: "ClosedLocally", address: this.options.label }))
@@ -324,7 +323,7 @@ export const connectError = (address: string, error: NodeJS.ErrnoException): Soc
 export const connect = (options: ResolvedOptions): Effect.Effect<Connection, SocketError, Scope.Scope> =>
   Effect.acquireRelease(
     // Interruptible so that a borrower giving up stops a slow connect at once; the canceller destroys the socket.
-    Effect.interruptible(Effect.async<Connection, SocketError>((resume) => {
+    Effect.interruptible(callback<Connection, SocketError>((resume) => {
       const address = options.address
       const ownerBefore = socketFile(options)
       if (ownerBefore !== undefined && ownerBefore.uid !== options.socketOwner) {

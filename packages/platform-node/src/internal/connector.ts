@@ -5,6 +5,7 @@ import type { IpcConnection } from "../IpcConnection.js"
 import type { Options } from "../IpcConnector.js"
 import { causeIsConnectionFault, type InvalidIpcOptions, type SocketError } from "../IpcError.js"
 import * as internal from "./connection.js"
+import { fromOutcome } from "./edge/effect.js"
 import { resolve, type ResolvedOptions } from "./options.js"
 
 export const fromResolved = (options: ResolvedOptions): Connector.Connector<IpcConnection, SocketError> =>
@@ -18,7 +19,7 @@ export const fromResolved = (options: ResolvedOptions): Connector.Connector<IpcC
 export const make = (
   options: Options
 ): Effect.Effect<Connector.Connector<IpcConnection, SocketError>, InvalidIpcOptions> =>
-  Effect.map(resolve(options), fromResolved)
+  Effect.map(fromOutcome(resolve(options)), fromResolved)
 
 export const connect = (options: Options): Effect.Effect<IpcConnection, SocketError | InvalidIpcOptions, Scope.Scope> =>
-  Effect.flatMap(resolve(options), internal.connect)
+  Effect.flatMap(fromOutcome(resolve(options)), internal.connect)

@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import { hasProperty } from "effect/Predicate"
 import type { Handler, RequestInfo } from "../IpcServer.js"
 import type { Fault, FaultyHandler } from "../IpcServerFaults.js"
+import { dieMessage } from "./edge/effect.js"
 import { emptyPayload, encode, encodeHeader, FRAME_SIZE_LIMIT, FrameType, HEADER_SIZE } from "./frame.js"
 import { type RawConnection, takeOverReply } from "./server.js"
 
@@ -80,7 +81,7 @@ const actOut = (request: RequestInfo, fault: Fault): Effect.Effect<Uint8Array> =
     if (problem !== undefined) return Effect.die(new RangeError(problem))
     const connection = takeOverReply(request)
     if (connection === undefined) {
-      return Effect.dieMessage("a fault can only be acted out on a request that an IpcServer passed to its handler")
+      return dieMessage("a fault can only be acted out on a request that an IpcServer passed to its handler")
     }
     if (!connection.closed) perform(connection, request.requestId, fault)
     // The server writes nothing for a request taken over: these bytes go nowhere.
@@ -162,7 +163,7 @@ const scripted: FaultyHandler<ScriptedFailure> = (payload) => {
     case "fail":
       return Effect.fail(new ScriptedFailure({ reason: "Scripted", detail: argument ?? "the handler refused" }))
     case "die":
-      return Effect.dieMessage(argument ?? "the handler died")
+      return dieMessage(argument ?? "the handler died")
     case "sleep":
       return sleepThenReply(command, argument)
   }

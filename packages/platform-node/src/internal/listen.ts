@@ -6,13 +6,14 @@ import * as net from "node:net"
 import type { Address } from "../IpcAddress.js"
 import { ServerError } from "../IpcError.js"
 import { format, isPipePath } from "./address.js"
+import { callback, catchAll } from "./edge/effect.js"
 
 const listenOnce = (
   server: net.Server,
   address: Address,
   backlog: number
 ): Effect.Effect<void, NodeJS.ErrnoException> =>
-  Effect.async<void, NodeJS.ErrnoException>((resume) => {
+  callback<void, NodeJS.ErrnoException>((resume) => {
     const onError = (error: NodeJS.ErrnoException) => {
       server.removeListener("listening", onListening)
       resume(Exit.fail(error))
@@ -29,7 +30,7 @@ const listenOnce = (
 
 /** Whether something answers at a socket path. */
 const answers = (path: string): Effect.Effect<boolean> =>
-  Effect.async<boolean>((resume) => {
+  callback<boolean>((resume) => {
     const probe = net.createConnection({ path })
     probe.once("connect", () => {
       probe.destroy()
@@ -162,7 +163,7 @@ const listenUnix = (
   path: string
 ): Effect.Effect<Listening, NodeJS.ErrnoException> =>
   listenOnce(server, { path }, options.backlog).pipe(
-    Effect.catchAll((error) =>
+    catchAll((error: NodeJS.ErrnoException) =>
       error.code === "EADDRINUSE" && options.removeStaleSocket
         ? takeOverStaleSocket(path, listenOnce(server, { path }, options.backlog), error)
         : Effect.fail(error)

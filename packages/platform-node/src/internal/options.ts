@@ -1,11 +1,11 @@
 import * as PoolError from "@connection-pool/core/PoolError"
 import * as Duration from "effect/Duration"
-import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import type { Address } from "../IpcAddress.js"
 import type { Options } from "../IpcConnector.js"
 import { InvalidIpcOptions, type OptionIssue } from "../IpcError.js"
 import { currentUid, format, resolveAddress } from "./address.js"
+import { failed, failureOf, type Outcome, succeeded, successOf } from "./edge/effect.js"
 import { DEFAULT_MAX_FRAME_SIZE, FRAME_SIZE_LIMIT } from "./frame.js"
 
 /** Connector options with every default filled in. */
@@ -45,11 +45,12 @@ export const durationOption = (
 ): Duration.Duration => {
   if (value === undefined) return fallback
   const decoded = PoolError.decodeDurationOption(field, value)
-  if (Either.isLeft(decoded)) {
-    issues.push(decoded.left)
+  const issue = failureOf(decoded)
+  if (issue !== undefined) {
+    issues.push(issue)
     return fallback
   }
-  return decoded.right
+  return successOf(decoded)!
 }
 
 export const booleanOption = (
@@ -85,9 +86,9 @@ export const invalid = (addressIssues: ReadonlyArray<OptionIssue>, issues: Reado
     issues: [...addressIssues, ...issues]
   })
 
-export const resolve = (options: Options): Either.Either<ResolvedOptions, InvalidIpcOptions> => {
+export const resolve = (options: Options): Outcome<ResolvedOptions, InvalidIpcOptions> => {
   if (typeof options !== "object" || options === null) {
-    return Either.left(
+    return failed(
       new InvalidIpcOptions({
         reason: "InvalidAddress",
         issues: [{ field: "options", value: options, message: "must be an object with a path or a port" }]
@@ -111,9 +112,9 @@ export const resolve = (options: Options): Either.Either<ResolvedOptions, Invali
   const socketOwner = socketOwnerOption(issues, options.socketOwner)
   const authToken = authOption(issues, options.auth)
   if (address === undefined || addressIssues.length > 0 || issues.length > 0) {
-    return Either.left(invalid(addressIssues, issues))
+    return failed(invalid(addressIssues, issues))
   }
-  return Either.right({
+  return succeeded({
     address,
     label: format(address),
     connectTimeoutMillis: Duration.toMillis(connectTimeout),

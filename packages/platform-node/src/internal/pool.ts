@@ -1,15 +1,15 @@
 import * as ConnectionPool from "@connection-pool/core/ConnectionPool"
 import type { ConnectionError, InvalidPoolOptions } from "@connection-pool/core/PoolError"
-import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import type * as Schema from "effect/Schema"
+import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { IpcConnection } from "../IpcConnection.js"
 import type { Options } from "../IpcConnector.js"
 import type { InvalidIpcOptions, RequestError } from "../IpcError.js"
 import type { IpcPool } from "../IpcPool.js"
 import { fromResolved } from "./connector.js"
+import { fromOutcome, scopedLayer, type ServiceKey } from "./edge/effect.js"
+import type { SchemaOf } from "./edge/schema.js"
 import { resolve } from "./options.js"
 import { typed } from "./schema.js"
 
@@ -25,7 +25,7 @@ export const make = (
   poolOptions?: ConnectionPool.Options | undefined
 ): Effect.Effect<IpcPool, InvalidIpcOptions | InvalidPoolOptions | ConnectionError, Scope.Scope> =>
   Effect.flatMap(
-    resolve(options),
+    fromOutcome(resolve(options)),
     (resolved) =>
       ConnectionPool.make(fromResolved(resolved), {
         ...poolOptions,
@@ -35,11 +35,11 @@ export const make = (
   )
 
 export const layer = <I>(
-  tag: Context.Tag<I, IpcPool>,
+  tag: ServiceKey<I, IpcPool>,
   options: Options,
   poolOptions?: ConnectionPool.Options | undefined
 ): Layer.Layer<I, InvalidIpcOptions | InvalidPoolOptions | ConnectionError> =>
-  Layer.scoped(tag, make(options, poolOptions))
+  scopedLayer(tag, make(options, poolOptions))
 
 const send = (payload: Uint8Array) => (connection: IpcConnection) => connection.request(payload)
 
@@ -49,8 +49,8 @@ export const request = (
 ): Effect.Effect<Uint8Array, RequestError | ConnectionPool.BorrowError> => self.use(send(payload))
 
 export const requestSchema = <A, I, RA, B, J, RB>(schemas: {
-  readonly request: Schema.Schema<A, I, RA>
-  readonly response: Schema.Schema<B, J, RB>
+  readonly request: SchemaOf<A, I, RA>
+  readonly response: SchemaOf<B, J, RB>
 }) => {
   const run = typed(schemas)
   return (self: IpcPool, value: A): Effect.Effect<B, RequestError | ConnectionPool.BorrowError, RA | RB> =>

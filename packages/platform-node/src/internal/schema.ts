@@ -1,7 +1,6 @@
 import * as Effect from "effect/Effect"
-import type * as ParseResult from "effect/ParseResult"
-import * as Schema from "effect/Schema"
 import { ProtocolError } from "../IpcError.js"
+import { jsonDecoder, jsonEncoder, type SchemaFailure, type SchemaOf } from "./edge/schema.js"
 
 const textEncoder = new TextEncoder()
 const textDecoder = new TextDecoder("utf-8", { fatal: true })
@@ -14,11 +13,11 @@ const decodeText = (bytes: Uint8Array, direction: "send" | "receive"): Effect.Ef
   })
 
 /** JSON text from a value, checked against `schema`. */
-export const encoder = <A, I, R>(schema: Schema.Schema<A, I, R>, direction: "send" | "receive") => {
-  const encode = Schema.encode(Schema.parseJson(schema))
+export const encoder = <A, I, R>(schema: SchemaOf<A, I, R>, direction: "send" | "receive") => {
+  const encode = jsonEncoder(schema)
   return (value: A): Effect.Effect<Uint8Array, ProtocolError, R> =>
     Effect.map(
-      Effect.mapError(encode(value), (cause: ParseResult.ParseError) =>
+      Effect.mapError(encode(value), (cause: SchemaFailure) =>
         new ProtocolError({ reason: "EncodeFailed", direction, detail: cause.message, cause })),
       (json) =>
         textEncoder.encode(json)
@@ -26,8 +25,8 @@ export const encoder = <A, I, R>(schema: Schema.Schema<A, I, R>, direction: "sen
 }
 
 /** A value from JSON text, checked against `schema`. */
-export const decoder = <A, I, R>(schema: Schema.Schema<A, I, R>, direction: "send" | "receive") => {
-  const decode = Schema.decodeUnknown(Schema.parseJson(schema))
+export const decoder = <A, I, R>(schema: SchemaOf<A, I, R>, direction: "send" | "receive") => {
+  const decode = jsonDecoder(schema)
   return (bytes: Uint8Array): Effect.Effect<A, ProtocolError, R> =>
     Effect.flatMap(
       decodeText(bytes, direction),
@@ -39,8 +38,8 @@ export const decoder = <A, I, R>(schema: Schema.Schema<A, I, R>, direction: "sen
 
 /** The client side of a typed request: encode, send, decode. */
 export const typed = <A, I, RA, B, J, RB>(schemas: {
-  readonly request: Schema.Schema<A, I, RA>
-  readonly response: Schema.Schema<B, J, RB>
+  readonly request: SchemaOf<A, I, RA>
+  readonly response: SchemaOf<B, J, RB>
 }) => {
   const encode = encoder(schemas.request, "send")
   const decode = decoder(schemas.response, "receive")
@@ -53,8 +52,8 @@ export const typed = <A, I, RA, B, J, RB>(schemas: {
 /** The server side of a typed request: decode, handle, encode. */
 export const handler = <A, I, RA, B, J, RB, E, R>(
   schemas: {
-    readonly request: Schema.Schema<A, I, RA>
-    readonly response: Schema.Schema<B, J, RB>
+    readonly request: SchemaOf<A, I, RA>
+    readonly response: SchemaOf<B, J, RB>
   },
   f: (request: A) => Effect.Effect<B, E, R>
 ) => {

@@ -1,14 +1,21 @@
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
-import * as Runtime from "effect/Runtime"
+import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as net from "node:net"
 import type { Address } from "../IpcAddress.js"
 import type { InvalidIpcOptions, ServerError } from "../IpcError.js"
 import type { Handler, IpcServer, Options, ServerStats, TypeId as IpcServerTypeId } from "../IpcServer.js"
+import {
+  callback,
+  type Forker,
+  fromOutcome,
+  makeForker,
+  type RunningFiberOf,
+  scopedLayer,
+  serviceKey
+} from "./edge/effect.js"
 import { listen, type Listening } from "./listen.js"
 import { type ConnectionHost, ServerConnection, ServerCounters } from "./serverConnection.js"
 import { type ResolvedServerOptions, resolveServerOptions } from "./serverOptions.js"
@@ -19,7 +26,7 @@ export { type RawConnection, takeOverReply } from "./serverConnection.js"
 export const TypeId: IpcServerTypeId = Symbol.for("@connection-pool/platform-node/IpcServer") as IpcServerTypeId
 
 /** @internal */
-export const tag = Context.GenericTag<IpcServer>("@connection-pool/platform-node/IpcServer")
+export const tag = serviceKey<IpcServer>("@connection-pool/platform-node/IpcServer")
 
 export const echoHandler: Handler = (payload) => Effect.succeed(payload)
 
@@ -34,16 +41,16 @@ class ServerImpl<E, R> implements IpcServer, ConnectionHost<E, R> {
   readonly [TypeId]: IpcServerTypeId = TypeId
   readonly connections = new Set<ServerConnection<E, R>>()
   readonly waiters = new Set<Waiter>()
-  readonly runFork: <A, E2>(effect: Effect.Effect<A, E2, R>) => Fiber.RuntimeFiber<A, E2>
+  readonly runFork: Forker<R>
   address: Address
   closing = false
   readonly counters = new ServerCounters()
   accepted = 0
   peakOpen = 0
 
-  constructor(readonly options: ResolvedServerOptions<E, R>, runtime: Runtime.Runtime<R>) {
+  constructor(readonly options: ResolvedServerOptions<E, R>, runFork: Forker<R>) {
     this.address = options.address
-    this.runFork = Runtime.runFork(runtime)
+    this.runFork = runFork
   }
 
   readonly onConnection = (socket: net.Socket): void => {
@@ -105,7 +112,7 @@ class ServerImpl<E, R> implements IpcServer, ConnectionHost<E, R> {
   }
 
   awaitOpenConnections(predicate: (open: number) => boolean): Effect.Effect<number> {
-    return Effect.async<number>((resume) => {
+    return callback<number>((resume) => {
       const open = this.connections.size
       if (predicate(open)) return resume(Exit.succeed(open))
       const waiter: Waiter = { predicate, resume }
@@ -142,14 +149,14 @@ class ServerImpl<E, R> implements IpcServer, ConnectionHost<E, R> {
 const closeServer = <E, R>(server: net.Server, impl: ServerImpl<E, R>, listening: Listening): Effect.Effect<void> =>
   Effect.suspend(() => {
     impl.closing = true
-    const fibers: Array<Fiber.RuntimeFiber<Uint8Array, E>> = []
+    const fibers: Array<RunningFiberOf<Uint8Array, E>> = []
     for (const connection of impl.connections) {
       fibers.push(...connection.fibers)
       connection.socket.destroy()
     }
     return Fiber.interruptAll(fibers).pipe(
       // `close` calls back once every connection's handle and the listener's are closed.
-      Effect.zipRight(Effect.async<void>((resume) => {
+      Effect.andThen(callback<void>((resume) => {
         listening.close(() => resume(Exit.void))
       }))
     )
@@ -158,25 +165,28 @@ const closeServer = <E, R>(server: net.Server, impl: ServerImpl<E, R>, listening
 export const make = <E, R>(
   options: Options<E, R>
 ): Effect.Effect<IpcServer, ServerError | InvalidIpcOptions, Scope.Scope | R> =>
-  Effect.flatMap(resolveServerOptions(options), (resolved) =>
-    Effect.flatMap(Effect.runtime<R>(), (runtime) => {
-      const impl = new ServerImpl(resolved, runtime)
-      const server = net.createServer({ noDelay: resolved.noDelay }, impl.onConnection)
-      return Effect.acquireRelease(
-        Effect.map(listen(server, resolved), (listening) => {
-          const bound = server.address()
-          if (bound !== null && typeof bound === "object") impl.address = { host: bound.address, port: bound.port }
-          return [impl, listening] as const
-        }),
-        ([, listening]) => closeServer(server, impl, listening)
-      ).pipe(Effect.map(([impl]) => impl))
-    }))
+  Effect.flatMap(
+    fromOutcome(resolveServerOptions(options)),
+    (resolved) =>
+      Effect.flatMap(makeForker<R>(), (runFork) => {
+        const impl = new ServerImpl(resolved, runFork)
+        const server = net.createServer({ noDelay: resolved.noDelay }, impl.onConnection)
+        return Effect.acquireRelease(
+          Effect.map(listen(server, resolved), (listening) => {
+            const bound = server.address()
+            if (bound !== null && typeof bound === "object") impl.address = { host: bound.address, port: bound.port }
+            return [impl, listening] as const
+          }),
+          ([, listening]) => closeServer(server, impl, listening)
+        ).pipe(Effect.map(([impl]) => impl))
+      })
+  )
 
 export const layer = <E, R>(options: Options<E, R>): Layer.Layer<IpcServer, ServerError | InvalidIpcOptions, R> =>
-  Layer.scoped(tag, make(options))
+  scopedLayer(tag, make(options))
 
 /** Completes when the parent process that forked this one disconnects its IPC channel (for instance by dying). */
-const parentGone: Effect.Effect<void> = Effect.async<void>((resume) => {
+const parentGone: Effect.Effect<void> = callback<void>((resume) => {
   if (process.send === undefined) return
   if (!process.connected) return resume(Exit.void)
   const onDisconnect = () => resume(Exit.void)
@@ -191,7 +201,7 @@ export const serveProcess = <E, R>(
 ): Effect.Effect<void, ServerError | InvalidIpcOptions, R> =>
   Effect.scoped(
     Effect.flatMap(make(options), (server) =>
-      Effect.zipRight(
+      Effect.andThen(
         Effect.sync(() => {
           process.stdout.write(`${JSON.stringify({ event: "ready", pid: process.pid, address: server.address })}\n`)
         }),

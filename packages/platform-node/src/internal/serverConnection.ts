@@ -1,11 +1,11 @@
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as crypto from "node:crypto"
 import type * as net from "node:net"
 import type { CloseReason, RequestInfo } from "../IpcServer.js"
+import { firstFailure, type Forker, interruptNow, isInterruptedOnly, type RunningFiberOf } from "./edge/effect.js"
 import { defectReply, type ErrorReply, failureReply, notBytesReply } from "./errorReply.js"
 import {
   Decoder,
@@ -23,7 +23,7 @@ import { digest, type ResolvedServerOptions } from "./serverOptions.js"
 /** What a connection reports to, and reads from, the server that accepted it. */
 export interface ConnectionHost<E, R> {
   readonly options: ResolvedServerOptions<E, R>
-  readonly runFork: <A, E2>(effect: Effect.Effect<A, E2, R>) => Fiber.RuntimeFiber<A, E2>
+  readonly runFork: Forker<R>
   readonly counters: ServerCounters
   removed(connection: ServerConnection<E, R>): void
 }
@@ -92,7 +92,7 @@ export const takeOverReply = (request: RequestInfo): RawConnection | undefined =
 
 /** One accepted connection: it owns its socket, its decoder and its running handlers. */
 export class ServerConnection<E, R> implements RawConnection {
-  readonly fibers = new Set<Fiber.RuntimeFiber<Uint8Array, E>>()
+  readonly fibers = new Set<RunningFiberOf<Uint8Array, E>>()
   readonly decoder: Decoder
   closed = false
   private readonly gate: ReadGate
@@ -155,7 +155,7 @@ export class ServerConnection<E, R> implements RawConnection {
     if (this.authTimer !== undefined) clearTimeout(this.authTimer)
     this.waiting.length = 0
     this.waitingHead = 0
-    for (const fiber of this.fibers) fiber.unsafeInterruptAsFork(fiber.id())
+    for (const fiber of this.fibers) interruptNow(fiber)
     this.fibers.clear()
   }
 
@@ -242,8 +242,8 @@ export class ServerConnection<E, R> implements RawConnection {
       return this.report(id, "HandlerDefect", notBytesReply(reply, request, this.server.options.exposeDefects))
     }
     // Interrupted only: the server is closing the connection or itself; there is no one to answer.
-    if (Cause.isInterruptedOnly(exit.cause)) return
-    const failure = Cause.failureOption(exit.cause)
+    if (isInterruptedOnly(exit.cause)) return
+    const failure = firstFailure(exit.cause)
     if (Option.isSome(failure)) {
       return this.report(id, "HandlerFailed", failureReply(failure.value, exit.cause, request))
     }

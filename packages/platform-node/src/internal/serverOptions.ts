@@ -1,10 +1,10 @@
 import * as Duration from "effect/Duration"
-import * as Either from "effect/Either"
 import * as crypto from "node:crypto"
 import type { Address } from "../IpcAddress.js"
 import type { InvalidIpcOptions, OptionIssue } from "../IpcError.js"
 import type { Handler, Options } from "../IpcServer.js"
 import { resolveAddress } from "./address.js"
+import { failed, type Outcome, succeeded } from "./edge/effect.js"
 import { HEADER_SIZE } from "./frame.js"
 import { authOption, booleanOption, durationOption, frameSizeOption, invalid } from "./options.js"
 
@@ -37,7 +37,7 @@ const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024
 
 export const resolveServerOptions = <E, R>(
   options: Options<E, R>
-): Either.Either<ResolvedServerOptions<E, R>, InvalidIpcOptions> => {
+): Outcome<ResolvedServerOptions<E, R>, InvalidIpcOptions> => {
   const { address, issues: addressIssues } = resolveAddress(options, true)
   const issues: Array<OptionIssue> = []
   if (typeof options.handler !== "function") {
@@ -82,9 +82,9 @@ export const resolveServerOptions = <E, R>(
   )
   const token = authOption(issues, options.auth)
   if (address === undefined || addressIssues.length > 0 || issues.length > 0) {
-    return Either.left(invalid(addressIssues, issues))
+    return failed(invalid(addressIssues, issues))
   }
-  return Either.right({
+  return succeeded({
     address,
     handler: options.handler,
     maxFrameSize,
