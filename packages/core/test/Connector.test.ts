@@ -1,8 +1,8 @@
 import type { PoolError } from "@connection-pool/core"
 import { ConnectionPool, Connector } from "@connection-pool/core"
-import { eventually } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
-import { Cause, Context, Effect, Exit, Fiber, FiberId, Option, TestClock } from "effect"
+import { Edge, eventually, it, TestClock } from "@connection-pool/test-kit"
+import { assert, describe } from "@effect/vitest"
+import { Cause, Deferred, Effect, Exit, Fiber, Option } from "effect"
 
 /**
  * A tiny in-process client with a promise API, shaped like the usual database clients: `connect` resolves
@@ -75,8 +75,8 @@ describe("Connector.make", () => {
 
   it.effect("open first: the requirements of open (less Scope) and of check are the connector's", () =>
     Effect.gen(function*() {
-      class Prefix extends Context.Tag("Prefix")<Prefix, string>() {}
-      class Probe extends Context.Tag("Probe")<Probe, Array<string>>() {}
+      class Prefix extends Edge.Service<Prefix, string>()("Prefix") {}
+      class Probe extends Edge.Service<Probe, Array<string>>()("Probe") {}
       const connector: Connector.Connector<string, never, Prefix | Probe> = Connector.make(
         Effect.acquireRelease(Effect.map(Prefix, (prefix) => `${prefix}-1`), () => Effect.void),
         { check: (connection) => Effect.flatMap(Probe, (probed) => Effect.sync(() => probed.push(connection))) }
@@ -95,9 +95,9 @@ describe("Connector.make", () => {
       const connector = Connector.make(Effect.succeed(1))
       assert.isTrue(connector.isFault(Cause.fail("query failed")))
       assert.isTrue(connector.isFault(Cause.die(new Error("bug"))))
-      assert.isFalse(connector.isFault(Cause.interrupt(FiberId.none)))
+      assert.isFalse(connector.isFault(Edge.interruption))
       const given = Connector.make(Effect.succeed(1), { isFault: () => true })
-      assert.isFalse(given.isFault(Cause.interrupt(FiberId.none)))
+      assert.isFalse(given.isFault(Edge.interruption))
     }))
 
   it.scoped("callbacks that throw are failures, not crashes of the pool", () =>
@@ -127,7 +127,7 @@ describe("Connector.make", () => {
       const stats = yield* pool.stats
       assert.strictEqual(stats.closedByReason.disconnected, 1)
       // the failure is counted, as an isFault that cannot answer leaves it to the default
-      yield* Effect.either(pool.use(() => Effect.fail("query failed")))
+      yield* Edge.outcome(pool.use(() => Effect.fail("query failed")))
       assert.strictEqual((yield* pool.connections)[0]!.errorCount, 1)
     }))
 })
@@ -147,10 +147,17 @@ describe("Connector.fromPromise", () => {
       const server = new Server()
       const rows = yield* Effect.scoped(Effect.gen(function*() {
         const pool = yield* ConnectionPool.make(connectorFor(server), { maxConnections: 2 })
-        return yield* Effect.all([
-          pool.use((client) => query(client, "a")),
-          pool.use((client) => query(client, "b"))
-        ], { concurrency: 2 })
+        // each borrower holds its client until both have one (else, with clients that connect at once, the first
+        // client may serve both in turn before the second has connected)
+        const bothLent = yield* Deferred.make<void>()
+        let lent = 0
+        const borrow = (sql: string) =>
+          pool.use((client) =>
+            Effect.suspend(() => ++lent === 2 ? Deferred.succeed(bothLent, undefined) : Deferred.await(bothLent)).pipe(
+              Effect.andThen(query(client, sql))
+            )
+          )
+        return yield* Effect.all([borrow("a"), borrow("b")], { concurrency: 2 })
       }))
       assert.deepStrictEqual(rows, ["a on 1", "b on 2"])
       assert.deepStrictEqual(server.clients.map((client) => client.ends), [1, 1])
@@ -214,10 +221,10 @@ describe("Connector.fromPromise", () => {
       })
       const errors = Effect.map(pool.connections, (connections) => connections.map((c) => c.errorCount))
       // a query's own error (a syntax error) leaves the connection's health alone
-      yield* Effect.either(pool.use((client) => query(client, "bad sql")))
+      yield* Edge.outcome(pool.use((client) => query(client, "bad sql")))
       assert.deepStrictEqual(yield* errors, [0])
-      // a reset connection counts, met as a typed failure (tryPromise wraps it in an UnknownException)...
-      yield* Effect.either(pool.use((client) => query(client, "reset")))
+      // a reset connection counts, met as a typed failure (tryPromise wraps it in Effect's unknown error)...
+      yield* Edge.outcome(pool.use((client) => query(client, "reset")))
       assert.deepStrictEqual(yield* errors, [1])
       // ...or as a defect
       yield* Effect.exit(pool.use((client) => Effect.promise(() => client.query("reset"))))
@@ -227,7 +234,7 @@ describe("Connector.fromPromise", () => {
   it.scoped("without isFault, every failure counts, as for Connector.make", () =>
     Effect.gen(function*() {
       const pool = yield* ConnectionPool.make(connectorFor(new Server()), { maxConnections: 1 })
-      yield* Effect.either(pool.use((client) => query(client, "bad sql")))
+      yield* Edge.outcome(pool.use((client) => query(client, "bad sql")))
       assert.deepStrictEqual((yield* pool.connections).map((c) => c.errorCount), [1])
     }))
 
@@ -268,13 +275,13 @@ describe("Connector.fromPromise", () => {
         )
         return yield* pool.use((client) => query(client, "a"))
       }))
-      const fiber = yield* Effect.fork(closing)
+      const fiber = yield* Edge.fork(closing)
       // let the fiber reach the close; it must still be waiting on it
-      for (let turn = 0; turn < 100; turn++) yield* Effect.yieldNow()
+      for (let turn = 0; turn < 100; turn++) yield* Edge.yieldNow
       yield* TestClock.adjust("1999 millis")
-      assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
+      assert.isTrue(Option.isNone(yield* Edge.poll(fiber)))
       yield* TestClock.adjust("1 millis")
-      yield* eventually(() => Effect.map(Fiber.poll(fiber), Option.isSome))
+      yield* eventually(() => Effect.map(Edge.poll(fiber), Option.isSome))
       assert.strictEqual(yield* Fiber.join(fiber), "a on 1")
     }))
 
@@ -287,7 +294,7 @@ describe("Connector.fromPromise", () => {
         close: (client) => client.end()
       })
       const pool = yield* ConnectionPool.make(connector, { maxConnections: 1, openTimeout: "1 second" })
-      const borrower = yield* Effect.fork(Effect.flip(pool.use(() => Effect.void)))
+      const borrower = yield* Edge.fork(Effect.flip(pool.use(() => Effect.void)))
       yield* TestClock.adjust("1 second")
       const error = (yield* Fiber.join(borrower)) as PoolError.ConnectionError
       assert.strictEqual(error.reason, "OpenTimedOut")

@@ -1,8 +1,8 @@
 import type { PoolError } from "@connection-pool/core"
 import { Connector, KeyedConnectionPool } from "@connection-pool/core"
-import { eventually } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Either, Exit, Fiber, Option, Scope, TestClock } from "effect"
+import { Edge, eventually, it, TestClock } from "@connection-pool/test-kit"
+import { assert, describe } from "@effect/vitest"
+import { Deferred, Duration, Effect, Exit, Fiber, Option, Scope } from "effect"
 
 /** Connections that know their key, with counters per key. */
 const makeKeyedConnector = () => {
@@ -32,7 +32,7 @@ const hold = <A>(pools: KeyedConnectionPool.KeyedConnectionPool<string, A>, key:
   Effect.gen(function*() {
     const lent = yield* Deferred.make<void>()
     return yield* Effect.forkScoped(
-      pools.use(key, () => Effect.zipRight(Deferred.succeed(lent, undefined), Effect.never))
+      pools.use(key, () => Effect.andThen(Deferred.succeed(lent, undefined), Effect.never))
     )
       .pipe(Effect.tap(() => Deferred.await(lent)))
   })
@@ -48,7 +48,7 @@ describe("KeyedConnectionPool", () => {
       assert.sameMembers([...(yield* pools.keys)], ["a", "b"])
       yield* hold(pools, "a")
       yield* hold(pools, "a")
-      const third = yield* Effect.fork(pools.use("a", () => Effect.void))
+      const third = yield* Edge.fork(pools.use("a", () => Effect.void))
       yield* eventually(() =>
         Effect.map(pools.stats, (all) => all.some(([key, stats]) => key === "a" && stats.waiting === 1))
       )
@@ -90,10 +90,10 @@ describe("KeyedConnectionPool", () => {
       yield* hold(pools, "a")
       assert.strictEqual(yield* pools.totalConnections, 2)
       // key b cannot open while key a holds the total, lent (never taken): after openTimeout it hears so
-      const b = yield* Effect.fork(Effect.either(pools.use("b", () => Effect.void)))
+      const b = yield* Edge.fork(Edge.outcome(pools.use("b", () => Effect.void)))
       yield* TestClock.adjust("5 seconds")
       const failed = yield* Fiber.join(b)
-      const error = (failed as Either.Left<PoolError.PoolError, void>).left as PoolError.ConnectionError
+      const error = Edge.failureOf(failed)! as PoolError.ConnectionError
       assert.strictEqual(error._tag, "ConnectionError")
       assert.strictEqual(error.reason, "OpenTimedOut")
       assert.isFalse(opened.has("b"))
@@ -120,8 +120,8 @@ describe("KeyedConnectionPool", () => {
       yield* pools.use("c", () => Effect.void)
       assert.strictEqual(yield* pools.totalConnections, 3)
       // the clock does not move: a wait for a connection to close would not end
-      const b = yield* Effect.fork(pools.use("b", (connection) => Effect.succeed(connection.key)))
-      yield* eventually(() => Effect.map(Fiber.poll(b), Option.isSome), "key b to be served")
+      const b = yield* Edge.fork(pools.use("b", (connection) => Effect.succeed(connection.key)))
+      yield* eventually(() => Effect.map(Edge.poll(b), Option.isSome), "key b to be served")
       assert.strictEqual(yield* Fiber.join(b), "b")
       // a's idle connection (the oldest idle) made room; a's lent one and c's younger one are untouched
       assert.deepStrictEqual(closed, ["a"])
@@ -172,7 +172,7 @@ describe("KeyedConnectionPool", () => {
         KeyedConnectionPool.make(connector, {
           maxConnections: 0,
           maxTotal: -1,
-          keyIdleTimeout: "never" as Duration.DurationInput
+          keyIdleTimeout: "never" as Edge.DurationInput
         })
       ))
       assert.strictEqual(error._tag, "InvalidPoolOptions")
@@ -219,15 +219,15 @@ describe("KeyedConnectionPool", () => {
     Effect.gen(function*() {
       const { connector, open } = makeKeyedConnector()
       const scope = yield* Scope.make()
-      const pools = yield* Scope.extend(KeyedConnectionPool.make(connector), scope)
+      const pools = yield* Edge.inScope(KeyedConnectionPool.make(connector), scope)
       yield* pools.use("a", () => Effect.void)
       yield* pools.use("b", () => Effect.void)
       yield* Scope.close(scope, Exit.void)
       assert.strictEqual(open.get("a"), 0)
       assert.strictEqual(open.get("b"), 0)
-      const refused = yield* Effect.either(pools.use("a", () => Effect.void))
+      const refused = yield* Edge.outcome(pools.use("a", () => Effect.void))
       assert.strictEqual(
-        Option.getOrUndefined(Either.getLeft(refused))?._tag,
+        Edge.failureOf(refused)?._tag,
         "PoolClosedError"
       )
     }))

@@ -1,6 +1,7 @@
 import { PoolError } from "@connection-pool/core"
-import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Either, Exit, Option } from "effect"
+import { Edge, it } from "@connection-pool/test-kit"
+import { assert, describe } from "@effect/vitest"
+import { Duration, Effect, Exit } from "effect"
 import { hasProperty } from "effect/Predicate"
 
 const connectionError = new PoolError.ConnectionError({ reason: "OpenFailed", pool: "p", cause: new Error("refused") })
@@ -62,25 +63,21 @@ describe("PoolError", () => {
 
   it("decodeDurationOption decodes a duration or names the option; infinity only when allowed", () => {
     const decoded = PoolError.decodeDurationOption("timeout", "5 seconds")
-    assert.isTrue(Either.isRight(decoded) && Duration.equals(decoded.right, Duration.seconds(5)))
+    assert.isTrue(Edge.isSuccess(decoded) && Duration.equals(Edge.successOf(decoded)!, Duration.seconds(5)))
     for (const value of ["30 days", 2 ** 31, 0, -5, Number.NaN, "soon", Duration.infinity]) {
       const refused = PoolError.decodeDurationOption("timeout", value)
-      assert.isTrue(Either.isLeft(refused), String(value))
-      if (Either.isLeft(refused)) {
-        assert.strictEqual(refused.left.field, "timeout")
-        assert.deepStrictEqual(refused.left.value, value)
+      assert.isTrue(Edge.isFailure(refused), String(value))
+      const issue = Edge.failureOf(refused)
+      if (issue !== undefined) {
+        assert.strictEqual(issue.field, "timeout")
+        assert.deepStrictEqual(issue.value, value)
       }
     }
     const messages = new Set(
-      ["30 days", 0, "soon"].map((value) =>
-        Either.getLeft(PoolError.decodeDurationOption("t", value)).pipe(
-          Option.map((issue) => issue.message),
-          Option.getOrUndefined
-        )
-      )
+      ["30 days", 0, "soon"].map((value) => Edge.failureOf(PoolError.decodeDurationOption("t", value))?.message)
     )
     assert.strictEqual(messages.size, 1)
-    assert.isTrue(Either.isRight(PoolError.decodeDurationOption("t", Duration.infinity, { allowInfinite: true })))
-    assert.isTrue(Either.isRight(PoolError.decodeDurationOption("t", 2 ** 31 - 1)))
+    assert.isTrue(Edge.isSuccess(PoolError.decodeDurationOption("t", Duration.infinity, { allowInfinite: true })))
+    assert.isTrue(Edge.isSuccess(PoolError.decodeDurationOption("t", 2 ** 31 - 1)))
   })
 })

@@ -2,17 +2,27 @@
  * A connection's health: errors while lent, the health tick and its checks, validation on borrow, and staleness.
  */
 import { ConnectionPool, Connector } from "@connection-pool/core"
-import { eventually, holdOne, idsOf, makeTestConnector, makeTestPool, QueryFailure } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Either, Fiber, Option, TestClock } from "effect"
+import {
+  Edge,
+  eventually,
+  holdOne,
+  idsOf,
+  it,
+  makeTestConnector,
+  makeTestPool,
+  QueryFailure,
+  TestClock
+} from "@connection-pool/test-kit"
+import { assert, describe } from "@effect/vitest"
+import { Deferred, Effect, Fiber, Option } from "effect"
 
 describe("errors while lent", () => {
   it.scoped("a failure of the borrowing effect counts as the connection's error and lowers its score", () =>
     Effect.gen(function*() {
       const { pool } = yield* makeTestPool({ maxConnections: 1 })
-      const result = yield* Effect.either(pool.use(() => Effect.fail(new QueryFailure({ retryable: true }))))
-      assert.isTrue(Either.isLeft(result))
-      assert.strictEqual((result as Either.Left<{ _tag: string }, void>).left._tag, "QueryFailure")
+      const result = yield* Edge.outcome(pool.use(() => Effect.fail(new QueryFailure({ retryable: true }))))
+      assert.isTrue(Edge.isFailure(result))
+      assert.strictEqual(Edge.failureOf(result)!._tag, "QueryFailure")
       const [info] = yield* pool.connections
       assert.strictEqual(info!.errorCount, 1)
       assert.strictEqual(info!.healthScore, 90)
@@ -23,7 +33,7 @@ describe("errors while lent", () => {
       const { connector, state } = makeTestConnector()
       // unhealthyScore 0 so that only the error count can retire it
       const pool = yield* ConnectionPool.make(connector, { maxConnections: 1, maxErrors: 5, unhealthyScore: 0 })
-      const fail = pool.use(() => Effect.fail(new QueryFailure({ retryable: false }))).pipe(Effect.either)
+      const fail = pool.use(() => Effect.fail(new QueryFailure({ retryable: false }))).pipe(Edge.outcome)
       for (let i = 0; i < 4; i++) yield* fail
       assert.deepStrictEqual((yield* pool.connections).map((c) => [c.id, c.errorCount]), [[1, 4]])
       yield* fail
@@ -39,14 +49,14 @@ describe("errors while lent", () => {
         open: base.open,
         isOpen: base.isOpen,
         isFault: (cause) =>
-          Cause.failureOption(cause).pipe(
+          Edge.failureOption(cause).pipe(
             Option.match({ onNone: () => true, onSome: (e) => !(e instanceof QueryFailure) || e.retryable })
           )
       })
       const pool = yield* ConnectionPool.make(connector, { maxConnections: 1 })
-      yield* Effect.either(pool.use(() => Effect.fail(new QueryFailure({ retryable: false }))))
+      yield* Edge.outcome(pool.use(() => Effect.fail(new QueryFailure({ retryable: false }))))
       assert.strictEqual((yield* pool.connections)[0]!.errorCount, 0)
-      yield* Effect.either(pool.use(() => Effect.fail(new QueryFailure({ retryable: true }))))
+      yield* Edge.outcome(pool.use(() => Effect.fail(new QueryFailure({ retryable: true }))))
       assert.strictEqual((yield* pool.connections)[0]!.errorCount, 1)
       yield* Effect.exit(pool.use(() => Effect.die("defect")))
       assert.strictEqual((yield* pool.connections)[0]!.errorCount, 2)
@@ -94,10 +104,10 @@ describe("health checks", () => {
       yield* TestClock.adjust("30 seconds")
       yield* eventually(() => state.checks === 1)
       assert.deepStrictEqual((yield* pool.connections).map((c) => c.state), ["checking"])
-      const borrower = yield* Effect.fork(pool.use((connection) => Effect.succeed(connection.serial)))
+      const borrower = yield* Edge.fork(pool.use((connection) => Effect.succeed(connection.serial)))
       yield* eventually(() => Effect.map(pool.stats, (s) => s.waiting === 1))
-      for (let i = 0; i < 100; i++) yield* Effect.yieldNow()
-      assert.isTrue(Option.isNone(yield* Fiber.poll(borrower)), "lent while the check was running")
+      for (let i = 0; i < 100; i++) yield* Edge.yieldNow
+      assert.isTrue(Option.isNone(yield* Edge.poll(borrower)), "lent while the check was running")
       yield* Deferred.succeed(gate, undefined)
       assert.strictEqual(yield* Fiber.join(borrower), 1)
     }))
@@ -115,7 +125,7 @@ describe("health checks", () => {
       state.connections[0]!.healthy = false
       yield* TestClock.adjust("30 seconds")
       yield* eventually(() => state.checks === 1)
-      const borrower = yield* Effect.fork(pool.use((connection) => Effect.succeed(connection.serial)))
+      const borrower = yield* Edge.fork(pool.use((connection) => Effect.succeed(connection.serial)))
       yield* eventually(() => Effect.map(pool.stats, (s) => s.waiting === 1))
       yield* Deferred.succeed(gate, undefined)
       assert.strictEqual(yield* Fiber.join(borrower), 2)
@@ -148,8 +158,8 @@ describe("health checks", () => {
   it.scoped("a successful check raises a lowered score again, up to 100", () =>
     Effect.gen(function*() {
       const { pool, state } = yield* makeTestPool({ maxConnections: 1 })
-      yield* Effect.either(pool.use(() => Effect.fail(new QueryFailure({ retryable: true }))))
-      yield* Effect.either(pool.use(() => Effect.fail(new QueryFailure({ retryable: true }))))
+      yield* Edge.outcome(pool.use(() => Effect.fail(new QueryFailure({ retryable: true }))))
+      yield* Edge.outcome(pool.use(() => Effect.fail(new QueryFailure({ retryable: true }))))
       assert.strictEqual((yield* pool.connections)[0]!.healthScore, 80)
       yield* TestClock.adjust("30 seconds")
       yield* eventually(() => state.checks === 1)

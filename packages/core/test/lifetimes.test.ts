@@ -1,9 +1,9 @@
 /**
  * When a connection's time is up: maxLifetime (with jitter), timeToLive, and idleTimeout above minConnections.
  */
-import { eventually, holdOne, idsOf, makeTestPool } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, TestClock } from "effect"
+import { eventually, holdOne, idsOf, it, makeTestPool, TestClock } from "@connection-pool/test-kit"
+import { assert, describe } from "@effect/vitest"
+import { Duration, Effect, Fiber } from "effect"
 
 describe("lifetimes: maxLifetime with jitter, timeToLive, idleTimeout", () => {
   it.scoped("100 connections opened at once with maxLifetime 30 min expire spread over the jitter window", () =>

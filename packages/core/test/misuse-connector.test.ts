@@ -11,31 +11,26 @@
  */
 import type { PoolError } from "@connection-pool/core"
 import { ConnectionPool, type Connector } from "@connection-pool/core"
-import { eventually, makeTestConnector, QueryFailure, type TestConnection } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Either, Exit, Fiber, HashMap, Logger, Option, Scope, TestClock } from "effect"
-
-interface Logged {
-  readonly level: string
-  readonly message: string
-  readonly annotations: Record<string, unknown>
-}
+import {
+  Edge,
+  eventually,
+  it,
+  makeTestConnector,
+  QueryFailure,
+  TestClock,
+  type TestConnection
+} from "@connection-pool/test-kit"
+import { assert, describe } from "@effect/vitest"
+import { Clock, Effect, Exit, Fiber, Option, Scope } from "effect"
 
 /** Runs `body` with a logger that keeps every log line (level, message, annotations) in `logs`. */
-const withLogs = <A, E, R>(body: (logs: Array<Logged>) => Effect.Effect<A, E, R>) => {
-  const logs: Array<Logged> = []
-  const logger = Logger.make(({ annotations, logLevel, message }) => {
-    logs.push({
-      level: logLevel.label,
-      message: (Array.isArray(message) ? message : [message]).map(String).join(" "),
-      annotations: Object.fromEntries(HashMap.toEntries(annotations))
-    })
-  })
-  return Effect.provide(body(logs), Logger.replace(Logger.defaultLogger, logger))
+const withLogs = <A, E, R>(body: (logs: Array<Edge.LogEntry>) => Effect.Effect<A, E, R>) => {
+  const logs: Array<Edge.LogEntry> = []
+  return body(logs).pipe(Edge.withLogger(Edge.makeLogger((entry) => logs.push(entry))))
 }
 
 /** The logged defects of the connector's `callback`. */
-const defectsOf = (logs: ReadonlyArray<Logged>, callback: string) =>
+const defectsOf = (logs: ReadonlyArray<Edge.LogEntry>, callback: string) =>
   logs.filter((log) => log.level === "ERROR" && log.message.includes(`connector's ${callback}`))
 
 /** A connector built by hand from the test connector with some callbacks replaced: no guard of `make` applies. */
@@ -45,12 +40,12 @@ const raw = (
 ): Connector.Connector<TestConnection, unknown> => ({ ...base, ...overrides })
 
 /** Closes `scope` in a fiber, moves the TestClock `millis` on, and asserts the close ended; returns the time it took. */
-const closesWithin = (scope: Scope.CloseableScope, millis: number) =>
+const closesWithin = (scope: Edge.CloseableScope, millis: number) =>
   Effect.gen(function*() {
     const startedAt = yield* Clock.currentTimeMillis
-    const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+    const closing = yield* Edge.fork(Scope.close(scope, Exit.void))
     yield* TestClock.adjust(millis)
-    yield* eventually(() => Effect.map(Fiber.poll(closing), Option.isSome), "the pool's close to end")
+    yield* eventually(() => Effect.map(Edge.poll(closing), Option.isSome), "the pool's close to end")
     const elapsed = (yield* Clock.currentTimeMillis) - startedAt
     assert.isAtMost(elapsed, millis)
     return elapsed
@@ -74,7 +69,7 @@ describe("misuse: connector callbacks that throw or die", () => {
           }
         })
         const scope = yield* Scope.make()
-        const pool = yield* Scope.extend(ConnectionPool.make(throwing, { name: "p", shutdownTimeout }), scope)
+        const pool = yield* Edge.inScope(ConnectionPool.make(throwing, { name: "p", shutdownTimeout }), scope)
         assert.strictEqual(yield* pool.use((connection) => Effect.succeed(connection.serial)), 1)
         throwNext = true
         assert.strictEqual(yield* pool.use((connection) => Effect.succeed(connection.serial)), 2)
@@ -106,9 +101,9 @@ describe("misuse: connector callbacks that throw or die", () => {
           }
         })
         const scope = yield* Scope.make()
-        const pool = yield* Scope.extend(ConnectionPool.make(throwing, { name: "p", shutdownTimeout }), scope)
-        const result = yield* Effect.either(pool.use(() => Effect.sync(() => (throwNext = true)).pipe(Effect.as("ok"))))
-        assert.deepStrictEqual(result, Either.right("ok"))
+        const pool = yield* Edge.inScope(ConnectionPool.make(throwing, { name: "p", shutdownTimeout }), scope)
+        const result = yield* Edge.outcome(pool.use(() => Effect.sync(() => (throwNext = true)).pipe(Effect.as("ok"))))
+        assert.deepStrictEqual(result, Edge.succeeded("ok"))
         yield* eventually(() => Effect.map(pool.stats, (stats) => stats.closedByReason.disconnected === 1))
         assert.strictEqual((yield* pool.stats).total, state.open)
         assert.strictEqual(state.open, 0)
@@ -130,7 +125,7 @@ describe("misuse: connector callbacks that throw or die", () => {
           }
         })
         const scope = yield* Scope.make()
-        const pool = yield* Scope.extend(ConnectionPool.make(throwing, { name: "p", shutdownTimeout }), scope)
+        const pool = yield* Edge.inScope(ConnectionPool.make(throwing, { name: "p", shutdownTimeout }), scope)
         const error = yield* Effect.flip(pool.use(() => Effect.fail(new QueryFailure({ retryable: false }))))
         assert.instanceOf(error, QueryFailure)
         const [info] = yield* pool.connections
@@ -161,7 +156,7 @@ describe("misuse: connector callbacks that throw or die", () => {
             }
           })
           const scope = yield* Scope.make()
-          const pool = yield* Scope.extend(
+          const pool = yield* Edge.inScope(
             ConnectionPool.make(throwing, { name: "p", validateOnBorrow: true, shutdownTimeout }),
             scope
           )
@@ -194,13 +189,13 @@ describe("misuse: connector callbacks that throw or die", () => {
           }
         })
         const scope = yield* Scope.make()
-        const pool = yield* Scope.extend(ConnectionPool.make(throwing, { name: "p", shutdownTimeout }), scope)
+        const pool = yield* Edge.inScope(ConnectionPool.make(throwing, { name: "p", shutdownTimeout }), scope)
         // the clock does not move: a borrower left to wait for connectionTimeout would not end
-        const borrower = yield* Effect.fork(Effect.either(pool.use(() => Effect.void)))
-        yield* eventually(() => Effect.map(Fiber.poll(borrower), Option.isSome), "the borrower to fail")
+        const borrower = yield* Edge.fork(Edge.outcome(pool.use(() => Effect.void)))
+        yield* eventually(() => Effect.map(Edge.poll(borrower), Option.isSome), "the borrower to fail")
         const result = yield* Fiber.join(borrower)
-        assert.isTrue(Either.isLeft(result))
-        const error = (result as Either.Left<PoolError.PoolError, void>).left as PoolError.ConnectionError
+        assert.isTrue(Edge.isFailure(result))
+        const error = Edge.failureOf(result)! as PoolError.ConnectionError
         assert.strictEqual(error._tag, "ConnectionError")
         assert.strictEqual(error.reason, "OpenFailed")
         assert.strictEqual(defectsOf(logs, "open").length, 1)
@@ -228,7 +223,7 @@ describe("misuse: connector callbacks that throw or die", () => {
           })
         })
         const scope = yield* Scope.make()
-        const pool = yield* Scope.extend(ConnectionPool.make(dying, { name: "p", shutdownTimeout }), scope)
+        const pool = yield* Edge.inScope(ConnectionPool.make(dying, { name: "p", shutdownTimeout }), scope)
         const error = yield* Effect.flip(pool.use(() => Effect.void))
         assert.strictEqual(error._tag, "ConnectionError")
         assert.strictEqual(defectsOf(logs, "open").length, 1)
@@ -248,14 +243,14 @@ describe("misuse: connector callbacks that throw or die", () => {
         const dyingClose = raw(makeTestConnector().connector, {
           open: Effect.acquireRelease(
             Effect.sync(() => ++open),
-            () => Effect.sync(() => open--).pipe(Effect.zipRight(Effect.die(new Error("close died"))))
+            () => Effect.sync(() => open--).pipe(Effect.andThen(Effect.die(new Error("close died"))))
           ) as unknown as Effect.Effect<TestConnection, unknown, Scope.Scope>,
           isOpen: () => true
         })
         const scope = yield* Scope.make()
-        const pool = yield* Scope.extend(ConnectionPool.make(dyingClose, { name: "p", shutdownTimeout }), scope)
-        const result = yield* Effect.either(pool.use((_, handle) => Effect.as(handle.invalidate, "ok")))
-        assert.deepStrictEqual(result, Either.right("ok"))
+        const pool = yield* Edge.inScope(ConnectionPool.make(dyingClose, { name: "p", shutdownTimeout }), scope)
+        const result = yield* Edge.outcome(pool.use((_, handle) => Effect.as(handle.invalidate, "ok")))
+        assert.deepStrictEqual(result, Edge.succeeded("ok"))
         assert.strictEqual((yield* pool.stats).total, open)
         assert.strictEqual(defectsOf(logs, "close").length, 1)
         assert.deepInclude(defectsOf(logs, "close")[0]!.annotations, { pool: "p", connectionId: 1 })
@@ -272,7 +267,7 @@ describe("misuse: closing the pool while opens are in flight", () => {
     const connector = raw(base, {
       open: Effect.acquireRelease(
         Effect.sync(() => counts.started++).pipe(
-          Effect.zipRight(Effect.sleep(millis)),
+          Effect.andThen(Effect.sleep(millis)),
           Effect.map(() => ++counts.opened)
         ),
         () => Effect.sync(() => counts.closed++)
@@ -286,12 +281,12 @@ describe("misuse: closing the pool while opens are in flight", () => {
     Effect.gen(function*() {
       const { connector, counts } = slowOpens(300)
       const scope = yield* Scope.make()
-      yield* Scope.extend(ConnectionPool.make(connector, { minConnections: 2 }), scope)
+      yield* Edge.inScope(ConnectionPool.make(connector, { minConnections: 2 }), scope)
       yield* eventually(() => counts.started === 2)
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const closing = yield* Edge.fork(Scope.close(scope, Exit.void))
       yield* TestClock.adjust("100 millis")
-      yield* Effect.repeatN(Effect.yieldNow(), 50)
-      assert.isTrue(Option.isNone(yield* Fiber.poll(closing)), "the close returned with opens still in flight")
+      yield* Effect.repeat(Edge.yieldNow, { times: 50 })
+      assert.isTrue(Option.isNone(yield* Edge.poll(closing)), "the close returned with opens still in flight")
       yield* TestClock.adjust("200 millis")
       yield* Fiber.join(closing)
       // the moment the close returned: both connections came, and both were closed
@@ -303,12 +298,12 @@ describe("misuse: closing the pool while opens are in flight", () => {
       const counts = { started: 0, opened: 0 }
       const connector = raw(makeTestConnector().connector, {
         open: Effect.sync(() => counts.started++).pipe(
-          Effect.zipRight(Effect.sleep("300 millis")),
+          Effect.andThen(Effect.sleep("300 millis")),
           Effect.map(() => ++counts.opened)
         ) as unknown as Effect.Effect<TestConnection, unknown, Scope.Scope>
       })
       const scope = yield* Scope.make()
-      yield* Scope.extend(ConnectionPool.make(connector, { minConnections: 2 }), scope)
+      yield* Edge.inScope(ConnectionPool.make(connector, { minConnections: 2 }), scope)
       yield* eventually(() => counts.started === 2)
       assert.strictEqual(yield* closesWithin(scope, 0), 0)
       yield* TestClock.adjust("1 second")
@@ -326,14 +321,14 @@ describe("misuse: closing the pool while opens are in flight", () => {
           >
         })
         const scope = yield* Scope.make()
-        yield* Scope.extend(ConnectionPool.make(connector, { name: "p", minConnections: 1, shutdownTimeout }), scope)
-        yield* Effect.repeatN(Effect.yieldNow(), 20)
-        const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+        yield* Edge.inScope(ConnectionPool.make(connector, { name: "p", minConnections: 1, shutdownTimeout }), scope)
+        yield* Effect.repeat(Edge.yieldNow, { times: 20 })
+        const closing = yield* Edge.fork(Scope.close(scope, Exit.void))
         yield* TestClock.adjust(shutdownTimeout - 1)
-        yield* Effect.repeatN(Effect.yieldNow(), 50)
-        assert.isTrue(Option.isNone(yield* Fiber.poll(closing)), "the close did not wait for the open")
+        yield* Effect.repeat(Edge.yieldNow, { times: 50 })
+        assert.isTrue(Option.isNone(yield* Edge.poll(closing)), "the close did not wait for the open")
         yield* TestClock.adjust(1)
-        yield* eventually(() => Effect.map(Fiber.poll(closing), Option.isSome), "the pool's close to end")
+        yield* eventually(() => Effect.map(Edge.poll(closing), Option.isSome), "the pool's close to end")
         const left = logs.filter((log) => log.level === "WARN" && log.message.includes("1 open(s)"))
         assert.strictEqual(left.length, 1)
         assert.deepInclude(left[0]!.annotations, { pool: "p" })

@@ -8,9 +8,17 @@
  * The "found by this catalogue" group holds the cases that failed when the catalogue was written, fixed since.
  */
 import { ConnectionPool, PoolError } from "@connection-pool/core"
-import { eventually, makeTestConnector, makeTestPool, type TestConnection } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Either, Exit, Fiber, Option, Scope, TestClock } from "effect"
+import {
+  Edge,
+  eventually,
+  it,
+  makeTestConnector,
+  makeTestPool,
+  TestClock,
+  type TestConnection
+} from "@connection-pool/test-kit"
+import { assert, describe } from "@effect/vitest"
+import { Cause, Deferred, Effect, Exit, Fiber, Option, Scope } from "effect"
 
 type Pool = ConnectionPool.ConnectionPool<TestConnection>
 
@@ -19,7 +27,7 @@ const holdUntil = (pool: Pool, release: Deferred.Deferred<void>) =>
   Effect.gen(function*() {
     const lent = yield* Deferred.make<ConnectionPool.PooledConnection<TestConnection>>()
     const fiber = yield* Effect.forkScoped(
-      pool.use((_, handle) => Deferred.succeed(lent, handle).pipe(Effect.zipRight(Deferred.await(release))))
+      pool.use((_, handle) => Deferred.succeed(lent, handle).pipe(Effect.andThen(Deferred.await(release))))
     )
     return { fiber, handle: yield* Deferred.await(lent) }
   })
@@ -27,11 +35,11 @@ const holdUntil = (pool: Pool, release: Deferred.Deferred<void>) =>
 /** The error of a failed effect, which must be a typed failure (never a defect or an interruption). */
 const failureOf = <A, E>(self: Effect.Effect<A, E>) =>
   Effect.flatMap(Effect.exit(self), (exit) => {
-    if (Exit.isSuccess(exit)) return Effect.dieMessage("expected a failure, got a success")
-    const failure = Cause.failureOption(exit.cause)
+    if (Exit.isSuccess(exit)) return Effect.die(new Error("expected a failure, got a success"))
+    const failure = Edge.failureOption(exit.cause)
     return Option.isSome(failure)
       ? Effect.succeed(failure.value)
-      : Effect.dieMessage(`expected a typed failure, got ${Cause.pretty(exit.cause)}`)
+      : Effect.die(new Error(`expected a typed failure, got ${Cause.pretty(exit.cause)}`))
   })
 
 describe("misuse: borrowing from a closed pool", () => {
@@ -39,7 +47,7 @@ describe("misuse: borrowing from a closed pool", () => {
     Effect.gen(function*() {
       const { connector, state } = makeTestConnector()
       const scope = yield* Scope.make()
-      const pool = yield* Scope.extend(ConnectionPool.make(connector, { minConnections: 1 }), scope)
+      const pool = yield* Edge.inScope(ConnectionPool.make(connector, { minConnections: 1 }), scope)
       yield* eventually(() => state.opened === 1)
       yield* Scope.close(scope, Exit.void)
       const attempts = state.openAttempts
@@ -61,13 +69,13 @@ describe("misuse: borrowing from a closed pool", () => {
     Effect.gen(function*() {
       const { connector, state } = makeTestConnector()
       const scope = yield* Scope.make()
-      const pool = yield* Scope.extend(ConnectionPool.make(connector, { minConnections: 2 }), scope)
+      const pool = yield* Edge.inScope(ConnectionPool.make(connector, { minConnections: 2 }), scope)
       yield* eventually(() => state.opened === 2)
       yield* Scope.close(scope, Exit.void)
       yield* pool.resize({ maxConnections: 20, minConnections: 5 })
       assert.strictEqual(yield* pool.cleanUpStale, 0)
       yield* TestClock.adjust("1 hour") // no maintenance either: it stopped with the pool
-      yield* Effect.repeatN(Effect.yieldNow(), 100)
+      yield* Effect.repeat(Edge.yieldNow, { times: 100 })
       assert.strictEqual(state.openAttempts, 2, "a closed pool opened connections")
       assert.deepStrictEqual([...state.finalizerRuns.values()], [1, 1])
       const stats = yield* pool.stats
@@ -95,7 +103,7 @@ describe("misuse: returning twice", () => {
       assert.deepStrictEqual((yield* pool.connections).map((c) => c.state), ["in-use"])
       // so a third borrower waits instead of being lent the same connection
       const secondSerial = second.handle.connection.serial
-      const third = yield* Effect.fork(pool.use((connection) => Effect.succeed(connection.serial)))
+      const third = yield* Edge.fork(pool.use((connection) => Effect.succeed(connection.serial)))
       yield* eventually(() => Effect.map(pool.stats, (s) => s.waiting === 1))
       yield* Deferred.succeed(secondRelease, undefined)
       assert.strictEqual(yield* Fiber.join(third), secondSerial)
@@ -183,7 +191,7 @@ describe("misuse: scopes", () => {
       const { pool } = yield* makeTestPool({ maxConnections: 1 })
       const closed = yield* Scope.make()
       yield* Scope.close(closed, Exit.void)
-      yield* Scope.extend(pool.get, closed)
+      yield* Edge.inScope(pool.get, closed)
       const stats = yield* pool.stats
       assert.strictEqual(stats.inUse, 0, stats.summary)
       assert.strictEqual(yield* pool.availablePermits, 1)
@@ -194,7 +202,7 @@ describe("misuse: scopes", () => {
   it.scoped("borrowing again inside use on a pool of one fails with PoolTimeoutError instead of hanging", () =>
     Effect.gen(function*() {
       const { pool } = yield* makeTestPool({ maxConnections: 1, connectionTimeout: "2 seconds" })
-      const outer = yield* Effect.fork(
+      const outer = yield* Edge.fork(
         pool.use((outerConnection) =>
           Effect.map(failureOf(pool.use(() => Effect.void)), (inner) => [outerConnection.serial, inner] as const)
         )
@@ -250,7 +258,7 @@ describe("misuse: resize with bad values", () => {
       const { pool, state } = yield* makeTestPool({ maxConnections: 3, minConnections: 1 })
       yield* eventually(() => state.opened === 1)
       yield* pool.resize({})
-      yield* Effect.repeatN(Effect.yieldNow(), 50)
+      yield* Effect.repeat(Edge.yieldNow, { times: 50 })
       assert.strictEqual(pool.maxConnections, 3)
       assert.strictEqual(state.openAttempts, 1)
       assert.strictEqual(state.closed, 0)
@@ -271,16 +279,17 @@ describe("found by this catalogue", () => {
       const released = yield* pool.use((_, handle) => Effect.succeed(handle))
       const release = yield* Deferred.make<void>()
       const next = yield* holdUntil(pool, release)
-      const reached = yield* Effect.either(Effect.try({ try: () => released.connection, catch: (error) => error }))
+      const reached = yield* Edge.outcome(Effect.try({ try: () => released.connection, catch: (error) => error }))
       assert.isFalse(
-        Either.isRight(reached) && reached.right === next.handle.connection,
+        Edge.isSuccess(reached) && Edge.successOf(reached) === next.handle.connection,
         "a released handle still reaches the connection another borrower holds"
       )
-      assert.isTrue(Either.isLeft(reached))
-      if (Either.isLeft(reached)) {
-        assert.instanceOf(reached.left, PoolError.ReleasedHandleError)
-        assert.strictEqual((reached.left as PoolError.ReleasedHandleError).reason, "UsedAfterRelease")
-        assert.strictEqual((reached.left as PoolError.ReleasedHandleError).connectionId, next.handle.id)
+      assert.isTrue(Edge.isFailure(reached))
+      const error = Edge.failureOf(reached)
+      if (error !== undefined) {
+        assert.instanceOf(error, PoolError.ReleasedHandleError)
+        assert.strictEqual((error as PoolError.ReleasedHandleError).reason, "UsedAfterRelease")
+        assert.strictEqual((error as PoolError.ReleasedHandleError).connectionId, next.handle.id)
       }
       yield* Deferred.succeed(release, undefined)
     }))
@@ -312,15 +321,15 @@ describe("found by this catalogue", () => {
     Effect.gen(function*() {
       const { connector, state } = makeTestConnector()
       const poolScope = yield* Scope.make()
-      const pool = yield* Scope.extend(ConnectionPool.make(connector, { shutdownTimeout: "1 second" }), poolScope)
+      const pool = yield* Edge.inScope(ConnectionPool.make(connector, { shutdownTimeout: "1 second" }), poolScope)
       // a daemon: if the close never ends, this fiber is left behind instead of hanging the test's teardown
-      const closer = yield* Effect.forkDaemon(pool.use(() => Scope.close(poolScope, Exit.void)))
+      const closer = yield* Edge.forkDaemon(pool.use(() => Scope.close(poolScope, Exit.void)))
       yield* eventually(() => state.opened === 1)
       yield* TestClock.adjust("1 second")
-      yield* Effect.repeatN(Effect.yieldNow(), 1_000)
+      yield* Effect.repeat(Edge.yieldNow, { times: 1_000 })
       const stats = yield* pool.stats
       assert.strictEqual(stats.interruptedAtShutdown, 1)
-      assert.isTrue(Option.isSome(yield* Fiber.poll(closer)), `closing never ended: ${stats.summary}`)
+      assert.isTrue(Option.isSome(yield* Edge.poll(closer)), `closing never ended: ${stats.summary}`)
       assert.deepStrictEqual([...state.finalizerRuns.values()], [1])
       assert.strictEqual(state.open, 0)
     }))

@@ -1,51 +1,36 @@
 import { ConnectionPool, PoolEvent, PoolMetrics } from "@connection-pool/core"
 import {
+  Edge,
   eventually,
   holdOne,
+  it,
   makeTestConnector,
   makeTestPool,
   QueryFailure,
+  TestClock,
   type TestConnection
 } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
-import {
-  Chunk,
-  Deferred,
-  Effect,
-  Either,
-  Exit,
-  Fiber,
-  HashMap,
-  Logger,
-  Metric,
-  Scope,
-  Stream,
-  TestClock,
-  Tracer
-} from "effect"
+import { assert, describe } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber, Scope, Stream, Tracer } from "effect"
 
 // Effect's metric registry is global: every test uses a pool name of its own.
-const tagged = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, pool: string) =>
-  Metric.tagged(metric, PoolMetrics.poolLabel, pool)
+const gauge = (metric: PoolMetrics.Gauge, pool: string) => Edge.gaugeValue(metric, { [PoolMetrics.poolLabel]: pool })
 
-const gauge = (metric: Metric.Metric.Gauge<number>, pool: string) =>
-  Effect.map(Metric.value(tagged(metric, pool)), (state) => state.value)
+const count = (metric: PoolMetrics.Counter, pool: string) =>
+  Edge.counterValue(metric, { [PoolMetrics.poolLabel]: pool })
 
-const count = (metric: Metric.Metric.Counter<number>, pool: string) =>
-  Effect.map(Metric.value(tagged(metric, pool)), (state) => state.count)
+const histogram = (metric: PoolMetrics.Histogram, pool: string) =>
+  Edge.histogramState(metric, { [PoolMetrics.poolLabel]: pool })
 
 const closedFor = (pool: string, reason: PoolEvent.CloseReason) =>
-  Effect.map(
-    Metric.value(PoolMetrics.closed.pipe(Metric.tagged(PoolMetrics.poolLabel, pool), Metric.tagged("reason", reason))),
-    (state) => state.count
-  )
+  Edge.counterValue(PoolMetrics.closed, { [PoolMetrics.poolLabel]: pool, [PoolMetrics.reasonLabel]: reason })
 
 /** Borrows a connection in a fiber and holds it until that fiber is interrupted. */
 const holdInFiber = (pool: ConnectionPool.ConnectionPool<TestConnection>) =>
   Effect.gen(function*() {
     const lent = yield* Deferred.make<TestConnection>()
-    const fiber = yield* Effect.fork(
-      pool.use((connection) => Deferred.succeed(lent, connection).pipe(Effect.zipRight(Effect.never)))
+    const fiber = yield* Edge.fork(
+      pool.use((connection) => Deferred.succeed(lent, connection).pipe(Effect.andThen(Effect.never)))
     )
     return { fiber, connection: yield* Deferred.await(lent) }
   })
@@ -57,10 +42,10 @@ const holdInFiber = (pool: ConnectionPool.ConnectionPool<TestConnection>) =>
 const recordEvents = (pool: ConnectionPool.ConnectionPool<TestConnection>) =>
   Effect.gen(function*() {
     const events: Array<PoolEvent.PoolEvent> = []
-    const fiber = yield* Effect.fork(Stream.runForEach(pool.events, (event) => Effect.sync(() => events.push(event))))
+    const fiber = yield* Edge.fork(Stream.runForEach(pool.events, (event) => Effect.sync(() => events.push(event))))
     // the stream subscribes when its fiber first runs
-    yield* Effect.yieldNow()
-    yield* Effect.yieldNow()
+    yield* Edge.yieldNow
+    yield* Edge.yieldNow
     return { events, fiber }
   })
 
@@ -70,7 +55,7 @@ describe("metrics", () => {
       const name = "metrics-gauges"
       const scope = yield* Scope.make()
       const { pool } = yield* makeTestPool({ name, maxConnections: 2, metrics: true }).pipe(
-        Scope.extend(scope)
+        Edge.inScope(scope)
       )
       const first = yield* holdInFiber(pool)
       const second = yield* holdInFiber(pool)
@@ -78,7 +63,7 @@ describe("metrics", () => {
       assert.strictEqual(yield* gauge(PoolMetrics.connectionsInUse, name), 2)
       assert.strictEqual(yield* gauge(PoolMetrics.connectionsIdle, name), 0)
 
-      const waiter = yield* Effect.fork(pool.use(() => Effect.void))
+      const waiter = yield* Edge.fork(pool.use(() => Effect.void))
       yield* eventually(() => Effect.map(gauge(PoolMetrics.waiting, name), (waiting) => waiting === 1))
       // the waiter gets the first connection back after 2 seconds, uses it and returns it at once
       yield* TestClock.adjust("2 seconds")
@@ -90,16 +75,16 @@ describe("metrics", () => {
       assert.strictEqual(yield* gauge(PoolMetrics.connectionsIdle, name), 1)
       assert.strictEqual(yield* count(PoolMetrics.opened, name), 2)
 
-      const waits = yield* Metric.value(tagged(PoolMetrics.waitTime, name))
+      const waits = yield* histogram(PoolMetrics.waitTime, name)
       // two borrowers got a fresh connection at once (the clock stood still), the third waited 2 s
       assert.strictEqual(waits.count, 3)
       assert.strictEqual(waits.sum, 2)
       assert.strictEqual(waits.max, 2)
-      const holds = yield* Metric.value(tagged(PoolMetrics.holdTime, name))
+      const holds = yield* histogram(PoolMetrics.holdTime, name)
       // the first borrower held its connection 2 s, the waiter no time; the second still holds its own
       assert.strictEqual(holds.count, 2)
       assert.strictEqual(holds.sum, 2)
-      const opens = yield* Metric.value(tagged(PoolMetrics.openTime, name))
+      const opens = yield* histogram(PoolMetrics.openTime, name)
       assert.strictEqual(opens.count, 2)
 
       yield* Fiber.interrupt(second.fiber)
@@ -118,10 +103,10 @@ describe("metrics", () => {
         metrics: true
       })
       const held = yield* holdInFiber(pool)
-      const late = yield* Effect.fork(Effect.either(pool.use(() => Effect.void)))
+      const late = yield* Edge.fork(Edge.outcome(pool.use(() => Effect.void)))
       yield* eventually(() => Effect.map(gauge(PoolMetrics.waiting, name), (waiting) => waiting === 1))
       yield* TestClock.adjust("1 second")
-      assert.isTrue(Either.isLeft(yield* Fiber.join(late)))
+      assert.isTrue(Edge.isFailure(yield* Fiber.join(late)))
       assert.strictEqual(yield* count(PoolMetrics.timeouts, name), 1)
 
       held.connection.healthy = false
@@ -141,8 +126,8 @@ describe("metrics", () => {
       // the first connection fails its check and is retired; the borrower gets a new one
       const serial = yield* pool.use((connection) => Effect.succeed(connection.serial))
       assert.strictEqual(serial, 2)
-      assert.strictEqual((yield* Metric.value(tagged(PoolMetrics.waitTime, name))).count, 2)
-      assert.strictEqual((yield* Metric.value(tagged(PoolMetrics.holdTime, name))).count, 2)
+      assert.strictEqual((yield* histogram(PoolMetrics.waitTime, name)).count, 2)
+      assert.strictEqual((yield* histogram(PoolMetrics.holdTime, name)).count, 2)
       assert.strictEqual(yield* closedFor(name, "validation-failed"), 1)
     }).pipe(Effect.scoped))
 
@@ -152,7 +137,7 @@ describe("metrics", () => {
       const { pool } = yield* makeTestPool({ name })
       yield* pool.use(() => Effect.void)
       assert.strictEqual(yield* count(PoolMetrics.opened, name), 0)
-      assert.strictEqual((yield* Metric.value(tagged(PoolMetrics.waitTime, name))).count, 0)
+      assert.strictEqual((yield* histogram(PoolMetrics.waitTime, name)).count, 0)
       assert.strictEqual((yield* pool.stats).created, 1)
     }).pipe(Effect.scoped))
 })
@@ -165,13 +150,13 @@ describe("events", () => {
         name: "events",
         maxConnections: 1,
         connectionTimeout: "1 second"
-      }).pipe(Scope.extend(scope))
+      }).pipe(Edge.inScope(scope))
       const { events, fiber } = yield* recordEvents(pool)
 
       // a fault: the score falls from 100 to 90
-      yield* Effect.either(pool.use(() => Effect.fail(new QueryFailure({ retryable: false }))))
+      yield* Edge.outcome(pool.use(() => Effect.fail(new QueryFailure({ retryable: false }))))
       const held = yield* holdInFiber(pool)
-      const late = yield* Effect.fork(Effect.either(pool.use(() => Effect.void)))
+      const late = yield* Edge.fork(Edge.outcome(pool.use(() => Effect.void)))
       yield* eventually(() => Effect.map(pool.stats, (stats) => stats.waiting === 1))
       yield* TestClock.adjust("1 second")
       yield* Fiber.join(late)
@@ -193,19 +178,19 @@ describe("events", () => {
         PoolEvent.Closed({ pool: "events", connectionId: 1, reason: "shutdown" })
       ])
       // run after the pool closed, the stream is empty rather than waiting forever
-      assert.strictEqual(Chunk.size(yield* Stream.runCollect(pool.events)), 0)
+      assert.strictEqual(Array.from(yield* Stream.runCollect(pool.events)).length, 0)
     }))
 
   it.effect("a subscriber that stalls misses events itself without holding back the others", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const { pool } = yield* makeTestPool({ name: "events-stalled" }).pipe(Scope.extend(scope))
+      const { pool } = yield* makeTestPool({ name: "events-stalled" }).pipe(Edge.inScope(scope))
       // reads one event, then never again
-      const stalled = yield* Effect.fork(Stream.runForEach(pool.events, () => Effect.never))
+      const stalled = yield* Edge.fork(Stream.runForEach(pool.events, () => Effect.never))
       const { events, fiber } = yield* recordEvents(pool)
       // each loan invalidates its connection: an Opened and a Closed event per loan, past the stalled one's buffer
       const loans = PoolEvent.bufferSize
-      yield* Effect.repeatN(pool.use((_, handle) => handle.invalidate), loans - 1)
+      yield* Effect.repeat(pool.use((_, handle) => handle.invalidate), { times: loans - 1 })
       yield* eventually(() => events.length === 2 * loans)
       yield* Scope.close(scope, Exit.void)
       // the fast subscriber got every event and its stream ended with the pool
@@ -221,8 +206,8 @@ describe("events", () => {
       state.failOpen = true
       const pool = yield* ConnectionPool.make(connector, { name: "events-open-failed" })
       const { events } = yield* recordEvents(pool)
-      const result = yield* Effect.either(pool.use(() => Effect.void))
-      assert.isTrue(Either.isLeft(result))
+      const result = yield* Edge.outcome(pool.use(() => Effect.void))
+      assert.isTrue(Edge.isFailure(result))
       yield* eventually(() => events.length === 1)
       const [event] = events
       assert.strictEqual(event!._tag, "OpenFailed")
@@ -245,21 +230,21 @@ const closeCases: ReadonlyArray<{
   {
     reason: "stale",
     options: { staleAfter: "1 minute" },
-    provoke: (pool) => Effect.zipRight(pool.use(() => Effect.void), TestClock.adjust("90 seconds"))
+    provoke: (pool) => Effect.andThen(pool.use(() => Effect.void), TestClock.adjust("90 seconds"))
   },
   {
     reason: "unhealthy",
     options: { maxErrors: 1 },
-    provoke: (pool) => Effect.either(pool.use(() => Effect.fail(new QueryFailure({ retryable: false }))))
+    provoke: (pool) => Edge.outcome(pool.use(() => Effect.fail(new QueryFailure({ retryable: false }))))
   },
   {
     reason: "validation-failed",
     options: { validateOnBorrow: true },
     provoke: (pool, connections) =>
       pool.use(() => Effect.void).pipe(
-        Effect.zipRight(Effect.sync(() => connections[0]!.healthy = false)),
-        Effect.zipRight(TestClock.adjust("1 second")),
-        Effect.zipRight(pool.use(() => Effect.void))
+        Effect.andThen(Effect.sync(() => connections[0]!.healthy = false)),
+        Effect.andThen(TestClock.adjust("1 second")),
+        Effect.andThen(pool.use(() => Effect.void))
       )
   },
   {
@@ -272,26 +257,26 @@ const closeCases: ReadonlyArray<{
     options: {},
     provoke: (pool, connections) =>
       pool.use(() => Effect.void).pipe(
-        Effect.zipRight(Effect.sync(() => connections[0]!.open = false)),
-        Effect.zipRight(pool.use(() => Effect.void))
+        Effect.andThen(Effect.sync(() => connections[0]!.open = false)),
+        Effect.andThen(pool.use(() => Effect.void))
       )
   },
   {
     reason: "expired",
     options: { maxLifetime: "1 minute" },
-    provoke: (pool) => Effect.zipRight(pool.use(() => Effect.void), TestClock.adjust("1 minute"))
+    provoke: (pool) => Effect.andThen(pool.use(() => Effect.void), TestClock.adjust("1 minute"))
   },
   {
     reason: "idle-timeout",
     options: { idleTimeout: "1 minute" },
-    provoke: (pool) => Effect.zipRight(pool.use(() => Effect.void), TestClock.adjust("1 minute"))
+    provoke: (pool) => Effect.andThen(pool.use(() => Effect.void), TestClock.adjust("1 minute"))
   },
   {
     reason: "resized",
     options: {},
     provoke: (pool) =>
-      Effect.all([pool.use(() => Effect.yieldNow()), pool.use(() => Effect.yieldNow())], { concurrency: 2 }).pipe(
-        Effect.zipRight(pool.resize({ maxConnections: 1 }))
+      Effect.all([pool.use(() => Edge.yieldNow), pool.use(() => Edge.yieldNow)], { concurrency: 2 }).pipe(
+        Effect.andThen(pool.resize({ maxConnections: 1 }))
       )
   }
 ]
@@ -305,12 +290,9 @@ describe("close reasons", () => {
       const stats = yield* pool.stats
       assert.deepStrictEqual(Object.keys(stats.closedByReason), [...PoolEvent.closeReasons])
       assert.deepStrictEqual(Object.values(stats.closedByReason), PoolEvent.closeReasons.map(() => 0))
-      const registered = (yield* Metric.snapshot).flatMap((pair) => {
-        const tags = new Map(pair.metricKey.tags.map((tag) => [tag.key, tag.value]))
-        return pair.metricKey.name === "connection_pool_closed" && tags.get(PoolMetrics.poolLabel) === name
-          ? [tags.get(PoolMetrics.reasonLabel)]
-          : []
-      })
+      const registered = (yield* Edge.seriesOf("connection_pool_closed")).flatMap((labels) =>
+        labels[PoolMetrics.poolLabel] === name ? [labels[PoolMetrics.reasonLabel]] : []
+      )
       assert.sameMembers(registered, [...PoolEvent.closeReasons])
     }).pipe(Effect.scoped))
 
@@ -392,7 +374,7 @@ describe("stats", () => {
       const { pool } = yield* makeTestPool({ name: "stats-test", maxConnections: 4 })
       const holder = yield* holdOne(pool)
       yield* pool.use(() => Effect.void)
-      yield* Effect.either(pool.use(() => Effect.fail(new QueryFailure({ retryable: true }))))
+      yield* Edge.outcome(pool.use(() => Effect.fail(new QueryFailure({ retryable: true }))))
       const stats = yield* pool.stats
       assert.strictEqual(stats.name, "stats-test")
       assert.strictEqual(stats.total, 2)
@@ -417,11 +399,8 @@ describe("stats", () => {
 
 describe("leak detection", () => {
   const messages: Array<{ message: string; annotations: Record<string, unknown> }> = []
-  const collectLogger = Logger.make(({ annotations, message }) => {
-    messages.push({
-      message: String(Array.isArray(message) ? message.join(" ") : message),
-      annotations: Object.fromEntries(HashMap.toEntries(annotations))
-    })
+  const collectLogger = Edge.makeLogger(({ annotations, message }) => {
+    messages.push({ message, annotations })
   })
 
   it.scoped("a connection held longer than leakDetectionThreshold is logged once, with its borrower and span", () =>
@@ -429,7 +408,7 @@ describe("leak detection", () => {
       const { pool } = yield* makeTestPool({ leakDetectionThreshold: "10 seconds" })
       const lent = yield* Deferred.make<void>()
       const holder = yield* Effect.forkScoped(
-        pool.use(() => Effect.zipRight(Deferred.succeed(lent, undefined), Effect.never)).pipe(
+        pool.use(() => Effect.andThen(Deferred.succeed(lent, undefined), Effect.never)).pipe(
           Effect.withSpan("handle-request")
         )
       )
@@ -443,10 +422,10 @@ describe("leak detection", () => {
       assert.strictEqual(leaks().length, 1, "logged once per loan")
       const [leak] = leaks()
       assert.strictEqual(leak!.annotations.borrowedInSpan, "handle-request")
-      assert.strictEqual(leak!.annotations.borrower, `#${holder.id().id}`)
+      assert.strictEqual(leak!.annotations.borrower, Edge.fiberName(holder))
       assert.strictEqual(leak!.annotations.connectionId, 1)
       // the pool's fibers log through the logger they were started with: this one collects
-    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, collectLogger))))
+    }).pipe(Edge.withLogger(collectLogger)))
 
   it.scoped("with traceBorrows, the span named is still the borrower's, not the pool's own borrow span", () =>
     Effect.gen(function*() {
@@ -454,7 +433,7 @@ describe("leak detection", () => {
       const { pool } = yield* makeTestPool({ leakDetectionThreshold: "10 seconds", traceBorrows: true })
       const lent = yield* Deferred.make<void>()
       yield* Effect.forkScoped(
-        pool.use(() => Effect.zipRight(Deferred.succeed(lent, undefined), Effect.never)).pipe(
+        pool.use(() => Effect.andThen(Deferred.succeed(lent, undefined), Effect.never)).pipe(
           Effect.withSpan("handle-request")
         )
       )
@@ -463,5 +442,5 @@ describe("leak detection", () => {
       yield* eventually(() => messages.some((m) => m.message.includes("possible leak")))
       const leak = messages.find((m) => m.message.includes("possible leak"))
       assert.strictEqual(leak!.annotations.borrowedInSpan, "handle-request")
-    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, collectLogger))))
+    }).pipe(Edge.withLogger(collectLogger)))
 })

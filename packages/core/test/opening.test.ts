@@ -4,9 +4,9 @@
  */
 import type { PoolError } from "@connection-pool/core"
 import { ConnectionPool, Connector } from "@connection-pool/core"
-import { eventually, makeTestConnector, makeTestPool } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Either, Fiber, Option, Schedule, TestClock } from "effect"
+import { Edge, eventually, it, makeTestConnector, makeTestPool, TestClock } from "@connection-pool/test-kit"
+import { assert, describe } from "@effect/vitest"
+import { Deferred, Effect, Fiber, Option, Schedule } from "effect"
 
 describe("warm-up and minConnections", () => {
   it.scoped("a large minConnections is filled completely (opens do not recurse)", () =>
@@ -42,7 +42,7 @@ describe("warm-up and minConnections", () => {
     Effect.gen(function*() {
       const { connector, state } = makeTestConnector()
       state.openGate = yield* Deferred.make<void>()
-      const building = yield* Effect.fork(Effect.flip(Effect.scoped(ConnectionPool.make(connector, {
+      const building = yield* Edge.fork(Effect.flip(Effect.scoped(ConnectionPool.make(connector, {
         minConnections: 1,
         warmUp: true,
         connectionTimeout: "10 seconds",
@@ -50,7 +50,7 @@ describe("warm-up and minConnections", () => {
       }))))
       yield* eventually(() => state.openAttempts === 1)
       yield* TestClock.adjust("9999 millis")
-      assert.isTrue(Option.isNone(yield* Fiber.poll(building)))
+      assert.isTrue(Option.isNone(yield* Edge.poll(building)))
       yield* TestClock.adjust("1 millis")
       // the failed build closes the pool, which waits for the hung open up to openTimeout
       yield* TestClock.adjust("1 minute")
@@ -63,15 +63,21 @@ describe("warm-up and minConnections", () => {
     Effect.gen(function*() {
       const { connector, state } = makeTestConnector()
       // Opens that take a second of the TestClock: building the pool must not wait for them.
+      let started = 0
       const slowOpening = Connector.make({
-        open: Effect.zipRight(Effect.sleep("1 second"), connector.open),
+        open: Effect.sync(() => started++).pipe(
+          Effect.andThen(Effect.sleep("1 second")),
+          Effect.andThen(connector.open)
+        ),
         check: connector.check,
         isOpen: connector.isOpen
       })
       const pool = yield* ConnectionPool.make(slowOpening, { minConnections: 2 })
       assert.strictEqual(yield* pool.activeConnections, 0)
       assert.strictEqual(state.opened, 0)
-      // With no borrower asking, both open in the background once their second has passed.
+      // With no borrower asking, both open in the background once their second has passed (counted from when
+      // they started: Effect 4's TestClock.adjust, unlike Effect 3's, does not wait for every fiber to get there).
+      yield* eventually(() => started === 2, "both opens under way")
       yield* TestClock.adjust("1 second")
       yield* eventually(
         () => Effect.map(pool.stats, (stats) => stats.total === 2),
@@ -94,12 +100,12 @@ describe("opening under failure: failing connector, backoff and circuit breaker"
       // the clock never moves: a waiter that waited for connectionTimeout would hang this test
       const results = yield* Effect.forEach(
         [1, 2, 3, 4, 5, 6],
-        () => Effect.either(pool.use(() => Effect.void)),
+        () => Edge.outcome(pool.use(() => Effect.void)),
         { concurrency: "unbounded" }
       )
       for (const result of results) {
-        assert.isTrue(Either.isLeft(result))
-        const error = (result as Either.Left<PoolError.PoolError, void>).left as PoolError.ConnectionError
+        assert.isTrue(Edge.isFailure(result))
+        const error = Edge.failureOf(result)! as PoolError.ConnectionError
         assert.strictEqual(error._tag, "ConnectionError")
         assert.strictEqual(error.reason, "OpenFailed")
         assert.strictEqual((error.cause as { _tag: string })._tag, "OpenFailure")
@@ -124,7 +130,7 @@ describe("opening under failure: failing connector, backoff and circuit breaker"
       const pool = yield* ConnectionPool.make(connector, { minConnections: 2 })
       yield* eventually(() => state.openAttempts === 2)
       // a server that refuses at once is not asked again in a loop: the next try is after the pacing pause
-      for (let i = 0; i < 1000; i++) yield* Effect.yieldNow()
+      for (let i = 0; i < 1000; i++) yield* Edge.yieldNow
       assert.strictEqual(state.openAttempts, 2)
       assert.strictEqual(yield* pool.activeConnections, 0)
       state.failOpen = false
@@ -158,17 +164,17 @@ describe("opening under failure: failing connector, backoff and circuit breaker"
         healthCheckInterval: "1 hour"
       })
       yield* eventually(() => state.openAttempts === 1)
-      const waiter = yield* Effect.fork(Effect.either(pool.use(() => Effect.void)))
+      const waiter = yield* Edge.fork(Edge.outcome(pool.use(() => Effect.void)))
       yield* eventually(() => Effect.map(pool.stats, (s) => s.waiting === 1))
       // Attempts at 0, 0.1, 0.3, 0.7, 1.5 and 3.1 s: the waiter waits through them...
       yield* TestClock.adjust("4999 millis")
-      assert.isTrue(Option.isNone(yield* Fiber.poll(waiter)))
+      assert.isTrue(Option.isNone(yield* Edge.poll(waiter)))
       assert.strictEqual(state.openAttempts, 6)
       // ...and at connectionTimeout gets the last ConnectionError, not a bare timeout.
       yield* TestClock.adjust("1 millis")
       const failed = yield* Fiber.join(waiter)
-      assert.isTrue(Either.isLeft(failed))
-      const error = (failed as Either.Left<PoolError.PoolError, void>).left as PoolError.ConnectionError
+      assert.isTrue(Edge.isFailure(failed))
+      const error = Edge.failureOf(failed)! as PoolError.ConnectionError
       assert.strictEqual(error._tag, "ConnectionError")
       assert.strictEqual(error.reason, "OpenFailed")
       // The backoff goes on for minConnections: 6.3, 12.7, 25.5 and 51.1 s; the 10th failure opens the breaker.
@@ -176,26 +182,26 @@ describe("opening under failure: failing connector, backoff and circuit breaker"
       assert.strictEqual(state.openAttempts, 9)
       yield* TestClock.adjust("1 millis")
       yield* eventually(() => state.openAttempts === 10)
-      const refused = yield* Effect.either(pool.use(() => Effect.void))
-      const unavailable = (refused as Either.Left<PoolError.PoolError, void>).left as PoolError.PoolUnavailableError
+      const refused = yield* Edge.outcome(pool.use(() => Effect.void))
+      const unavailable = Edge.failureOf(refused)! as PoolError.PoolUnavailableError
       assert.strictEqual(unavailable._tag, "PoolUnavailableError")
       assert.strictEqual(unavailable.reason, "CircuitOpen")
       assert.strictEqual(unavailable.lastError?._tag, "ConnectionError")
       assert.strictEqual(state.openAttempts, 10, "the breaker lets no attempt through while open")
       // One probe per breakerResetAfter, let through by a borrower, until the server is back (attempt 21).
-      let served: Either.Either<number, PoolError.PoolError> = Either.left(unavailable)
+      let served: Edge.Outcome<number, PoolError.PoolError> = Edge.failed(unavailable)
       let probes = 0
-      while (Either.isLeft(served)) {
-        assert.strictEqual(served.left._tag, "PoolUnavailableError")
+      while (Edge.isFailure(served)) {
+        assert.strictEqual(Edge.failureOf(served)!._tag, "PoolUnavailableError")
         yield* TestClock.adjust("10 seconds")
         const before = state.openAttempts
-        served = yield* Effect.either(pool.use((connection) => Effect.succeed(connection.serial)))
+        served = yield* Edge.outcome(pool.use((connection) => Effect.succeed(connection.serial)))
         assert.strictEqual(state.openAttempts, before + 1, "exactly one probe per interval")
         probes++
       }
       assert.strictEqual(probes, 11)
       assert.strictEqual(state.openAttempts, 21)
-      assert.strictEqual(Either.getOrUndefined(served), 1)
+      assert.strictEqual(Edge.successOf(served), 1)
       assert.strictEqual((yield* pool.stats).openFailures, 20)
     }))
 
@@ -204,10 +210,10 @@ describe("opening under failure: failing connector, backoff and circuit breaker"
       const { connector, state } = makeTestConnector()
       state.failFirst = 1
       const pool = yield* ConnectionPool.make(connector)
-      const first = yield* Effect.either(pool.use(() => Effect.void))
-      assert.strictEqual((first as Either.Left<PoolError.PoolError, void>).left._tag, "ConnectionError")
+      const first = yield* Edge.outcome(pool.use(() => Effect.void))
+      assert.strictEqual(Edge.failureOf(first)!._tag, "ConnectionError")
       // the next open comes after the pause that follows a failed open (reconnect pacing, 50 ms after one failure)
       yield* TestClock.adjust("50 millis")
-      assert.isTrue(Either.isRight(yield* Effect.either(pool.use(() => Effect.void))))
+      assert.isTrue(Edge.isSuccess(yield* Edge.outcome(pool.use(() => Effect.void))))
     }))
 })

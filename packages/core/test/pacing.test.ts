@@ -4,15 +4,23 @@
  * against a server that is down.
  */
 import { ConnectionPool, type Connector, type PoolError } from "@connection-pool/core"
-import { eventually, makeTestConnector, makeTestPool, type TestConnection } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Fiber, Schedule, TestClock } from "effect"
+import {
+  Edge,
+  eventually,
+  it,
+  makeTestConnector,
+  makeTestPool,
+  TestClock,
+  type TestConnection
+} from "@connection-pool/test-kit"
+import { assert, describe } from "@effect/vitest"
+import { Effect, Fiber, Schedule } from "effect"
 
 /** The pause after `failures` failed opens in a row, before its jitter (which takes off up to half). */
 const pause = (failures: number) => Math.min(500, 50 * 2 ** (failures - 1))
 
 const borrow = (pool: ConnectionPool.ConnectionPool<TestConnection>) =>
-  Effect.either(pool.use((connection) => Effect.succeed(connection.serial)))
+  Edge.outcome(pool.use((connection) => Effect.succeed(connection.serial)))
 
 describe("maxConnecting", () => {
   /** Opens that take 300 ms of the clock. */
@@ -20,8 +28,8 @@ describe("maxConnecting", () => {
     const { connector } = makeTestConnector()
     let started = 0
     const open = Effect.sync(() => started++).pipe(
-      Effect.zipRight(Effect.sleep("300 millis")),
-      Effect.zipRight(connector.open)
+      Effect.andThen(Effect.sleep("300 millis")),
+      Effect.andThen(connector.open)
     )
     return { connector: { ...connector, open }, started: () => started }
   }
@@ -31,16 +39,16 @@ describe("maxConnecting", () => {
       Effect.gen(function*() {
         const { connector, started } = slow()
         const pool = yield* ConnectionPool.make(connector, { maxConnections: 20, maxConnecting })
-        const borrowers = yield* Effect.fork(Effect.forEach(Array.from({ length: 10 }), () => borrow(pool), {
+        const borrowers = yield* Edge.fork(Effect.forEach(Array.from({ length: 10 }), () => borrow(pool), {
           concurrency: "unbounded"
         }))
         yield* eventually(() => Effect.map(pool.stats, (stats) => stats.waiting === 10))
         // the opens have started (each sleeps 300 ms inside the connector's open), none has ended
-        yield* Effect.repeatN(Effect.yieldNow(), 100)
+        yield* Effect.repeat(Edge.yieldNow, { times: 100 })
         assert.strictEqual(started(), maxConnecting ?? 2)
         yield* TestClock.adjust("10 seconds")
         const results = yield* Fiber.join(borrowers)
-        assert.isTrue(results.every(Either.isRight))
+        assert.isTrue(results.every(Edge.isSuccess))
       }))
   }
 })
@@ -52,14 +60,14 @@ describe("reconnect pacing", () => {
         state.failOpen = true
       })
       let result = yield* borrow(pool)
-      assert.strictEqual((result as Either.Left<PoolError.PoolError, number>).left._tag, "ConnectionError")
+      assert.strictEqual(Edge.failureOf(result)!._tag, "ConnectionError")
       for (let failures = 1; failures <= 8; failures++) {
         assert.strictEqual(state.openAttempts, failures)
         // within the pause (less than half of it has passed): borrowers fail at once, with no new attempt
         yield* TestClock.adjust(pause(failures) / 2 - 1)
         for (let i = 0; i < 3; i++) {
           result = yield* borrow(pool)
-          const error = (result as Either.Left<PoolError.PoolError, number>).left as PoolError.ConnectionError
+          const error = Edge.failureOf(result)! as PoolError.ConnectionError
           assert.strictEqual(error._tag, "ConnectionError")
           assert.strictEqual(error.reason, "OpenFailed")
         }
@@ -67,7 +75,7 @@ describe("reconnect pacing", () => {
         // once the whole pause has passed, the next borrower's arrival makes one attempt
         yield* TestClock.adjust(pause(failures) / 2 + 1)
         result = yield* borrow(pool)
-        assert.isTrue(Either.isLeft(result))
+        assert.isTrue(Edge.isFailure(result))
         assert.strictEqual(state.openAttempts, failures + 1)
       }
       // capped: 8 failures in about 2.5 s of failing, not one per borrower (27 borrowers came)
@@ -76,16 +84,16 @@ describe("reconnect pacing", () => {
       // the server returns: served after at most the capped pause
       state.failOpen = false
       yield* TestClock.adjust(500)
-      assert.deepStrictEqual(yield* borrow(pool), Either.right(1))
+      assert.deepStrictEqual(yield* borrow(pool), Edge.succeeded(1))
       // a success resets the pause: after the next failure, the first pause is short again
       yield* pool.use((_, handle) => handle.invalidate)
       state.failOpen = true
       yield* eventually(() => Effect.map(pool.stats, (stats) => stats.total === 0))
-      assert.isTrue(Either.isLeft(yield* borrow(pool)))
+      assert.isTrue(Edge.isFailure(yield* borrow(pool)))
       const attempts = state.openAttempts
       state.failOpen = false
       yield* TestClock.adjust(pause(1))
-      assert.deepStrictEqual(yield* borrow(pool), Either.right(2))
+      assert.deepStrictEqual(yield* borrow(pool), Edge.succeeded(2))
       assert.strictEqual(state.openAttempts, attempts + 1)
     }))
 
@@ -112,7 +120,7 @@ describe("reconnect pacing", () => {
       }, (state) => {
         state.failFirst = 3
       })
-      const waiter = yield* Effect.fork(borrow(pool))
+      const waiter = yield* Edge.fork(borrow(pool))
       yield* eventually(() => state.openAttempts === 1)
       // retries one second apart (longer than the pause): the waiter waits through them
       yield* TestClock.adjust("999 millis")
@@ -123,6 +131,6 @@ describe("reconnect pacing", () => {
       yield* eventually(() => state.openAttempts === 3)
       yield* TestClock.adjust("1 second")
       const served = yield* Fiber.join(waiter)
-      assert.deepStrictEqual(served, Either.right(1))
+      assert.deepStrictEqual(served, Edge.succeeded(1))
     }))
 })

@@ -3,9 +3,9 @@
  * asked it with the wrong rules while the core was being split into parts (found in review).
  */
 import { ConnectionPool } from "@connection-pool/core"
-import { eventually, makeTestConnector } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Scope, TestClock } from "effect"
+import { Edge, eventually, it, makeTestConnector, TestClock } from "@connection-pool/test-kit"
+import { assert, describe } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber, Scope } from "effect"
 
 describe("the retire decision", () => {
   it.scoped("a new connection is judged only by the pool's state: with unhealthyScore 100 each borrower is served", () =>
@@ -28,7 +28,7 @@ describe("the retire decision", () => {
     Effect.gen(function*() {
       const { connector, state } = makeTestConnector()
       const scope = yield* Scope.make()
-      const pool = yield* Scope.extend(
+      const pool = yield* Edge.inScope(
         ConnectionPool.make(connector, { maxConnections: 1, minConnections: 1, healthCheckInterval: "1 second" }),
         scope
       )
@@ -36,13 +36,13 @@ describe("the retire decision", () => {
       state.connections[0]!.checkGate = yield* Deferred.make<void>() // the check hangs
       yield* TestClock.adjust("1 second")
       yield* eventually(() => Effect.map(pool.connections, (cs) => cs[0]?.state === "checking"))
-      const waiter = yield* Effect.fork(pool.use(() => Effect.void))
+      const waiter = yield* Edge.fork(pool.use(() => Effect.void))
       yield* eventually(() => Effect.map(pool.stats, (s) => s.waiting === 1))
       yield* Scope.close(scope, Exit.void)
       const exit = yield* Fiber.await(waiter)
       assert.isTrue(Exit.isFailure(exit), "the waiter was lent the half-checked connection")
       assert.deepStrictEqual(
-        Exit.isFailure(exit) ? exit.cause._tag === "Fail" && exit.cause.error._tag : undefined,
+        Exit.isFailure(exit) ? Edge.soleFailure(exit.cause)?._tag : undefined,
         "PoolClosedError"
       )
       assert.strictEqual(state.finalizerRuns.get(1), 1)
@@ -61,7 +61,7 @@ describe("the retire decision", () => {
       })
       // two connections, both idle from now on
       const hold = yield* Deferred.make<void>()
-      const holders = yield* Effect.fork(
+      const holders = yield* Edge.fork(
         Effect.all([pool.use(() => Deferred.await(hold)), pool.use(() => Deferred.await(hold))], { concurrency: 2 })
       )
       yield* eventually(() => state.opened === 2)

@@ -4,9 +4,17 @@
  * connection.
  */
 import { ConnectionPool, type PoolError } from "@connection-pool/core"
-import { eventually, makeTestConnector, QueryFailure, type TestConnection } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Logger, Option, Scope, TestClock } from "effect"
+import {
+  Edge,
+  eventually,
+  it,
+  makeTestConnector,
+  QueryFailure,
+  TestClock,
+  type TestConnection
+} from "@connection-pool/test-kit"
+import { assert, describe } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber, Option, Scope } from "effect"
 
 type Pool = ConnectionPool.ConnectionPool<TestConnection>
 
@@ -31,7 +39,7 @@ const hold = (pool: Pool, api: "use" | "get" = "use") =>
     return { fiber, lent, end }
   })
 
-const lentSerial = (borrower: Effect.Effect.Success<ReturnType<typeof hold>>) =>
+const lentSerial = (borrower: Edge.Success<ReturnType<typeof hold>>) =>
   Effect.map(Deferred.await(borrower.lent), (l) => l.serial)
 
 describe("shared lending: options", () => {
@@ -250,8 +258,8 @@ describe("shared lending: health, leaks and shutdown", () => {
   it.effect("leak detection reports each loan held too long, once, naming its own borrower", () =>
     Effect.gen(function*() {
       const logs: Array<string> = []
-      const logger = Logger.make(({ message }) => {
-        logs.push(String(message))
+      const logger = Edge.makeLogger(({ message }) => {
+        logs.push(message)
       })
       const { connector } = makeTestConnector()
       yield* Effect.gen(function*() {
@@ -272,14 +280,14 @@ describe("shared lending: health, leaks and shutdown", () => {
         yield* TestClock.adjust("30 seconds")
         assert.strictEqual(logs.filter((l) => l.includes("possible leak")).length, 2)
         yield* Effect.forEach([a, b], (x) => Deferred.succeed(x.end, "ok"))
-      }).pipe(Effect.scoped, Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      }).pipe(Effect.scoped, Edge.withLogger(logger))
     }))
 
   it.effect("shutdownTimeout is honoured per loan: every borrower still holding is interrupted", () =>
     Effect.gen(function*() {
       const { connector, state } = makeTestConnector()
       const scope = yield* Scope.make()
-      const pool = yield* Scope.extend(
+      const pool = yield* Edge.inScope(
         ConnectionPool.make(connector, { maxConnections: 2, concurrency: 3, shutdownTimeout: "5 seconds" }),
         scope
       )
@@ -287,15 +295,15 @@ describe("shared lending: health, leaks and shutdown", () => {
       yield* Effect.forEach(stuck, lentSerial)
       const finishing = yield* hold(pool)
       yield* lentSerial(finishing)
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const closing = yield* Edge.fork(Scope.close(scope, Exit.void))
       yield* TestClock.adjust("2 seconds")
       yield* Deferred.succeed(finishing.end, "ok")
       assert.isTrue(Exit.isSuccess(yield* Fiber.await(finishing.fiber)), "a borrower that returned in time")
       yield* TestClock.adjust("2999 millis")
-      assert.isTrue(Option.isNone(yield* Fiber.poll(closing)))
+      assert.isTrue(Option.isNone(yield* Edge.poll(closing)))
       yield* TestClock.adjust("1 millis")
       yield* Fiber.join(closing)
-      for (const borrower of stuck) assert.isTrue(Exit.isInterrupted(yield* Fiber.await(borrower.fiber)))
+      for (const borrower of stuck) assert.isTrue(Edge.isInterrupted(yield* Fiber.await(borrower.fiber)))
       assert.strictEqual((yield* pool.stats).interruptedAtShutdown, 4)
       assert.deepStrictEqual([...state.finalizerRuns.values()], [1, 1])
       assert.strictEqual(state.open, 0)

@@ -10,15 +10,17 @@
 import { ConnectionPool, Connector, PoolError } from "@connection-pool/core"
 import {
   bySize,
+  Edge,
   eventually,
+  it,
   makeTestConnector,
   makeTestPool,
   QueryFailure,
   recordReliability,
   type TestConnection
 } from "@connection-pool/test-kit"
-import { assert, describe, it } from "@effect/vitest"
-import { Cause, Duration, Effect, Exit, Fiber, Logger, LogLevel, Random, Schedule, Scope } from "effect"
+import { assert, describe } from "@effect/vitest"
+import { Cause, Duration, Effect, Exit, Fiber, Schedule, Scope } from "effect"
 
 const maxConnections = 10
 /** The issue's 10,000 under `RELIABILITY=full`; fewer in the default run, which must stay quick. */
@@ -38,10 +40,10 @@ const settleWithin = Duration.seconds(10)
  * The storm makes health checks fail on purpose (connections closed by the "server"); the pool's warnings about
  * them are expected and counted in its stats, so only errors are logged.
  */
-const quietChecks = Logger.withMinimumLogLevel(LogLevel.Error)
+const quietChecks = Edge.withMinimumLogLevel("Error")
 
 /** A random whole number of milliseconds from 0 to `max`, both included. */
-const randomMillis = (max: number) => Effect.map(Random.nextIntBetween(0, max + 1), Duration.millis)
+const randomMillis = (max: number) => Effect.map(Edge.randomInt(0, max + 1), Duration.millis)
 
 /**
  * The in-memory test connector with real latency: opens take 0 to 2 ms, checks and closes 0 to 1 ms, so that
@@ -61,7 +63,7 @@ const makeStormConnector = () => {
         return connection
       }),
       check: (connection: TestConnection) =>
-        Effect.zipRight(Effect.sleep(Duration.millis(0.5)), connector.check(connection)),
+        Effect.andThen(Effect.sleep(Duration.millis(0.5)), connector.check(connection)),
       isOpen: connector.isOpen
     })
   }
@@ -80,7 +82,7 @@ const closes = {
 type Work = "work" | "yield" | "fault" | "invalidate" | "peer-closed"
 
 const drawWork = Effect.map(
-  Random.nextIntBetween(0, 100),
+  Edge.randomInt(0, 100),
   (n): Work => n < 70 ? "work" : n < 85 ? "yield" : n < 93 ? "fault" : n < 97 ? "invalidate" : "peer-closed"
 )
 
@@ -143,7 +145,7 @@ const borrower = (
             case "work":
               return yield* Effect.sleep(yield* randomMillis(2))
             case "yield":
-              return yield* Effect.yieldNow()
+              return yield* Edge.yieldNow
             case "fault":
               return yield* Effect.fail(new QueryFailure({ retryable: true }))
             case "invalidate":
@@ -164,8 +166,8 @@ const borrower = (
     const exit = yield* Effect.exit(Effect.timeout(borrow, timeout))
     tally.borrowers++
     if (Exit.isSuccess(exit)) return void tally.served++
-    const failure = Cause.failureOption(exit.cause)
-    if (failure._tag === "Some" && Cause.isTimeoutException(failure.value)) {
+    const failure = Edge.failureOption(exit.cause)
+    if (failure._tag === "Some" && Edge.isTimeoutError(failure.value)) {
       if (lent) tally.timedOutWhileHolding++
       return void tally.timedOut++
     }
@@ -182,7 +184,7 @@ const server = (state: ReturnType<typeof makeTestConnector>["state"], tally: Tal
   Effect.gen(function*() {
     const open = state.connections.filter((connection) => connection.open)
     if (open.length === 0) return
-    const victim = open[yield* Random.nextIntBetween(0, open.length)]!
+    const victim = open[yield* Edge.randomInt(0, open.length)]!
     closes.note(victim)
     victim.open = false
     victim.healthy = false
@@ -201,10 +203,7 @@ const settled = (
       connections.every((connection) => connection.state === "idle")
   }).pipe(
     Effect.repeat({ until: (done) => done, schedule: Schedule.spaced("1 millis") }),
-    Effect.timeoutFail({
-      duration: settleWithin,
-      onTimeout: () => new Error(`the pool did not settle within ${Duration.format(settleWithin)}`)
-    })
+    Edge.timeoutFail(settleWithin, () => new Error(`the pool did not settle within ${Duration.format(settleWithin)}`))
   )
 
 /** What must hold between rounds: the pool's view, the connector's view and the counters agree. */
@@ -239,7 +238,7 @@ const assertAtRest = (
     for (const runs of state.finalizerRuns.values()) assert.strictEqual(runs, 1, `${at}: a connection closed twice`)
     // a new borrower is served at once (an idle connection, or one opened for it within its latency)
     const served = yield* pool.use((connection) => Effect.succeed(connection.serial)).pipe(
-      Effect.timeoutFail({ duration: "250 millis", onTimeout: () => new Error(`${at}: a new borrower was not served`) })
+      Edge.timeoutFail("250 millis", () => new Error(`${at}: a new borrower was not served`))
     )
     assert.isAbove(served, 0)
   })
@@ -254,7 +253,7 @@ const makeSharedOrExclusivePool = (concurrency: number) =>
   Effect.gen(function*() {
     const { connector, state } = makeStormConnector()
     const poolScope = yield* Scope.make()
-    const pool = yield* Scope.extend(
+    const pool = yield* Edge.inScope(
       ConnectionPool.make(connector, { maxConnections, healthCheckInterval: "20 millis", concurrency }),
       poolScope
     )
@@ -280,16 +279,14 @@ describe("interruption storm", () => {
         const { holding, pool, poolScope, state, tally } = yield* makeStormPool
         const started = Date.now()
         for (let round = 1; round <= rounds; round++) {
-          const killer = yield* Effect.fork(server(state, tally))
+          const killer = yield* Edge.fork(server(state, tally))
           yield* Effect.forEach(
             Array.from({ length: borrowersPerRound }, (_, index) => index),
             (index) => borrower(pool, index, holding, tally),
             { concurrency: "unbounded", discard: true }
           ).pipe(
-            Effect.timeoutFail({
-              duration: "60 seconds",
-              onTimeout: () => new Error(`round ${round}: borrowers still running after 60 s (requests lost)`)
-            })
+            Edge.timeoutFail("60 seconds", () =>
+              new Error(`round ${round}: borrowers still running after 60 s (requests lost)`))
           )
           yield* Fiber.interrupt(killer)
           yield* assertAtRest(pool, state, tally, `after round ${round}`)
@@ -327,17 +324,19 @@ describe("interruption storm", () => {
             closedConnectionsLent: tally.closedConnectionsLent,
             permitsLeaked: 0,
             connectionsLeaked: state.open,
-            connectionsClosedTwice: [...state.finalizerRuns.values()].filter((runs) => runs > 1).length
+            connectionsClosedTwice: [...state.finalizerRuns.values()].filter((runs) =>
+              runs > 1
+            ).length
           }
         })
-      }).pipe(quietChecks, Effect.withRandom(Random.make("interruption storm"))),
+      }).pipe(quietChecks, Edge.withSeed("interruption storm")),
     bySize(60_000, 540_000)
   )
 
   it.live("a storm while the pool closes: every borrower ends, every connection is closed exactly once", (ctx) =>
     Effect.gen(function*() {
       const { holding, pool, poolScope, state, tally } = yield* makeStormPool
-      const storm = yield* Effect.fork(Effect.forEach(
+      const storm = yield* Edge.fork(Effect.forEach(
         Array.from({ length: borrowersPerRound }, (_, index) => index),
         (index) => borrower(pool, index, holding, tally, true),
         { concurrency: "unbounded", discard: true }
@@ -346,14 +345,14 @@ describe("interruption storm", () => {
       // ended (however long the first arrivals take on a loaded machine), at a random moment
       yield* Effect.sync(() => tally.borrowers >= borrowersPerRound / 3 && tally.served > 0).pipe(
         Effect.repeat({ until: (underWay) => underWay, schedule: Schedule.spaced("1 millis") }),
-        Effect.timeoutFail({ duration: settleWithin, onTimeout: () => new Error("the storm never got under way") })
+        Edge.timeoutFail(settleWithin, () => new Error("the storm never got under way"))
       )
       yield* Effect.sleep(yield* randomMillis(5))
       yield* Scope.close(poolScope, Exit.void).pipe(
-        Effect.timeoutFail({ duration: settleWithin, onTimeout: () => new Error("closing the pool did not finish") })
+        Edge.timeoutFail(settleWithin, () => new Error("closing the pool did not finish"))
       )
       yield* Fiber.join(storm).pipe(
-        Effect.timeoutFail({ duration: settleWithin, onTimeout: () => new Error("borrowers still running") })
+        Edge.timeoutFail(settleWithin, () => new Error("borrowers still running"))
       )
       assert.deepStrictEqual(tally.unexpectedExits, [])
       assert.strictEqual(tally.doubleLends, 0)
@@ -379,7 +378,7 @@ describe("interruption storm", () => {
           connectionsLeaked: state.open
         }
       })
-    }).pipe(quietChecks, Effect.withRandom(Random.make("storm while closing"))))
+    }).pipe(quietChecks, Edge.withSeed("storm while closing")))
 
   const sharedConcurrency = 4
   it.live(
@@ -390,16 +389,14 @@ describe("interruption storm", () => {
       Effect.gen(function*() {
         const { holding, pool, poolScope, state, tally } = yield* makeSharedOrExclusivePool(sharedConcurrency)
         for (let round = 1; round <= rounds; round++) {
-          const killer = yield* Effect.fork(server(state, tally))
+          const killer = yield* Edge.fork(server(state, tally))
           yield* Effect.forEach(
             Array.from({ length: borrowersPerRound }, (_, index) => index),
             (index) => borrower(pool, index, holding, tally, false, sharedConcurrency),
             { concurrency: "unbounded", discard: true }
           ).pipe(
-            Effect.timeoutFail({
-              duration: "60 seconds",
-              onTimeout: () => new Error(`round ${round}: borrowers still running after 60 s (requests lost)`)
-            })
+            Edge.timeoutFail("60 seconds", () =>
+              new Error(`round ${round}: borrowers still running after 60 s (requests lost)`))
           )
           yield* Fiber.interrupt(killer)
           yield* assertAtRest(pool, state, tally, `after round ${round}`, sharedConcurrency)
@@ -430,35 +427,35 @@ describe("interruption storm", () => {
             sharedConnectionsLeaked: state.open
           }
         })
-      }).pipe(quietChecks, Effect.withRandom(Random.make("shared interruption storm"))),
+      }).pipe(quietChecks, Edge.withSeed("shared interruption storm")),
     bySize(60_000, 540_000)
   )
 
   it.live("shared lending: a storm while the pool closes: every borrower ends, every connection is closed once", () =>
     Effect.gen(function*() {
       const { holding, pool, poolScope, state, tally } = yield* makeSharedOrExclusivePool(sharedConcurrency)
-      const storm = yield* Effect.fork(Effect.forEach(
+      const storm = yield* Edge.fork(Effect.forEach(
         Array.from({ length: borrowersPerRound }, (_, index) => index),
         (index) => borrower(pool, index, holding, tally, true, sharedConcurrency),
         { concurrency: "unbounded", discard: true }
       ))
       yield* Effect.sync(() => tally.borrowers >= borrowersPerRound / 3 && tally.served > 0).pipe(
         Effect.repeat({ until: (underWay) => underWay, schedule: Schedule.spaced("1 millis") }),
-        Effect.timeoutFail({ duration: settleWithin, onTimeout: () => new Error("the storm never got under way") })
+        Edge.timeoutFail(settleWithin, () => new Error("the storm never got under way"))
       )
       yield* Effect.sleep(yield* randomMillis(5))
       yield* Scope.close(poolScope, Exit.void).pipe(
-        Effect.timeoutFail({ duration: settleWithin, onTimeout: () => new Error("closing the pool did not finish") })
+        Edge.timeoutFail(settleWithin, () => new Error("closing the pool did not finish"))
       )
       yield* Fiber.join(storm).pipe(
-        Effect.timeoutFail({ duration: settleWithin, onTimeout: () => new Error("borrowers still running") })
+        Edge.timeoutFail(settleWithin, () => new Error("borrowers still running"))
       )
       assert.deepStrictEqual(tally.unexpectedExits, [])
       assert.strictEqual(tally.doubleLends, 0)
       assert.strictEqual(tally.borrowers, borrowersPerRound)
       assert.strictEqual(tally.served + tally.timedOut + tally.faults + tally.refused, tally.borrowers, "requests lost")
       assertAllClosedOnce(state)
-    }).pipe(quietChecks, Effect.withRandom(Random.make("shared storm while closing"))))
+    }).pipe(quietChecks, Edge.withSeed("shared storm while closing")))
 
   // The storm rarely opens the narrowest window (an interruption already signalled, not yet seen by the waiter,
   // when a connection is handed to it), so it is forced here.
@@ -466,16 +463,13 @@ describe("interruption storm", () => {
     Effect.gen(function*() {
       const { pool } = yield* makeTestPool({ maxConnections: 1 })
       const holder = yield* pool.get
-      const waiter = yield* Effect.fork(pool.use((connection) => Effect.succeed(connection.serial)))
+      const waiter = yield* Edge.fork(pool.use((connection) => Effect.succeed(connection.serial)))
       yield* eventually(() => Effect.map(pool.stats, (stats) => stats.waiting === 1))
-      // The interruption is signalled but the waiter runs only later, on the scheduler; in the meantime, in the same
-      // synchronous step, the holder returns its connection, which goes straight to the (still queued) waiter.
-      yield* Effect.withFiberRuntime((self) => {
-        waiter.unsafeInterruptAsFork(self.id())
-        return holder.release
-      })
+      // In one synchronous step the waiter's interruption is signalled (it sees it only later, on the scheduler) and
+      // the holder returns its connection, which goes straight to the (still queued) waiter.
+      yield* Edge.interruptWhileHandingOver(waiter, holder.release)
       const exit = yield* Fiber.await(waiter)
-      assert.isTrue(Exit.isInterrupted(exit), `the waiter should end interrupted, got ${exit}`)
+      assert.isTrue(Edge.isInterrupted(exit), `the waiter should end interrupted, got ${exit}`)
       const stats = yield* pool.stats
       assert.strictEqual(stats.inUse, 0, stats.summary)
       assert.strictEqual(stats.waiting, 0, stats.summary)

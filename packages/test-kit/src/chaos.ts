@@ -8,7 +8,8 @@
  */
 import { ConnectionPool, Connector } from "@connection-pool/core"
 import { assert } from "@effect/vitest"
-import { Cause, Clock, type Duration, Effect, ExecutionStrategy, Exit, Fiber, Option, Scope } from "effect"
+import { Clock, Effect, Exit, Fiber, Option, Scope } from "effect"
+import * as Edge from "./internal/edge/effect.js"
 import { eventually, within } from "./waiting.js"
 
 export interface ChaosSize {
@@ -50,9 +51,9 @@ export interface Scenario<A, E extends { readonly _tag: string }> {
   /** Connections the server accepted over the whole run, when it can tell (one server for the whole run). */
   readonly serverAccepted?: Effect.Effect<number, unknown> | undefined
   readonly healthCheckIntervalMillis: number
-  readonly connectionTimeout: Duration.DurationInput
+  readonly connectionTimeout: Edge.DurationInput
   /** A request that neither answers nor fails within this has hung. */
-  readonly requestDeadline: Duration.DurationInput
+  readonly requestDeadline: Edge.DurationInput
   /** How a failed request is filed in the report; `_tag` unless said otherwise. */
   readonly failureKey?: ((error: { readonly _tag: string }) => string) | undefined
   /** When given, failures it does not call transient are counted in `notTransient`. */
@@ -128,8 +129,8 @@ export const run = <A, E extends { readonly _tag: string }>(
       isOpen: base.isOpen,
       isFault: base.isFault
     })
-    const poolScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
-    const pool = yield* Scope.extend(
+    const poolScope = yield* Edge.forkScope(yield* Effect.scope)
+    const pool = yield* Edge.inScope(
       ConnectionPool.make(connector, {
         name: scenario.name,
         maxConnections: n,
@@ -166,9 +167,9 @@ export const run = <A, E extends { readonly _tag: string }>(
           if (exit.value.counter !== undefined) counters.push(exit.value.counter)
           return true
         }
-        const failure = Cause.failureOption(exit.cause)
-        if (Option.isNone(failure) || Cause.isDie(exit.cause) || Cause.isInterrupted(exit.cause)) defects++
-        else if (failure.value._tag === "TimeoutException") hung++
+        const failure = Edge.failureOption(exit.cause)
+        if (Option.isNone(failure) || Edge.hasDefects(exit.cause) || Edge.hasInterrupts(exit.cause)) defects++
+        else if (Edge.isTimeoutError(failure.value)) hung++
         else {
           const key = failureKey(failure.value)
           failures[key] = (failures[key] ?? 0) + 1
@@ -198,7 +199,7 @@ export const run = <A, E extends { readonly _tag: string }>(
         answeredBefore = answered
       }
     })
-    const workers = yield* Effect.fork(
+    const workers = yield* Edge.fork(
       Effect.forEach(Array.from({ length: size.fibers }), () => worker, { concurrency: "unbounded", discard: true })
     )
     yield* chaos.pipe(Effect.ensuring(Effect.sync(() => stopped = true)))

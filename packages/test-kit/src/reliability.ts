@@ -4,19 +4,20 @@
  * meta, which vitest's JSON reporter writes out for the script that builds RELIABILITY.md.
  */
 import { Config, Effect } from "effect"
+import * as Edge from "./internal/edge/effect.js"
 
 /**
  * Whether this is a full reliability run (`RELIABILITY=full`). Read through `Config` (the environment by default)
  * rather than `process`, because the core package's tests have no Node types.
  */
 export const fullRun: boolean =
-  Effect.runSync(Config.string("RELIABILITY").pipe(Config.withDefault(""))).trim().toLowerCase() === "full"
+  Effect.runSync(Edge.configString("RELIABILITY").pipe(Config.withDefault(""))).trim().toLowerCase() === "full"
 
 /** The modest size for the default run, the heavy one under `RELIABILITY=full`. */
 export const bySize = <A>(modest: A, full: A): A => fullRun ? full : modest
 
-/** A fixed seed unless `FC_SEED` names another (to replay a failure printed by fast-check). */
-export const propertySeed: number = Effect.runSync(Config.integer("FC_SEED").pipe(Config.withDefault(20251125)))
+/** A fixed seed unless `FC_SEED` names another (to replay a failure the property checker printed). */
+export const propertySeed: number = Effect.runSync(Edge.configInt("FC_SEED").pipe(Config.withDefault(20251125)))
 
 export interface ReliabilityFigures {
   /** The test family, one of RELIABILITY.md's headings. */

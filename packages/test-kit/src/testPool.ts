@@ -64,7 +64,7 @@ export const makeTestConnector = () => {
     open: Effect.acquireRelease(
       Effect.suspend(() => {
         state.openAttempts++
-        if (state.openGate !== undefined) return Effect.zipRight(Deferred.await(state.openGate), Effect.never)
+        if (state.openGate !== undefined) return Effect.andThen(Deferred.await(state.openGate), Effect.never)
         if (state.failOpen || state.openAttempts <= state.failFirst) {
           return Effect.fail(new OpenFailure({ attempt: state.openAttempts }))
         }
@@ -77,7 +77,7 @@ export const makeTestConnector = () => {
       }),
       (connection) =>
         (state.closeGate === undefined ? Effect.void : Deferred.await(state.closeGate)).pipe(
-          Effect.zipRight(Clock.currentTimeMillis),
+          Effect.andThen(Clock.currentTimeMillis),
           Effect.map((now) => {
             state.closedAt.set(connection.serial, now)
             connection.open = false
@@ -92,7 +92,7 @@ export const makeTestConnector = () => {
         state.checks++
         const gate = connection.checkGate
         const verdict = connection.healthy ? Effect.void : Effect.fail(new CheckFailure({ id: connection.serial }))
-        return gate === undefined ? verdict : Effect.zipRight(Deferred.await(gate), verdict)
+        return gate === undefined ? verdict : Effect.andThen(Deferred.await(gate), verdict)
       }),
     isOpen: (connection: TestConnection) => connection.open
   })
@@ -128,7 +128,7 @@ export const holdOne = (pool: TestPool) =>
   Effect.gen(function*() {
     const lent = yield* Deferred.make<number>()
     const fiber = yield* Effect.forkScoped(
-      pool.use((_, handle) => Deferred.succeed(lent, handle.id).pipe(Effect.zipRight(Effect.never)))
+      pool.use((_, handle) => Deferred.succeed(lent, handle.id).pipe(Effect.andThen(Effect.never)))
     )
     const id = yield* Deferred.await(lent)
     return { fiber, id }

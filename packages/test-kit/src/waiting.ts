@@ -3,7 +3,8 @@
  * real time, also under `TestClock` (where the test's own clock stands still until the test moves it), so the
  * same helpers serve tests of time rules and tests of live sockets and servers.
  */
-import { Data, Duration, Effect, TestServices } from "effect"
+import { Data, Effect } from "effect"
+import * as Edge from "./internal/edge/effect.js"
 
 export class Timeout extends Data.TaggedError("Timeout")<{ readonly what: string; readonly after: string }> {
   override get message(): string {
@@ -12,21 +13,20 @@ export class Timeout extends Data.TaggedError("Timeout")<{ readonly what: string
 }
 
 /** Sleeps in real time, whatever clock the test runs with. */
-const sleepLive = (duration: Duration.DurationInput): Effect.Effect<void> =>
-  TestServices.provideLive(Effect.sleep(duration))
+const sleepLive = (duration: Edge.DurationInput): Effect.Effect<void> => Edge.live(Effect.sleep(duration))
 
 /**
  * Bounds a wait: fails with `Timeout` naming what did not happen once `duration` has passed in real time, and
  * interrupts the wait (as `Effect.timeout` does, a wait that cannot be interrupted, such as a resource's acquire, is
  * waited for).
  */
-export const within = (duration: Duration.DurationInput, what: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+export const within = (duration: Edge.DurationInput, what: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
   Effect.raceFirst(
     self,
     // Interruptible even where the wait is not, so that a wait that ends in time does not then wait for the timer.
-    Effect.interruptible(Effect.zipRight(
+    Effect.interruptible(Effect.andThen(
       sleepLive(duration),
-      Effect.fail(new Timeout({ what, after: Duration.format(Duration.decode(duration)) }))
+      Effect.fail(new Timeout({ what, after: Edge.formatDuration(duration) }))
     ))
   )
 
@@ -46,7 +46,7 @@ const quickTurns = 200
 export const eventually = <E = never, R = never>(
   condition: Condition<E, R>,
   what?: string,
-  deadline: Duration.DurationInput = "5 seconds"
+  deadline: Edge.DurationInput = "5 seconds"
 ): Effect.Effect<void, E | Timeout, R> => {
   const look: Effect.Effect<boolean, E, R> = Effect.isEffect(condition) ? condition : Effect.suspend(() => {
     const verdict = condition()
@@ -54,7 +54,7 @@ export const eventually = <E = never, R = never>(
   })
   const wait = Effect.gen(function*() {
     for (let turn = 0; !(yield* look); turn++) {
-      yield* turn < quickTurns ? Effect.yieldNow() : sleepLive("5 millis")
+      yield* turn < quickTurns ? Edge.yieldNow : sleepLive("5 millis")
     }
   }).pipe(within(deadline, what ?? `the condition ${condition.toString()}`))
   // A condition that already holds returns without yielding, as a plain check would.

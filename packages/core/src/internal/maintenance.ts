@@ -59,11 +59,25 @@ export class Maintenance<A> {
     })
   }
 
-  /** Takes the idle connections off the idle stack and checks them; none is left stranded mid-check. */
+  /**
+   * Takes the idle connections off the idle stack and checks them; none is left stranded mid-check. The checks
+   * run in fibers of their own that the tick's interruption (the pool closing) reaches at once: each check is
+   * interruptible, and the rest of each fiber, which ends its connection's check, is not. A check whose fiber
+   * never started is ended here. (The waiting is interruptible itself: Effect 4 does not pass an interruption
+   * on to the children of a fiber in an uninterruptible region, where Effect 3's timeouts happened to.)
+   */
   private readonly checkIdle: Effect.Effect<void> = Effect.uninterruptibleMask((restore) =>
-    Effect.forEach(this.engine.takeIdleForCheck(), (record) => this.checkOne(record, restore), {
-      concurrency: "unbounded",
-      discard: true
+    Effect.suspend(() => {
+      const taken = this.engine.takeIdleForCheck()
+      return restore(
+        Effect.forEach(
+          taken,
+          (record) => Effect.uninterruptibleMask((restoreCheck) => this.checkOne(record, restoreCheck)),
+          { concurrency: "unbounded", discard: true }
+        )
+      ).pipe(Effect.ensuring(Effect.forEach(taken, (record) => this.engine.endCheck(record, "shutdown"), {
+        discard: true
+      })))
     })
   )
 
