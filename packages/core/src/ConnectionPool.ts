@@ -19,7 +19,7 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as Connector from "./Connector.js"
 import * as internal from "./internal/connectionPool.js"
-import type { ConfigOf, DurationInput, ServiceKey } from "./internal/edge/effect.js"
+import type * as Edge from "./internal/edge/effect.js"
 import type {
   ConnectionError,
   InvalidPoolOptions,
@@ -45,6 +45,33 @@ export const TypeId: unique symbol = internal.TypeId
  * @category type ids
  */
 export type TypeId = typeof TypeId
+
+/**
+ * What a duration option accepts: a `Duration`, a number of milliseconds, or a string such as "30 seconds"
+ * (Effect 3's `Duration.DurationInput`; `Duration.Input` in the Effect 4 build).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type DurationInput = Edge.DurationInput
+
+/**
+ * The key a pool is provided under by {@link layer}: a `Context.Tag` class (a `Context.Service` in the Effect 4
+ * build).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type ServiceKey<I, S> = Edge.ServiceKey<I, S>
+
+/**
+ * Options as `Config`: a whole `Config` of them, or one `Config` per option (Effect 3's `Config.Config.Wrap`;
+ * `Config.Wrap` in the Effect 4 build).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type ConfigOf<A> = Edge.ConfigOf<A>
 
 /**
  * What borrowing can fail with.

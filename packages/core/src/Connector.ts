@@ -10,8 +10,8 @@ import type * as Cause from "effect/Cause"
 import type * as Effect from "effect/Effect"
 import { hasProperty } from "effect/Predicate"
 import type * as Scope from "effect/Scope"
+import type { DurationInput } from "./ConnectionPool.js"
 import * as internal from "./internal/connector.js"
-import type { DurationInput } from "./internal/edge/effect.js"
 
 /**
  * The symbol that marks a `Connector`.
