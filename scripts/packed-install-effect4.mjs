@@ -22,32 +22,24 @@ const installedVersion = (name) => readJson(path.join(root, "node_modules", ...n
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "connection-pool-packed-effect4-"))
 const results = []
-const { checkBin, readTarEntry, run } = makeKit({ root, fail, results })
+const { checkBin, packAll, readTarEntry, run } = makeKit({ root, fail, results })
 try {
   // 1. Pack, and check each tarball.
-  const tarballs = path.join(work, "tarballs")
-  fs.mkdirSync(tarballs)
-  const files = []
-  for (const name of packages) {
-    const before = new Set(fs.readdirSync(tarballs))
-    run("npx", ["--yes", `pnpm@${pnpmVersion}`, "pack", "--pack-destination", tarballs], {
-      cwd: path.join(root, "packages", name)
-    })
-    const file = fs.readdirSync(tarballs).find((entry) => !before.has(entry))
-    if (file === undefined) fail(`pnpm pack wrote no tarball for ${name}`)
-    files.push(path.join(tarballs, file))
-    checkTarball(path.join(tarballs, file))
-  }
+  const files = Object.values(packAll(packages, path.join(work, "tarballs"), pnpmVersion))
+  for (const file of files) checkTarball(file)
   results.push(["tarballs", `${packages.length} packed and checked`])
 
   // 2. An empty project: `npm install <the tarballs> effect`, as a user on Effect 4 would type it.
   const project = path.join(work, "project")
   fs.mkdirSync(project)
-  writeJson(path.join(project, "package.json"), { name: "effect4-consumer", private: true, type: "module" })
+  // an empty folder: npm writes the package.json
+  // As from a user's shell: without the npm_* settings pnpm passes to the scripts it runs (npm warns about those).
+  const userEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)))
   const install = spawnSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=warn", ...files, "effect"], {
     cwd: project,
     encoding: "utf8",
-    timeout: 300_000
+    timeout: 300_000,
+    env: userEnv
   })
   const printed = `${install.stdout ?? ""}${install.stderr ?? ""}`
   if (install.status !== 0) fail(`npm install failed (exit ${install.status}):\n${printed}`)
@@ -77,7 +69,8 @@ try {
       exactOptionalPropertyTypes: true,
       skipLibCheck: false,
       target: "ES2022",
-      lib: ["ES2022"],
+      // effect 4's own declarations name Web globals (CryptoKey, Storage) in its crypto and persistence modules
+      lib: ["ES2022", "DOM"],
       types: ["node"],
       module: "NodeNext",
       moduleResolution: "NodeNext",
@@ -91,7 +84,10 @@ try {
   ) {
     const output = run("node", [file], { cwd: project, timeout: 60_000 })
     if (!output.startsWith("hello hello\n")) fail(`the tour as ${kind} printed ${JSON.stringify(output)}`)
-    results.push([`README tour for Effect 4, ${kind}`, `type-checked (strict) and ran: ${output.split("\n")[0]}`])
+    results.push([
+      `README tour for Effect 4, ${kind}`,
+      `type-checked (strict) and ran: ${output.trim().split("\n").join(" / ")}`
+    ])
   }
   for (const signal of ["SIGTERM", "SIGINT"]) await checkBin(project, signal)
 } finally {

@@ -53,22 +53,11 @@ const pgProgramPrints = JSON.stringify({
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "connection-pool-packed-"))
 if (!path.relative(root, work).startsWith("..")) fail(`${work} is inside the workspace`)
 const results = []
-const { checkBin, readTarEntry, run } = makeKit({ root, fail, results })
+const { checkBin, packAll, readTarEntry, run } = makeKit({ root, fail, results })
 try {
   // 1. Pack, and check each tarball's manifest and contents.
-  const tarballs = path.join(work, "tarballs")
-  fs.mkdirSync(tarballs)
-  const tarballOf = {}
-  for (const name of packages) {
-    const before = new Set(fs.readdirSync(tarballs))
-    run("npx", ["--yes", `pnpm@${pnpmVersion}`, "pack", "--pack-destination", tarballs], {
-      cwd: path.join(root, "packages", name)
-    })
-    const file = fs.readdirSync(tarballs).find((entry) => !before.has(entry))
-    if (file === undefined) fail(`pnpm pack wrote no tarball for ${name}`)
-    tarballOf[name] = path.join(tarballs, file)
-    checkTarball(name, tarballOf[name])
-  }
+  const tarballOf = packAll(packages, path.join(work, "tarballs"), pnpmVersion)
+  for (const name of packages) checkTarball(name, tarballOf[name])
   results.push(["tarballs", `${packages.length} packed and checked`])
 
   // 2. A fresh project outside the workspace, installed by npm from the tarballs and the registry.

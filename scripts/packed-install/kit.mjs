@@ -49,5 +49,21 @@ export function makeKit({ fail, results, root }) {
     return JSON.parse(run("tar", ["-xzOf", file, entry], { cwd: root }))
   }
 
-  return { checkBin, readTarEntry, run }
+  /** Packs each of `packages` (pnpm pack: its prepack builds it) into `dir`; the tarballs by package name. */
+  function packAll(packages, dir, pnpmVersion) {
+    fs.mkdirSync(dir, { recursive: true })
+    const tarballOf = {}
+    for (const name of packages) {
+      const before = new Set(fs.readdirSync(dir))
+      run("npx", ["--yes", `pnpm@${pnpmVersion}`, "pack", "--pack-destination", dir], {
+        cwd: path.join(root, "packages", name)
+      })
+      const file = fs.readdirSync(dir).find((entry) => !before.has(entry))
+      if (file === undefined) fail(`pnpm pack wrote no tarball for ${name}`)
+      tarballOf[name] = path.join(dir, file)
+    }
+    return tarballOf
+  }
+
+  return { checkBin, packAll, readTarEntry, run }
 }
