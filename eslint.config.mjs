@@ -14,7 +14,9 @@ export default tseslint.config(
       "docs/**",
       // generated from the shared source by scripts/lines.mjs (linted there)
       "packages/*-effect4/src/**",
-      "packages/*-effect4/test/**"
+      "packages/*-effect4/test/**",
+      // Effect 4 versions of documentation examples: type-checked by docgen in the generated sources
+      "packages/*-effect4/examples/**"
     ]
   },
   js.configs.recommended,

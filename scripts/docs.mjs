@@ -13,7 +13,10 @@ import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const check = process.argv.includes("--check")
-const packages = ["core", "platform-node", "pg", "redis"]
+// The Effect 4 packages are documented from their generated sources (`node scripts/lines.mjs`, run first), whose
+// examples are the shared ones or, where Effect 4 spells them differently, packages/<name>-effect4/examples.
+const effect3Packages = ["core", "platform-node", "pg", "redis"]
+const packages = [...effect3Packages, ...effect3Packages.map((name) => `${name}-effect4`)]
 
 // The exports a newcomer reaches for first: each must show an `@example`. Keyed by package, then module.
 const mainExports = {
@@ -51,6 +54,8 @@ const mainExports = {
 
 const problems = []
 const pages = new Map() // path under docs/api -> content
+const lines = spawnSync(process.execPath, [path.join(root, "scripts", "lines.mjs")], { stdio: "inherit" })
+if (lines.status !== 0) process.exit(1)
 
 for (const name of packages) {
   const dir = path.join(root, "packages", name)
@@ -93,7 +98,7 @@ for (const name of packages) {
     if (/from "@connection-pool\/[^"]*\/internal\//.test(body)) {
       problems.push(`packages/${name}/src/${moduleName}.ts: an example imports an internal module`)
     }
-    for (const exportName of mainExports[name]?.[moduleName] ?? []) {
+    for (const exportName of mainExports[name.replace(/-effect4$/, "")]?.[moduleName] ?? []) {
       const section = sectionOf(body, exportName)
       if (section === undefined) problems.push(`packages/${name}/src/${moduleName}.ts: ${exportName} is not documented`)
       else if (!section.includes("**Example**")) {

@@ -12,6 +12,12 @@
 // It fails when the two edges of a package do not hold the same files: an edge file on one side only would leave
 // the other line with the wrong code, or none.
 //
+// Documentation examples are code too: an `@example` that must be written differently on Effect 4 (a tag class,
+// `Metric.withAttributes` for `Metric.tagged`, `Result` for `Either`) has its Effect 4 version in
+// packages/<name>-effect4/examples/<Module>.<export>.ts (<Module>.module.ts for the module's own example), which
+// replaces the first example of that export's JSDoc in the generated src/<Module>.ts. An example file that finds
+// no example to replace fails the script; docgen type-checks the result (`pnpm run docs`).
+//
 //   node scripts/lines.mjs            (every package with an Effect 4 twin)
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -76,5 +82,36 @@ for (const name of shared) {
       written++
     }
   }
+  for (const file of listFiles(path.join(to, "examples"))) replaceExample(name, path.join(to, "examples", file))
 }
+/**
+ * Puts the example in `file` (packages/<name>-effect4/examples/<Module>.<export>.ts) in place of the first
+ * `@example` code block of that export's JSDoc (or of the module's header) in the generated src/<Module>.ts.
+ */
+function replaceExample(name, file) {
+  const [module, exportName] = path.basename(file, ".ts").split(".")
+  const target = path.join(packagesDir, name + suffix, "src", `${module}.ts`)
+  if (!fs.existsSync(target)) fail(`packages/${name}${suffix}/examples/${path.basename(file)}: no src/${module}.ts`)
+  const text = fs.readFileSync(target, "utf8")
+  let commentEnd
+  if (exportName === "module") {
+    commentEnd = text.indexOf("*/")
+  } else {
+    const declaration = new RegExp(`^export (?:declare )?(?:const|function|interface|type|class) ${exportName}\\b`, "m")
+      .exec(text)
+    if (declaration === null) fail(`packages/${name}${suffix}/examples/${path.basename(file)}: no export ${exportName}`)
+    commentEnd = text.lastIndexOf("*/", declaration.index)
+  }
+  const commentStart = text.lastIndexOf("/**", commentEnd)
+  const comment = text.slice(commentStart, commentEnd)
+  const fence = /^ \* ```ts\n[\s\S]*?^ \* ```$/m.exec(comment)
+  if (commentStart === -1 || fence === null) {
+    fail(`packages/${name}${suffix}/examples/${path.basename(file)}: ${module}.${exportName} has no example to replace`)
+  }
+  const code = renameImports(fs.readFileSync(file, "utf8")).trimEnd().split("\n")
+  const block = [" * ```ts", ...code.map((line) => (line === "" ? " *" : ` * ${line}`)), " * ```"].join("\n")
+  const start = commentStart + fence.index
+  fs.writeFileSync(target, text.slice(0, start) + block + text.slice(start + fence[0].length))
+}
+
 console.log(`lines: ${written} files written for the Effect 4 line (${shared.map((name) => name + suffix).join(", ")})`)

@@ -109,7 +109,7 @@ export interface Options<A, R = never> {
  * @example
  * ```ts
  * import { Connector } from "@connection-pool/core"
- * import { Effect } from "effect"
+ * import { Cause, Effect } from "effect"
  *
  * interface Client {
  *   open: boolean
@@ -129,7 +129,7 @@ export interface Options<A, R = never> {
  *     check: (client) => client.ping,
  *     isOpen: (client) => client.open,
  *     // a borrower's own errors (a missing row, a refused request) leave the connection's health alone
- *     isFault: (cause) => cause._tag === "Fail" && cause.error instanceof ClientClosed
+ *     isFault: (cause) => Cause.squash(cause) instanceof ClientClosed
  *   }
  * )
  *
