@@ -42,7 +42,8 @@ const fail = (message) => {
 const listFiles = (dir) =>
   fs.existsSync(dir)
     ? fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile()).map((entry) =>
-      path.relative(dir, path.join(entry.parentPath, entry.name))
+      // `parentPath` from Node 20.12, `path` before it
+      path.relative(dir, path.join(entry.parentPath ?? entry.path, entry.name))
     ).sort()
     : []
 
@@ -101,6 +102,10 @@ function replaceExample(name, file) {
       .exec(text)
     if (declaration === null) fail(`packages/${name}${suffix}/examples/${path.basename(file)}: no export ${exportName}`)
     commentEnd = text.lastIndexOf("*/", declaration.index)
+    // the comment must be the export's own: nothing but white space between it and the declaration
+    if (commentEnd === -1 || text.slice(commentEnd + 2, declaration.index).trim() !== "") {
+      fail(`packages/${name}${suffix}/examples/${path.basename(file)}: ${module}.${exportName} has no JSDoc`)
+    }
   }
   const commentStart = text.lastIndexOf("/**", commentEnd)
   const comment = text.slice(commentStart, commentEnd)

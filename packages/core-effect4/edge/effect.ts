@@ -159,8 +159,11 @@ export const timeoutFailAfter =
   <E2>(duration: DurationInput, onTimeout: () => E2) =>
   <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R> => timeoutFail(self, duration, onTimeout)
 
-/** Whether a cause holds nothing but interruptions. */
-export const isInterruptedOnly: <E>(cause: Cause.Cause<E>) => boolean = Cause.hasInterruptsOnly
+/**
+ * Whether a cause holds nothing but interruptions; true for an empty cause, as Effect 3's `isInterruptedOnly`
+ * (Effect 4's `hasInterruptsOnly` says false there).
+ */
+export const isInterruptedOnly = <E>(cause: Cause.Cause<E>): boolean => cause.reasons.every(Cause.isInterruptReason)
 
 /** What a thrown value was, unwrapped from the `UnknownError` Effect wraps it in. */
 export const thrownValue = (error: unknown): unknown => Cause.isUnknownError(error) ? error.cause : error

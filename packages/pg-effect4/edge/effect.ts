@@ -25,7 +25,10 @@ export const scopedLayer = <I, S, E, R>(
 
 // ---- effects -------------------------------------------------------------------------------------------
 
-/** An effect completed by a callback (Effect 4's `Effect.callback`). */
+/**
+ * An effect completed by a callback (Effect 4's `Effect.callback`). Resumed inline, unlike core's edge: the
+ * client resumes it from its own promise callbacks, never from inside bookkeeping that must finish first.
+ */
 export const callback = <A, E = never, R = never>(
   register: (resume: (effect: Effect.Effect<A, E, R>) => void) => void | Effect.Effect<void, never, R>
 ): Effect.Effect<A, E, R> => Effect.callback<A, E, R>((resume) => register(resume))
@@ -80,6 +83,6 @@ export const causeAsError = (cause: Cause.Cause<unknown>): Error => {
   if (cause.reasons.length === 1 && only !== undefined && Cause.isFailReason(only) && only.error instanceof Error) {
     return only.error
   }
-  const squashed = Cause.squash(cause)
-  return squashed instanceof Error ? squashed : new Error(Cause.pretty(cause))
+  // anything else, as Effect 3's FiberFailure: one Error whose message is the whole cause
+  return new Error(Cause.pretty(cause), { cause: Cause.squash(cause) })
 }

@@ -35,7 +35,10 @@ export const scopedLayer = <I, S, E, R>(
 
 // ---- effects -------------------------------------------------------------------------------------------
 
-/** An effect completed by a callback (Effect 4's `Effect.callback`). */
+/**
+ * An effect completed by a callback (Effect 4's `Effect.callback`). Resumed inline, unlike core's edge: the
+ * client resumes it from its own promise callbacks, never from inside bookkeeping that must finish first.
+ */
 export const callback = <A, E = never, R = never>(
   register: (resume: (effect: Effect.Effect<A, E, R>) => void) => void | Effect.Effect<void, never, R>
 ): Effect.Effect<A, E, R> => Effect.callback<A, E, R>((resume) => register(resume))

@@ -75,9 +75,13 @@ export class Maintenance<A> {
           (record) => Effect.uninterruptibleMask((restoreCheck) => this.checkOne(record, restoreCheck)),
           { concurrency: "unbounded", discard: true }
         )
-      ).pipe(Effect.ensuring(Effect.forEach(taken, (record) => this.engine.endCheck(record, "shutdown"), {
-        discard: true
-      })))
+      ).pipe(
+        // every tick: `endCheck` leaves a record alone unless it is still being checked (a check cut short, or
+        // one whose fiber never started)
+        Effect.ensuring(Effect.forEach(taken, (record) => this.engine.endCheck(record, "shutdown"), {
+          discard: true
+        }))
+      )
     })
   )
 

@@ -103,7 +103,7 @@ export const resolve = (options: Options | undefined): edge.Outcome<ResolvedOpti
   }
   const resolved: Record<string, unknown> = {}
   for (const [field, { check, defaultValue }] of Object.entries(optionChecks)) {
-    const value = given[field]
+    const value = Object.hasOwn(given, field) ? given[field] : undefined
     if (value === undefined) {
       resolved[field] = defaultValue()
       continue

@@ -155,7 +155,9 @@ export class ServerConnection<E, R> implements RawConnection {
     if (this.authTimer !== undefined) clearTimeout(this.authTimer)
     this.waiting.length = 0
     this.waitingHead = 0
-    for (const fiber of this.fibers) interruptNow(fiber)
+    // Effect 4 ends an interrupted handler synchronously, inside this loop, running its observer (which deletes it
+    // from `fibers` and would admit and answer the next): safe because `closed` is set first, and over a copy.
+    for (const fiber of Array.from(this.fibers)) interruptNow(fiber)
     this.fibers.clear()
   }
 

@@ -41,7 +41,7 @@ export const completeDeferred: <A, E>(self: Deferred.Deferred<A, E>, exit: Exit.
  * later starts from 0).
  */
 export const makeFiberCounter = (): Effect.Effect<number> => {
-  const ref = FiberRef.unsafeMake(0)
+  const ref = FiberRef.unsafeMake(0, { fork: () => 0 })
   return FiberRef.updateAndGet(ref, (count) => count + 1)
 }
 
