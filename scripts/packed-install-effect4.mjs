@@ -11,14 +11,14 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { makeKit, readJson, writeJson } from "./packed-install/kit.mjs"
+import { installedVersion as kitInstalledVersion, makeKit, readJson, writeJson } from "./packed-install/kit.mjs"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const packages = ["core-effect4", "platform-node-effect4", "pg-effect4", "redis-effect4"]
 const keep = process.argv.includes("--keep")
 const started = Date.now()
 const pnpmVersion = readJson(path.join(root, "package.json")).packageManager.split("@")[1]
-const installedVersion = (name) => readJson(path.join(root, "node_modules", ...name.split("/"), "package.json")).version
+const installedVersion = (name) => kitInstalledVersion(name, root)
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "connection-pool-packed-effect4-"))
 const results = []

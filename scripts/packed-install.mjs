@@ -23,7 +23,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { makeKit, readJson, writeJson } from "./packed-install/kit.mjs"
+import { installedVersion as kitInstalledVersion, makeKit, readJson, writeJson } from "./packed-install/kit.mjs"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const fixtures = path.join(root, "scripts", "packed-install")
@@ -36,8 +36,7 @@ const everyConsumerPrints = JSON.stringify({
 const started = Date.now()
 
 const pnpmVersion = readJson(path.join(root, "package.json")).packageManager.split("@")[1]
-const installedVersion = (name, from = root) =>
-  readJson(path.join(from, "node_modules", ...name.split("/"), "package.json")).version
+const installedVersion = (name, from = root) => kitInstalledVersion(name, from)
 const pgPackage = path.join(root, "packages", "pg")
 const pgProgramPrints = JSON.stringify({
   pg: {

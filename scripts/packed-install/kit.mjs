@@ -11,6 +11,11 @@ export function writeJson(file, value) {
   fs.writeFileSync(file, JSON.stringify(value, null, 2) + "\n")
 }
 
+/** The version of `name` installed for the workspace package at `from`. */
+export function installedVersion(name, from) {
+  return readJson(path.join(from, "node_modules", ...name.split("/"), "package.json")).version
+}
+
 /** `fail` reports and exits; `results` collects `[what, outcome]` lines. */
 export function makeKit({ fail, results, root }) {
   /** The published bin starts the IPC server as a process and reports ready; `signal` stops it cleanly. */

@@ -142,14 +142,12 @@ export const timeoutFailAfter =
 /** Whether a cause holds nothing but interruptions. */
 export const isInterruptedOnly: <E>(cause: Cause.Cause<E>) => boolean = Cause.isInterruptedOnly
 
-/** The errors and defects of a cause, as they were given (a thrown value unwrapped from `UnknownException`). */
-export const causeErrors = (cause: Cause.Cause<unknown>): Array<unknown> =>
-  [...Cause.failures(cause), ...Cause.defects(cause)].map((error) =>
-    Cause.isUnknownException(error) ? error.error : error
-  )
-
 /** What a thrown value was, unwrapped from the `UnknownException` Effect wraps it in. */
 export const thrownValue = (error: unknown): unknown => Cause.isUnknownException(error) ? error.error : error
+
+/** The errors and defects of a cause, as they were given (a thrown value unwrapped from `UnknownException`). */
+export const causeErrors = (cause: Cause.Cause<unknown>): Array<unknown> =>
+  [...Cause.failures(cause), ...Cause.defects(cause)].map(thrownValue)
 
 // ---- fibers --------------------------------------------------------------------------------------------
 
